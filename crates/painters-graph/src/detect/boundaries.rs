@@ -1,0 +1,201 @@
+//! Placing block boundaries on the residual chain. Two independent ways:
+//! by names (the last chain tensor made in layer i is the output of block
+//! i), and by structure (the chain is cut into atoms, one per chain step; the
+//! longest run of a repeating atom pattern is the block sequence). Names are
+//! used when they are present and consistent; structure otherwise.
+use std::collections::{HashMap, HashSet};
+
+use crate::error::{GraphError, Result};
+use crate::index::GraphIndex;
+use crate::layout::DetectionMethod;
+use crate::names::{node_layer, NamingStyle};
+
+/// Chain positions of b_0 … b_T (b_i = input of block i, b_T = output of
+/// the last block) and how they were found.
+pub fn find(
+    index: &GraphIndex<'_>,
+    value: &HashSet<&str>,
+    chain: &[&str],
+    naming: NamingStyle,
+) -> Result<(Vec<usize>, DetectionMethod)> {
+    let by_names = if naming == NamingStyle::Anonymous { Err("the graph has no layer names".to_string()) } else { by_names(index, chain) };
+    match by_names {
+        Ok(b) => Ok((b, DetectionMethod::Names)),
+        Err(name_reason) => match by_structure(index, value, chain) {
+            Ok(b) => Ok((b, DetectionMethod::Structure)),
+            Err(structure_reason) => Err(GraphError::NoBlocks(format!(
+                "{name_reason}; and by structure: {structure_reason}"
+            ))),
+        },
+    }
+}
+
+/// Boundaries from the layer index of each chain tensor's producer.
+pub fn by_names(index: &GraphIndex<'_>, chain: &[&str]) -> Result<Vec<usize>, String> {
+    let labels: Vec<Option<usize>> =
+        chain.iter().map(|t| index.producer(t).and_then(|p| node_layer(index.node(p)))).collect();
+    let Some(max) = labels.iter().flatten().max().copied() else {
+        return Err("no node on the residual chain carries a layer index in its name".into());
+    };
+    let mut last_seen: Option<usize> = None;
+    for (pos, l) in labels.iter().enumerate() {
+        if let Some(l) = *l {
+            if let Some(prev) = last_seen {
+                if l < prev {
+                    return Err(format!(
+                        "layer names go backwards on the residual chain at tensor '{}' (layer {l} after layer {prev})",
+                        chain[pos]
+                    ));
+                }
+            }
+            last_seen = Some(l);
+        }
+    }
+    let mut bounds = Vec::with_capacity(max + 2);
+    let first0 = labels.iter().position(|l| *l == Some(0)).ok_or_else(|| "no chain tensor is made in layer 0".to_string())?;
+    if first0 == 0 {
+        return Err("layer 0 makes the token input".into());
+    }
+    bounds.push(first0 - 1);
+    for i in 0..=max {
+        let last = labels
+            .iter()
+            .rposition(|l| *l == Some(i))
+            .ok_or_else(|| format!("layer {i} makes no tensor on the residual chain (layers 0-{max} expected)"))?;
+        bounds.push(last);
+    }
+    Ok(bounds)
+}
+
+/// Boundaries from the repeating pattern of chain atoms.
+pub fn by_structure(index: &GraphIndex<'_>, value: &HashSet<&str>, chain: &[&str]) -> Result<Vec<usize>, String> {
+    let pos: HashMap<&str, usize> = chain.iter().enumerate().map(|(i, t)| (*t, i)).collect();
+    // Level of a tensor: the last chain position it depends on.
+    let mut level: HashMap<&str, usize> = HashMap::new();
+    let atoms = chain.len() - 1;
+    let mut ops: Vec<Vec<String>> = vec![Vec::new(); atoms];
+    for &n in index.topo_order() {
+        let node = index.node(n);
+        if super::stream::is_shape_op(node) {
+            continue;
+        }
+        let lv = index
+            .inputs(n)
+            .iter()
+            .filter(|t| value.contains(*t))
+            .map(|t| pos.get(t).copied().or_else(|| level.get(t).copied()).unwrap_or(0))
+            .max();
+        let Some(lv) = lv else { continue };
+        if lv < atoms {
+            ops[lv].push(format!("{}:{}", node.domain(), node.op_type()));
+        }
+        for o in index.outputs(n) {
+            level.insert(o, lv);
+        }
+    }
+    let mut ids: HashMap<String, usize> = HashMap::new();
+    let sig: Vec<usize> = ops
+        .into_iter()
+        .map(|mut v| {
+            v.sort();
+            let next = ids.len();
+            *ids.entry(v.join(",")).or_insert(next)
+        })
+        .collect();
+    let ends_on_residual_op = |start: usize, period: usize, count: usize| {
+        (1..=count).all(|i| {
+            let op = index.producer(chain[start + i * period]).map(|p| index.node(p).op_type()).unwrap_or("");
+            is_residual_op(op)
+        })
+    };
+    let (start, period, count) =
+        best_repeat(&sig, ends_on_residual_op).ok_or_else(|| "the residual chain has no repeating pattern of layers".to_string())?;
+    Ok((0..=count).map(|i| start + i * period).collect())
+}
+
+/// The longest run `sig[s .. s + p*t]` made of `t ≥ 2` copies of one
+/// pattern of length `p`: maximal coverage `p*t`, then the shortest period;
+/// among the starts left, those where `good_end(start, p, t)` holds (the block
+/// outputs are made by residual ops), then the latest start (so a post-norm
+/// block ends on its norm).
+pub fn best_repeat(sig: &[usize], good_end: impl Fn(usize, usize, usize) -> bool) -> Option<(usize, usize, usize)> {
+    let n = sig.len();
+    let mut best: Option<((usize, std::cmp::Reverse<usize>, bool, usize), (usize, usize, usize))> = None;
+    for p in 1..=n / 2 {
+        let mut k = 0;
+        while k + p < n {
+            if sig[k] != sig[k + p] {
+                k += 1;
+                continue;
+            }
+            let a = k;
+            while k + p < n && sig[k] == sig[k + p] {
+                k += 1;
+            }
+            let r = k - a;
+            let t = r / p + 1;
+            if t < 2 {
+                continue;
+            }
+            for s in a..=a + r % p {
+                let key = (p * t, std::cmp::Reverse(p), good_end(s, p, t), s);
+                if best.as_ref().is_none_or(|(b, _)| key > *b) {
+                    best = Some((key, (s, p, t)));
+                }
+            }
+        }
+    }
+    best.map(|(_, v)| v)
+}
+
+/// Ops that end a residual step: the `Add` of a pre-norm residual, or the
+/// normalization of a post-norm one.
+fn is_residual_op(op: &str) -> bool {
+    matches!(
+        op,
+        "Add" | "Sum" | "LayerNormalization" | "SimplifiedLayerNormalization" | "SkipLayerNormalization"
+            | "SkipSimplifiedLayerNormalization" | "RMSNormalization"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::best_repeat;
+
+    #[test]
+    fn finds_pre_norm_layers() {
+        // prologue P, 4 layers of (attention A, mlp M), epilogue E E
+        let (p, a, m, e) = (0, 1, 2, 3);
+        let sig = [p, a, m, a, m, a, m, a, m, e, e];
+        assert_eq!(best_repeat(&sig, |_, _, _| true), Some((1, 2, 4)));
+    }
+
+    #[test]
+    fn post_norm_blocks_end_on_their_norm() {
+        // embeddings G, norm N, 3 layers of (attention A, N, ffn F, N)
+        let (g, n, a, f) = (0, 1, 2, 3);
+        let sig = [g, n, a, n, f, n, a, n, f, n, a, n, f, n];
+        assert_eq!(best_repeat(&sig, |_, _, _| true), Some((2, 4, 3)));
+    }
+
+    #[test]
+    fn prefers_the_primitive_period() {
+        let sig = [9, 1, 2, 1, 2, 1, 2, 1, 2];
+        assert_eq!(best_repeat(&sig, |_, _, _| true), Some((1, 2, 4)));
+    }
+
+    #[test]
+    fn nothing_repeats() {
+        assert_eq!(best_repeat(&[0, 1, 2, 3], |_, _, _| true), None);
+        assert_eq!(best_repeat(&[], |_, _, _| true), None);
+    }
+
+    #[test]
+    fn residual_ends_break_phase_ties() {
+        // a cast C before each sub-layer: C A C M; blocks must end on M's Add
+        let (g, c, a, m) = (0, 1, 2, 3);
+        let sig = [g, c, a, c, m, c, a, c, m, c, 7];
+        assert_eq!(best_repeat(&sig, |_, _, _| true), Some((2, 4, 2)));
+        assert_eq!(best_repeat(&sig, |s, _, _| s == 1), Some((1, 4, 2)));
+    }
+}

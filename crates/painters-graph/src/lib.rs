@@ -1,0 +1,30 @@
+//! painters-graph: load ONNX models without touching their weights, index
+//! their dataflow, validate graphs, and detect the transformer block
+//! sequence (prologue, blocks, context, epilogue, KV-cache slots).
+//!
+//! ```text
+//! model.onnx ──OnnxModel::load──▶ OnnxModel ──detect──▶ BlockLayout
+//! ```
+pub mod detect;
+pub mod error;
+pub mod index;
+pub mod layout;
+pub mod model;
+pub mod names;
+pub mod summary;
+pub mod tensor;
+pub mod validate;
+
+/// Generated ONNX protobuf bindings (ONNX 1.20.1 `onnx.proto`).
+#[allow(clippy::all, missing_debug_implementations, unused_qualifications)]
+pub mod proto {
+    include!(concat!(env!("OUT_DIR"), "/onnx_proto/mod.rs"));
+}
+
+pub use detect::{detect, detect_graph};
+pub use error::{GraphError, Result};
+pub use index::{GraphIndex, Source};
+pub use layout::{Block, BlockLayout, DetectionMethod, Family, KvSlot, Section};
+pub use model::{write_atomic, OnnxModel};
+pub use names::NamingStyle;
+pub use validate::validate;

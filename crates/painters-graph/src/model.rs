@@ -1,0 +1,241 @@
+//! `OnnxModel`: a parsed `ModelProto` plus the directory its external data is
+//! relative to. Loading memory-maps the file and parses it without copying
+//! weight bytes (they stay slices of the map), and checks every external-data
+//! reference by `stat` alone: weights are never read to inspect or rewrite.
+//! Saving is atomic (a temporary file in the target directory, then a rename).
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Component, Path, PathBuf};
+
+use bytes::Bytes;
+use protobuf::Message;
+
+use crate::error::{GraphError, Result};
+use crate::proto::onnx::{GraphProto, ModelProto, TensorProto};
+use crate::tensor::{byte_size, external_ref, is_external};
+
+/// A loaded ONNX model.
+#[derive(Debug, Clone)]
+pub struct OnnxModel {
+    /// The protobuf: the source of truth.
+    pub proto: ModelProto,
+    /// The file it was read from, when it was read from a file.
+    path: Option<PathBuf>,
+    /// The directory external-data locations are relative to.
+    dir: PathBuf,
+}
+
+impl OnnxModel {
+    /// Reads and checks `path`: the protobuf parses, holds a graph with nodes,
+    /// and every external-data reference is relative, inside the model's
+    /// directory, and within the size of an existing file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let io = |source| GraphError::Io { path: path.to_path_buf(), source };
+        let file = File::open(path).map_err(io)?;
+        let meta = file.metadata().map_err(io)?;
+        if meta.is_dir() {
+            return Err(GraphError::NotOnnx { path: path.to_path_buf(), reason: "it is a directory".into() });
+        }
+        let bytes = if meta.len() == 0 { Bytes::new() } else { map_file(&file).map_err(io)? };
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let mut model = Self::from_bytes(bytes, dir).map_err(|e| match e {
+            GraphError::NotOnnx { reason, .. } => GraphError::NotOnnx { path: path.to_path_buf(), reason },
+            other => other,
+        })?;
+        model.path = Some(path.to_path_buf());
+        Ok(model)
+    }
+
+    /// Parses a serialized model whose external data (if any) is relative to `dir`.
+    pub fn from_bytes(bytes: Bytes, dir: impl Into<PathBuf>) -> Result<Self> {
+        let not_onnx = |reason: String| GraphError::NotOnnx { path: PathBuf::from("<memory>"), reason };
+        if bytes.is_empty() {
+            return Err(not_onnx("the file is empty".into()));
+        }
+        let proto = ModelProto::parse_from_tokio_bytes(&bytes).map_err(|e| not_onnx(format!("protobuf error: {e}")))?;
+        let model = Self::from_proto(proto, dir).map_err(|e| match e {
+            GraphError::Invalid(reason) => not_onnx(reason),
+            other => other,
+        })?;
+        Ok(model)
+    }
+
+    /// Wraps an in-memory `ModelProto` and checks it as `load` does.
+    pub fn from_proto(proto: ModelProto, dir: impl Into<PathBuf>) -> Result<Self> {
+        let model = Self { proto, path: None, dir: dir.into() };
+        model.check_header()?;
+        model.check_external_data()?;
+        Ok(model)
+    }
+
+    fn check_header(&self) -> Result<()> {
+        let p = &self.proto;
+        if p.ir_version.is_none() || p.ir_version() <= 0 {
+            return Err(GraphError::Invalid("it has no IR version (truncated or not an ONNX file?)".into()));
+        }
+        if p.opset_import.is_empty() {
+            return Err(GraphError::Invalid("it imports no operator set".into()));
+        }
+        match p.graph.as_ref() {
+            Some(g) if !g.node.is_empty() => Ok(()),
+            _ => Err(GraphError::Invalid("its graph has no nodes".into())),
+        }
+    }
+
+    /// Checks every external reference without reading any weight byte.
+    fn check_external_data(&self) -> Result<()> {
+        let mut sizes: HashMap<PathBuf, u64> = HashMap::new();
+        for t in self.external_tensors() {
+            let (path, offset, length) = self.external_span(t)?;
+            let size = match sizes.get(&path) {
+                Some(&s) => s,
+                None => {
+                    let meta = std::fs::metadata(&path)
+                        .map_err(|_| GraphError::ExternalMissing { tensor: t.name().to_string(), path: path.clone() })?;
+                    sizes.insert(path.clone(), meta.len());
+                    meta.len()
+                }
+            };
+            let end = offset.saturating_add(length);
+            if end > size {
+                return Err(GraphError::ExternalOutOfRange { tensor: t.name().to_string(), path, offset, end, size });
+            }
+        }
+        Ok(())
+    }
+
+    /// Initializers stored in external files.
+    pub fn external_tensors(&self) -> impl Iterator<Item = &TensorProto> {
+        self.graph().initializer.iter().filter(|t| is_external(t))
+    }
+
+    /// Resolves an external tensor to (file, offset, length), refusing
+    /// locations that are absolute or leave the model's directory.
+    pub fn external_span(&self, t: &TensorProto) -> Result<(PathBuf, u64, u64)> {
+        let r = external_ref(t).map_err(|reason| GraphError::BadTensor { tensor: t.name().to_string(), reason })?;
+        let bad = |reason: &str| GraphError::ExternalLocation {
+            tensor: t.name().to_string(),
+            location: r.location.clone(),
+            reason: reason.to_string(),
+        };
+        let loc = Path::new(&r.location);
+        if r.location.is_empty() {
+            return Err(bad("is empty"));
+        }
+        if loc.is_absolute() || r.location.starts_with('/') || r.location.starts_with('\\') {
+            return Err(bad("is absolute; ONNX requires a path relative to the model file"));
+        }
+        if loc.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir)) {
+            return Err(bad("leaves the model's directory ('..' is not allowed)"));
+        }
+        let length = r.length.unwrap_or_else(|| byte_size(t));
+        Ok((self.dir.join(loc), r.offset, length))
+    }
+
+    /// The main graph.
+    pub fn graph(&self) -> &GraphProto {
+        // `check_header` guarantees a graph; an empty default covers models
+        // built by hand and mutated afterwards.
+        self.proto.graph.as_ref().unwrap_or_else(|| GraphProto::default_instance())
+    }
+
+    /// The main graph, mutable.
+    pub fn graph_mut(&mut self) -> &mut GraphProto {
+        self.proto.graph.mut_or_insert_default()
+    }
+
+    /// The file the model was loaded from.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The directory external data is resolved against.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Whether any initializer lives in an external file.
+    pub fn has_external_data(&self) -> bool {
+        self.external_tensors().next().is_some()
+    }
+
+    /// Serializes the model to bytes (weights included when inline).
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        self.proto.write_to_bytes().map_err(|e| GraphError::Invalid(format!("cannot serialize: {e}")))
+    }
+
+    /// Writes the model to `path` atomically. External references are kept
+    /// as they are, so the target must be in the same directory as the
+    /// source when the model has external data; the source file itself is
+    /// never overwritten.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let werr = |source| GraphError::Write { path: path.to_path_buf(), source };
+        let target_dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if let Some(src) = &self.path {
+            if same_file(src, path) {
+                return Err(werr(std::io::Error::other("refusing to overwrite the model being rewritten")));
+            }
+        }
+        if self.has_external_data() && !same_dir(&self.dir, &target_dir) {
+            return Err(werr(std::io::Error::other(format!(
+                "the model's external data lives in {}; write the output into that directory",
+                self.dir.display()
+            ))));
+        }
+        write_atomic(path, |w| self.proto.write_to_writer(w).map_err(|e| std::io::Error::other(e.to_string())))
+    }
+}
+
+/// Writes a file atomically: `fill` writes into a temporary file in the
+/// target's directory, which is synced and renamed over the target only when
+/// everything succeeded. On any error the temporary file is removed and the
+/// target is untouched.
+pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
+    let werr = |source| GraphError::Write { path: path.to_path_buf(), source };
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let tmp = tempfile::Builder::new().prefix(".painters-").suffix(".tmp").tempfile_in(&dir).map_err(werr)?;
+    {
+        let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file());
+        fill(&mut w).map_err(werr)?;
+        w.flush().map_err(werr)?;
+    }
+    tmp.as_file().sync_all().map_err(werr)?;
+    tmp.persist(path).map_err(|e| werr(e.error))?;
+    Ok(())
+}
+
+#[allow(unsafe_code)]
+fn map_file(file: &File) -> std::io::Result<Bytes> {
+    // SAFETY: the map is read-only; painters never writes to a model it reads
+    // (saving over the source is refused). Another process truncating the
+    // file while it is mapped is outside what we can defend against, as for
+    // every memory-mapped reader (ONNX Runtime maps external data the same way).
+    let map = unsafe { memmap2::Mmap::map(file)? };
+    Ok(Bytes::from_owner(map))
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}

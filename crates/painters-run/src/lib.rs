@@ -1,0 +1,9 @@
+//! painters-run: ONNX Runtime sessions and the `painters` command line.
+pub mod ortlib;
+pub mod reference;
+pub mod session;
+pub mod tensor;
+
+pub use ortlib::{find_library, OrtLibError, Runtime};
+pub use session::{ModelSession, SessionOptions};
+pub use tensor::{HostData, HostTensor};

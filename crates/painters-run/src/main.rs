@@ -1,0 +1,52 @@
+//! The `painters` command line: each subcommand parses its arguments, calls
+//! one library function and prints. Errors are one line on stderr and a
+//! non-zero exit.
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cli;
+
+#[derive(Debug, Parser)]
+#[command(name = "painters", version, about = "Rewrite the layer stack of transformer models exported to ONNX")]
+struct Cli {
+    /// The ONNX Runtime shared library (default: ORT_DYLIB_PATH, .ort/lib, the onnxruntime Python package)
+    #[arg(long, global = true, value_name = "PATH")]
+    ort_lib: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Detect the block structure of a model and report it
+    Inspect(cli::inspect::Args),
+    /// Run a model on the inputs of a reference file and compare (fixtures, debugging)
+    Run(cli::run::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Inspect(args) => cli::inspect::main(args),
+        Command::Run(args) => cli::run::main(args, cli.ort_lib.as_deref()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+            let mut msg = String::new();
+            for c in chain {
+                if !msg.contains(&c) {
+                    if !msg.is_empty() {
+                        msg.push_str(": ");
+                    }
+                    msg.push_str(&c);
+                }
+            }
+            eprintln!("painters: error: {}", msg.replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
