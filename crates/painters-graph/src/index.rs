@@ -151,7 +151,7 @@ impl<'g> GraphIndex<'g> {
 }
 
 /// Inputs of a node plus the outer-scope names its subgraphs read.
-fn node_inputs(n: &NodeProto) -> Vec<&str> {
+pub fn node_inputs(n: &NodeProto) -> Vec<&str> {
     let mut out: Vec<&str> = n.input.iter().filter(|s| !s.is_empty()).map(String::as_str).collect();
     for a in &n.attribute {
         for g in a.g.as_ref().into_iter().chain(a.graphs.iter()) {

@@ -21,7 +21,7 @@ pub mod proto {
     include!(concat!(env!("OUT_DIR"), "/onnx_proto/mod.rs"));
 }
 
-pub use detect::{detect, detect_graph};
+pub use detect::{detect, detect_graph, detect_graph_with};
 pub use error::{GraphError, Result};
 pub use index::{GraphIndex, Source};
 pub use layout::{Block, BlockLayout, DetectionMethod, Family, KvSlot, Section};

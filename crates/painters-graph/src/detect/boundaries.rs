@@ -30,38 +30,33 @@ pub fn find(
     }
 }
 
-/// Boundaries from the layer index of each chain tensor's producer.
+/// Boundaries from the layer index of each chain tensor's producer: each
+/// maximal run of one index along the chain is a block, ending at the last
+/// tensor of the run. Indices need not start at 0 or increase, so a graph
+/// painters rewrote (blocks skipped, reordered, repeated) is read back too.
 pub fn by_names(index: &GraphIndex<'_>, chain: &[&str]) -> Result<Vec<usize>, String> {
     let labels: Vec<Option<usize>> =
         chain.iter().map(|t| index.producer(t).and_then(|p| node_layer(index.node(p)))).collect();
-    let Some(max) = labels.iter().flatten().max().copied() else {
+    let Some(first) = labels.iter().position(Option::is_some) else {
         return Err("no node on the residual chain carries a layer index in its name".into());
     };
-    let mut last_seen: Option<usize> = None;
-    for (pos, l) in labels.iter().enumerate() {
-        if let Some(l) = *l {
-            if let Some(prev) = last_seen {
-                if l < prev {
-                    return Err(format!(
-                        "layer names go backwards on the residual chain at tensor '{}' (layer {l} after layer {prev})",
-                        chain[pos]
-                    ));
-                }
+    if first == 0 {
+        return Err("a layer makes the token input".into());
+    }
+    let mut bounds = vec![first - 1];
+    let mut run: Option<(usize, usize)> = None; // (label, last position)
+    for (pos, l) in labels.iter().enumerate().skip(first) {
+        let Some(l) = *l else { continue };
+        match run {
+            Some((cur, _)) if cur == l => run = Some((l, pos)),
+            Some((_, last)) => {
+                bounds.push(last);
+                run = Some((l, pos));
             }
-            last_seen = Some(l);
+            None => run = Some((l, pos)),
         }
     }
-    let mut bounds = Vec::with_capacity(max + 2);
-    let first0 = labels.iter().position(|l| *l == Some(0)).ok_or_else(|| "no chain tensor is made in layer 0".to_string())?;
-    if first0 == 0 {
-        return Err("layer 0 makes the token input".into());
-    }
-    bounds.push(first0 - 1);
-    for i in 0..=max {
-        let last = labels
-            .iter()
-            .rposition(|l| *l == Some(i))
-            .ok_or_else(|| format!("layer {i} makes no tensor on the residual chain (layers 0-{max} expected)"))?;
+    if let Some((_, last)) = run {
         bounds.push(last);
     }
     Ok(bounds)

@@ -18,7 +18,7 @@ pub use stream::is_shape_op;
 
 use crate::error::{GraphError, Result};
 use crate::index::{GraphIndex, Source};
-use crate::layout::{Block, BlockLayout, Family, KvSlot};
+use crate::layout::{Block, BlockLayout, DetectionMethod, Family, KvSlot};
 use crate::model::OnnxModel;
 use crate::names::naming_style;
 use crate::proto::onnx::GraphProto;
@@ -28,14 +28,29 @@ pub fn detect(model: &OnnxModel) -> Result<BlockLayout> {
     detect_graph(model.graph())
 }
 
-/// Detects the block layout of a graph.
+/// Detects the block layout of a graph (names when usable, else structure).
 pub fn detect_graph(graph: &GraphProto) -> Result<BlockLayout> {
+    detect_graph_with(graph, None)
+}
+
+/// Detects the block layout of a graph, forcing one method when `method` is
+/// given (tests use it to check that names and structure agree).
+pub fn detect_graph_with(graph: &GraphProto, method: Option<DetectionMethod>) -> Result<BlockLayout> {
     let index = GraphIndex::new(graph)?;
     let token = stream::token_input(&index)?;
     let value = stream::value_dependent(&index, token);
     let chain = chain::residual_chain(&index, token, &value)?;
     let naming = naming_style(graph);
-    let (positions, method) = boundaries::find(&index, &value, &chain, naming)?;
+    let (positions, method) = match method {
+        None => boundaries::find(&index, &value, &chain, naming)?,
+        Some(DetectionMethod::Names) => {
+            (boundaries::by_names(&index, &chain).map_err(GraphError::NoBlocks)?, DetectionMethod::Names)
+        }
+        Some(DetectionMethod::Structure) => (
+            boundaries::by_structure(&index, &value, &chain).map_err(GraphError::NoBlocks)?,
+            DetectionMethod::Structure,
+        ),
+    };
     let bounds: Vec<&str> = positions.iter().map(|&p| chain[p]).collect();
     let level = sections::assign(&index, &value, &bounds);
     verify::check(&index, &value, &bounds, &level)?;
@@ -49,7 +64,7 @@ fn build(
     bounds: &[&str],
     level: &[sections::Level],
     naming: crate::names::NamingStyle,
-    method: crate::layout::DetectionMethod,
+    method: DetectionMethod,
 ) -> Result<BlockLayout> {
     let graph = index.graph();
     let t_blocks = bounds.len() - 1;

@@ -1,0 +1,253 @@
+//! Emission: a `Schedule` over the blocks of a `BlockLayout` becomes a new
+//! graph. Invariants kept:
+//! - the prologue and epilogue are kept as they are; context tensors feed
+//!   every instance;
+//! - the first instance of a block keeps its node and tensor names (so the
+//!   identity schedule reproduces the source graph); later instances get the
+//!   suffix `__{k}` (k = 1, 2, … per block);
+//! - initializers are shared by name: no weight is copied, in memory or on disk;
+//! - the last stage's output carries the name of the last block's output,
+//!   so the epilogue and graph outputs (`last_hidden_state`) keep their names;
+//! - every executed instance gets its own KV-cache slot, numbered in
+//!   execution order (`past_key_values.{s}.*` → `present.{s}.*`);
+//! - unused nodes and initializers are removed, and the result is validated.
+use std::collections::{HashMap, HashSet};
+
+use painters_graph::index::node_inputs;
+use painters_graph::proto::onnx::{GraphProto, ModelProto, NodeProto, ValueInfoProto};
+use painters_graph::{validate, BlockLayout, OnnxModel};
+
+use crate::error::{Result, RewriteError};
+use crate::schedule::{Schedule, Stage};
+
+/// Emits the model that runs `schedule` over `layout`'s blocks.
+pub fn emit(model: &OnnxModel, layout: &BlockLayout, schedule: &Schedule) -> Result<ModelProto> {
+    schedule.check(layout.num_blocks())?;
+    let src = model.graph();
+    let last = layout.blocks.last().ok_or(RewriteError::NoSuchBlock { block: 0, count: 0 })?;
+    let mut e = Emitter {
+        src,
+        layout,
+        nodes: Vec::with_capacity(src.node.len()),
+        copies: vec![0; layout.num_blocks()],
+        next_slot: 0,
+        kv_inputs: Vec::new(),
+        kv_outputs: Vec::new(),
+        final_name: last.output.clone(),
+        means: 0,
+    };
+    e.nodes.extend(layout.prologue.iter().map(|&n| src.node[n].clone()));
+    let stream = e.stages(&schedule.stages, layout.blocks[0].input.clone(), true);
+    if stream != e.final_name {
+        e.nodes.push(node("Identity", "painters.identity", vec![stream], e.final_name.clone()));
+    }
+    e.nodes.extend(layout.epilogue.iter().map(|&n| src.node[n].clone()));
+    let graph = e.assemble();
+    validate(&graph).map_err(RewriteError::Invalid)?;
+    let mut out = model.proto.clone();
+    out.graph = Some(graph).into();
+    Ok(out)
+}
+
+struct Emitter<'a> {
+    src: &'a GraphProto,
+    layout: &'a BlockLayout,
+    nodes: Vec<NodeProto>,
+    copies: Vec<usize>,
+    next_slot: usize,
+    kv_inputs: Vec<ValueInfoProto>,
+    kv_outputs: Vec<ValueInfoProto>,
+    final_name: String,
+    means: usize,
+}
+
+impl Emitter<'_> {
+    /// Emits `stages` reading `input`; returns the stream tensor they produce.
+    /// When `last`, that tensor is named `final_name`.
+    fn stages(&mut self, stages: &[Stage], input: String, last: bool) -> String {
+        let mut cur = input;
+        for (k, stage) in stages.iter().enumerate() {
+            let is_last = last && k + 1 == stages.len();
+            cur = match stage {
+                Stage::Block(j) => self.block(*j, cur, is_last),
+                Stage::Parallel(branches) if branches.len() == 1 => self.stages(&branches[0], cur, is_last),
+                Stage::Parallel(branches) => {
+                    let outs: Vec<String> = branches.iter().map(|b| self.stages(b, cur.clone(), false)).collect();
+                    let id = self.means;
+                    self.means += 1;
+                    let out = if is_last { self.final_name.clone() } else { format!("painters.mean.{id}") };
+                    self.nodes.push(node("Mean", &format!("painters.mean.{id}"), outs, out.clone()));
+                    out
+                }
+            };
+        }
+        cur
+    }
+
+    /// Emits one instance of block `j` reading `input`; returns its output.
+    fn block(&mut self, j: usize, input: String, last: bool) -> String {
+        let block = &self.layout.blocks[j];
+        let copy = self.copies[j];
+        self.copies[j] += 1;
+        let mut rename: HashMap<String, String> = HashMap::new();
+        if copy > 0 {
+            for &n in &block.nodes {
+                for o in self.src.node[n].output.iter().filter(|o| !o.is_empty()) {
+                    rename.insert(o.clone(), format!("{o}__{copy}"));
+                }
+            }
+        }
+        let natural = rename.get(&block.output).cloned().unwrap_or_else(|| block.output.clone());
+        let output = if last {
+            self.final_name.clone()
+        } else if natural == self.final_name {
+            format!("{natural}__{copy}")
+        } else {
+            natural
+        };
+        rename.insert(block.output.clone(), output.clone());
+        rename.insert(block.input.clone(), input);
+        if let Some(kv) = &block.kv {
+            let slot = self.next_slot;
+            self.next_slot += 1;
+            for name in &kv.inputs {
+                let new = slot_name(name, j, slot);
+                if let Some(v) = self.src.input.iter().find(|v| v.name() == name) {
+                    let mut v = v.clone();
+                    v.set_name(new.clone());
+                    self.kv_inputs.push(v);
+                }
+                rename.insert(name.clone(), new);
+            }
+            for name in &kv.outputs {
+                let new = slot_name(name, j, slot);
+                if let Some(v) = self.src.output.iter().find(|v| v.name() == name) {
+                    let mut v = v.clone();
+                    v.set_name(new.clone());
+                    self.kv_outputs.push(v);
+                }
+                rename.insert(name.clone(), new);
+            }
+        }
+        for &n in &block.nodes {
+            let mut node = self.src.node[n].clone();
+            if copy > 0 && !node.name().is_empty() {
+                node.set_name(format!("{}__{copy}", node.name()));
+            }
+            rename_node(&mut node, &rename);
+            self.nodes.push(node);
+        }
+        output
+    }
+
+    /// The new graph: nodes, KV inputs/outputs in slot order, dead code removed.
+    fn assemble(self) -> GraphProto {
+        let kv_in: HashSet<&str> = self.layout.blocks.iter().flat_map(|b| b.kv.iter()).flat_map(|k| k.inputs.iter().map(String::as_str)).collect();
+        let kv_out: HashSet<&str> = self.layout.blocks.iter().flat_map(|b| b.kv.iter()).flat_map(|k| k.outputs.iter().map(String::as_str)).collect();
+        let mut g = self.src.clone();
+        g.node = self.nodes;
+        g.input = splice(&self.src.input, &kv_in, self.kv_inputs);
+        g.output = splice(&self.src.output, &kv_out, self.kv_outputs);
+        remove_dead(&mut g);
+        g
+    }
+}
+
+/// Replaces the entries of `list` named in `old` by `new`, at the position of the first one.
+fn splice(list: &[ValueInfoProto], old: &HashSet<&str>, new: Vec<ValueInfoProto>) -> Vec<ValueInfoProto> {
+    let mut out = Vec::with_capacity(list.len());
+    let mut new = Some(new);
+    for v in list {
+        if old.contains(v.name()) {
+            if let Some(n) = new.take() {
+                out.extend(n);
+            }
+        } else {
+            out.push(v.clone());
+        }
+    }
+    if let Some(n) = new {
+        out.extend(n);
+    }
+    out
+}
+
+/// The name of a KV tensor of block `j` moved to slot `s`: the index in
+/// `past_key_values.{j}.key` / `present.{j}.value` is replaced.
+pub fn slot_name(name: &str, j: usize, s: usize) -> String {
+    if j == s {
+        return name.to_string();
+    }
+    for (from, to) in [(format!(".{j}."), format!(".{s}.")), (format!("_{j}_"), format!("_{s}_"))] {
+        if let Some(pos) = name.find(&from) {
+            return format!("{}{}{}", &name[..pos], to, &name[pos + from.len()..]);
+        }
+    }
+    for (from, to) in [(format!(".{j}"), format!(".{s}")), (format!("_{j}"), format!("_{s}"))] {
+        if name.ends_with(&from) {
+            return format!("{}{}", &name[..name.len() - from.len()], to);
+        }
+    }
+    format!("{name}.slot{s}")
+}
+
+fn rename_node(node: &mut NodeProto, rename: &HashMap<String, String>) {
+    for t in node.input.iter_mut().chain(node.output.iter_mut()) {
+        if let Some(new) = rename.get(t.as_str()) {
+            t.clone_from(new);
+        }
+    }
+    for a in &mut node.attribute {
+        for g in a.g.as_mut().into_iter().chain(a.graphs.iter_mut()) {
+            for n in &mut g.node {
+                for t in &mut n.input {
+                    if let Some(new) = rename.get(t.as_str()) {
+                        t.clone_from(new);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn node(op: &str, name: &str, inputs: Vec<String>, output: String) -> NodeProto {
+    let mut n = NodeProto::new();
+    n.set_op_type(op.to_string());
+    n.set_name(name.to_string());
+    n.input = inputs;
+    n.output = vec![output];
+    n
+}
+
+/// Removes nodes none of whose outputs is needed, initializers nothing
+/// reads, and `value_info` of tensors that no longer exist.
+fn remove_dead(g: &mut GraphProto) {
+    let mut needed: HashSet<String> = g.output.iter().map(|v| v.name().to_string()).collect();
+    let mut keep = vec![false; g.node.len()];
+    for (i, n) in g.node.iter().enumerate().rev() {
+        if n.output.iter().any(|o| needed.contains(o)) {
+            keep[i] = true;
+            needed.extend(node_inputs(n).into_iter().map(String::from));
+        }
+    }
+    let mut it = keep.iter();
+    g.node.retain(|_| it.next().copied().unwrap_or(true));
+    g.initializer.retain(|t| needed.contains(t.name()));
+    let produced: HashSet<&str> = g.node.iter().flat_map(|n| n.output.iter().map(String::as_str)).collect();
+    let vi: Vec<ValueInfoProto> = g.value_info.iter().filter(|v| produced.contains(v.name())).cloned().collect();
+    g.value_info = vi;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slot_name;
+
+    #[test]
+    fn kv_names_follow_their_slot() {
+        assert_eq!(slot_name("past_key_values.3.key", 3, 7), "past_key_values.7.key");
+        assert_eq!(slot_name("present.12.value", 12, 0), "present.0.value");
+        assert_eq!(slot_name("present.1.value", 1, 1), "present.1.value");
+        assert_eq!(slot_name("past_key_1", 1, 4), "past_key_4");
+        assert_eq!(slot_name("cache", 2, 5), "cache.slot5");
+    }
+}

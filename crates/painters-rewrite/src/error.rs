@@ -1,0 +1,16 @@
+//! The one error type of `painters-rewrite`.
+use painters_graph::GraphError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RewriteError {
+    #[error("block {block} does not exist: the model has {count} blocks (0-{last})", last = count.saturating_sub(1))]
+    NoSuchBlock { block: usize, count: usize },
+    #[error("a parallel group needs at least one branch")]
+    EmptyParallel,
+    #[error("the rewritten graph is invalid: {0}")]
+    Invalid(#[source] GraphError),
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+}
+
+pub type Result<T, E = RewriteError> = std::result::Result<T, E>;

@@ -1,0 +1,187 @@
+//! The `painters` binary on good and bad input: bad input gives exactly one
+//! line on stderr and a non-zero exit, never a panic.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use painters_graph::OnnxModel;
+
+fn painters(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_painters")).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+/// Asserts a clean failure and returns the error line.
+fn fails(args: &[&str]) -> String {
+    let (code, _, err) = painters(args);
+    assert_ne!(code, 0, "{args:?} succeeded");
+    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: expected one line, got: {err}");
+    assert!(err.starts_with("painters: error: "), "{err}");
+    err
+}
+
+#[test]
+fn inspect_json_reports_blocks_and_residuals() {
+    for f in common::fixtures() {
+        let (code, out, err) = painters(&["inspect", f.dir.to_str().unwrap(), "--json"]);
+        assert_eq!(code, 0, "{}: {err}", f.name);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["num_blocks"].as_u64().unwrap() as usize, f.num_blocks(), "{}", f.name);
+        assert_eq!(v["family"], f.expected["family"], "{}", f.name);
+        let blocks = v["blocks"].as_array().unwrap();
+        assert_eq!(blocks.len(), f.num_blocks());
+        for (i, b) in blocks.iter().enumerate() {
+            assert_eq!(b["index"].as_u64().unwrap() as usize, i);
+            assert!(b["input"].is_string() && b["output"].is_string());
+        }
+        for key in ["context", "inputs", "outputs"] {
+            assert!(v[key].is_array(), "{}: {key}", f.name);
+        }
+        // The readable form works too.
+        let (code, text, _) = painters(&["inspect", f.model().to_str().unwrap()]);
+        assert_eq!(code, 0);
+        assert!(text.contains(&format!("{} blocks", f.num_blocks())), "{}: {text}", f.name);
+    }
+}
+
+#[test]
+fn inspect_snapshots() {
+    // The inspect report of each fixture is committed; UPDATE_SNAPSHOTS=1 rewrites them.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some();
+    for f in common::fixtures() {
+        let (code, out, err) = painters(&["inspect", f.model().to_str().unwrap(), "--json"]);
+        assert_eq!(code, 0, "{err}");
+        let mut v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        v["model"] = serde_json::Value::from(format!("tests/fixtures/{}/model.onnx", f.name));
+        let text = serde_json::to_string_pretty(&v).unwrap() + "\n";
+        let snap = dir.join(format!("{}.inspect.json", f.name));
+        if update || !snap.exists() {
+            std::fs::write(&snap, &text).unwrap();
+        } else {
+            let expected = std::fs::read_to_string(&snap).unwrap();
+            assert!(expected == text, "{}: inspect output changed; rerun with UPDATE_SNAPSHOTS=1 if intended", f.name);
+        }
+    }
+}
+
+#[test]
+fn not_onnx() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("notes.onnx");
+    std::fs::write(&p, "this is a text file, not a model\n").unwrap();
+    let err = fails(&["inspect", p.to_str().unwrap()]);
+    assert!(err.contains("is not an ONNX model"), "{err}");
+    let empty = tmp.path().join("empty.onnx");
+    std::fs::write(&empty, "").unwrap();
+    assert!(fails(&["inspect", empty.to_str().unwrap()]).contains("empty"));
+    assert!(fails(&["inspect", tmp.path().join("missing.onnx").to_str().unwrap()]).contains("cannot read"));
+}
+
+#[test]
+fn truncated_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = std::fs::read(common::fixtures_dir().join("llama-optimum/model.onnx")).unwrap();
+    for cut in [src.len() / 2, src.len() - 7, 100] {
+        let p = tmp.path().join("cut.onnx");
+        std::fs::write(&p, &src[..cut]).unwrap();
+        let err = fails(&["inspect", p.to_str().unwrap()]);
+        assert!(err.contains("is not an ONNX model") || err.contains("no transformer blocks"), "{cut}: {err}");
+    }
+}
+
+#[test]
+fn graph_without_blocks() {
+    use painters_graph::proto::onnx::{ModelProto, NodeProto, OperatorSetIdProto, ValueInfoProto};
+    let mut m = ModelProto::new();
+    m.set_ir_version(8);
+    let mut op = OperatorSetIdProto::new();
+    op.set_version(17);
+    m.opset_import.push(op);
+    let g = m.graph.mut_or_insert_default();
+    let mut vi = ValueInfoProto::new();
+    vi.set_name("input_ids".into());
+    g.input.push(vi);
+    let mut out = ValueInfoProto::new();
+    out.set_name("y".into());
+    g.output.push(out);
+    let mut n = NodeProto::new();
+    n.set_op_type("Identity".into());
+    n.set_name("id".into());
+    n.input.push("input_ids".into());
+    n.output.push("y".into());
+    g.node.push(n);
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("tiny.onnx");
+    OnnxModel::from_proto(m, tmp.path()).unwrap().save(&p).unwrap();
+    let err = fails(&["inspect", p.to_str().unwrap()]);
+    assert!(err.contains("no transformer blocks found"), "{err}");
+}
+
+#[test]
+fn missing_external_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::copy(common::fixtures_dir().join("llama-dynamo/model.onnx"), tmp.path().join("model.onnx")).unwrap();
+    let err = fails(&["inspect", tmp.path().join("model.onnx").to_str().unwrap()]);
+    assert!(err.contains("is missing"), "{err}");
+}
+
+#[test]
+fn escaping_external_locations() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = common::fixtures_dir().join("llama-optimum-extdata");
+    let model = OnnxModel::load(src.join("model.onnx")).unwrap();
+    assert!(model.has_external_data());
+    for (location, needle) in [("../weights.bin", "'..' is not allowed"), ("/etc/weights.bin", "is absolute")] {
+        let mut bad = model.clone();
+        for t in &mut bad.graph_mut().initializer {
+            for e in &mut t.external_data {
+                if e.key() == "location" {
+                    e.set_value(location.to_string());
+                }
+            }
+        }
+        let p = tmp.path().join("bad.onnx");
+        std::fs::write(&p, bad.to_bytes().unwrap()).unwrap();
+        let err = fails(&["inspect", p.to_str().unwrap()]);
+        assert!(err.contains(needle), "{location}: {err}");
+    }
+}
+
+#[test]
+fn missing_ort_library_is_one_line() {
+    let f = &common::fixtures()[0];
+    let err = fails(&[
+        "--ort-lib",
+        "/nonexistent/libonnxruntime.so",
+        "run",
+        f.model().to_str().unwrap(),
+        "--inputs",
+        f.dir.join("reference.json").to_str().unwrap(),
+    ]);
+    assert!(err.contains("does not exist"), "{err}");
+}
+
+#[test]
+fn run_compares_with_reference() {
+    let f = common::fixtures().into_iter().find(|f| f.name == "llama-optimum").unwrap();
+    let (code, out, err) = painters(&[
+        "run",
+        f.model().to_str().unwrap(),
+        "--inputs",
+        f.dir.join("reference.json").to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let d = v["outputs"][0]["max_abs_diff"].as_f64().unwrap();
+    assert!(d < 1e-4, "{d}");
+}
