@@ -7,6 +7,14 @@ pub enum RewriteError {
     NoSuchBlock { block: usize, count: usize },
     #[error("a parallel group needs at least one branch")]
     EmptyParallel,
+    #[error("a repeat count must be at least 1")]
+    ZeroRepeat,
+    #[error(transparent)]
+    Parse(#[from] crate::parse::ParseError),
+    #[error("preset {preset}: {reason}")]
+    Preset { preset: String, reason: String },
+    #[error("plan file {path}: {reason}")]
+    PlanFile { path: String, reason: String },
     #[error("the rewritten graph is invalid: {0}")]
     Invalid(#[source] GraphError),
     #[error(transparent)]

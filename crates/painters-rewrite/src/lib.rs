@@ -1,9 +1,23 @@
-//! painters-rewrite: schedules over transformer blocks and the emission of
-//! the rewritten ONNX graph (weights shared by name, never copied).
+//! painters-rewrite: the plan language and the paper's presets, lowering to
+//! schedules over block instances, and the emission of the rewritten ONNX
+//! graph (weights shared by name, never copied).
+//!
+//! ```text
+//! plan text / preset ──parse──▶ Plan ──lower──▶ Schedule ──emit──▶ ModelProto
+//! ```
 pub mod emit;
 pub mod error;
+pub mod lower;
+pub mod parse;
+pub mod plan;
+pub mod planfile;
+pub mod presets;
 pub mod schedule;
 
 pub use emit::emit;
 pub use error::{Result, RewriteError};
+pub use lower::lower;
+pub use parse::{parse, ParseError};
+pub use plan::Plan;
+pub use presets::{preset, Preset, PresetParams};
 pub use schedule::{Schedule, Stage};

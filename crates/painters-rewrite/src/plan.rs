@@ -1,0 +1,146 @@
+//! `Plan`: a tree over block indices — what to run, in which order, how many
+//! times, and what to run in parallel. `Display` prints the canonical plan
+//! string of DESIGN.md §4 and `parse(display(p)) == p` for every plan the
+//! parser can produce (consecutive blocks print as ranges).
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A plan over blocks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Plan {
+    /// Run one block.
+    Block(usize),
+    /// Run the items in order (`a,b` at top level, `(a,b)` nested).
+    Seq(Vec<Plan>),
+    /// Run every branch on the same input and average their outputs (`[a,b]`).
+    Parallel(Vec<Plan>),
+    /// Run `body` `times` times in sequence (`x*K`).
+    Repeat { body: Box<Plan>, times: usize },
+}
+
+impl Plan {
+    /// The plan running `blocks` in order.
+    pub fn sequence(blocks: impl IntoIterator<Item = usize>) -> Self {
+        Plan::Seq(blocks.into_iter().map(Plan::Block).collect())
+    }
+
+    /// Number of block executions (instances) the plan makes.
+    pub fn instances(&self) -> usize {
+        match self {
+            Plan::Block(_) => 1,
+            Plan::Seq(v) | Plan::Parallel(v) => v.iter().map(Plan::instances).sum(),
+            Plan::Repeat { body, times } => body.instances() * times,
+        }
+    }
+
+    /// The largest block index used.
+    pub fn max_block(&self) -> Option<usize> {
+        match self {
+            Plan::Block(i) => Some(*i),
+            Plan::Seq(v) | Plan::Parallel(v) => v.iter().filter_map(Plan::max_block).max(),
+            Plan::Repeat { body, .. } => body.max_block(),
+        }
+    }
+
+    /// Checks the plan against a model with `count` blocks: indices exist,
+    /// no parallel group or sequence is empty, no repeat count is 0.
+    pub fn validate(&self, count: usize) -> crate::Result<()> {
+        match self {
+            Plan::Block(i) if *i >= count => Err(crate::RewriteError::NoSuchBlock { block: *i, count }),
+            Plan::Block(_) => Ok(()),
+            Plan::Parallel(v) if v.is_empty() => Err(crate::RewriteError::EmptyParallel),
+            Plan::Seq(v) | Plan::Parallel(v) => v.iter().try_for_each(|p| p.validate(count)),
+            Plan::Repeat { times: 0, .. } => Err(crate::RewriteError::ZeroRepeat),
+            Plan::Repeat { body, .. } => body.validate(count),
+        }
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Plan::Seq(items) => write_items(f, items),
+            other => write_atom(f, other),
+        }
+    }
+}
+
+/// Items separated by commas, runs of consecutive single blocks as ranges.
+fn write_items(f: &mut fmt::Formatter<'_>, items: &[Plan]) -> fmt::Result {
+    let mut k = 0;
+    let mut first = true;
+    while k < items.len() {
+        if !first {
+            f.write_str(",")?;
+        }
+        first = false;
+        let run = run_length(items, k);
+        if let (true, Plan::Block(a), Some(Plan::Block(b))) = (run >= 2, &items[k], items.get(k + run.max(1) - 1)) {
+            write!(f, "{a}-{b}")?;
+            k += run;
+            continue;
+        }
+        write_atom(f, &items[k])?;
+        k += 1;
+    }
+    Ok(())
+}
+
+/// Length of the run starting at `k` that prints as a range: ascending
+/// consecutive blocks (2 or more: `3-4`), or descending ones (3 or more:
+/// `20-12`; a swapped pair stays `11,10`).
+fn run_length(items: &[Plan], k: usize) -> usize {
+    let Plan::Block(a) = items[k] else { return 0 };
+    let Some(Plan::Block(b)) = items.get(k + 1) else { return 1 };
+    let step: isize = match *b as isize - a as isize {
+        1 => 1,
+        -1 => -1,
+        _ => return 1,
+    };
+    let len = extend_run(items, k, a, step);
+    if step < 0 && len < 3 {
+        return 1;
+    }
+    len
+}
+
+fn extend_run(items: &[Plan], k: usize, a: usize, step: isize) -> usize {
+    let mut len = 2;
+    while let Some(Plan::Block(c)) = items.get(k + len) {
+        if *c as isize == a as isize + step * len as isize {
+            len += 1;
+        } else {
+            break;
+        }
+    }
+    len
+}
+
+fn write_atom(f: &mut fmt::Formatter<'_>, p: &Plan) -> fmt::Result {
+    match p {
+        Plan::Block(i) => write!(f, "{i}"),
+        Plan::Seq(items) => {
+            f.write_str("(")?;
+            write_items(f, items)?;
+            f.write_str(")")
+        }
+        Plan::Parallel(branches) => {
+            f.write_str("[")?;
+            write_items(f, branches)?;
+            f.write_str("]")
+        }
+        Plan::Repeat { body, times } => {
+            match body.as_ref() {
+                Plan::Repeat { .. } => {
+                    f.write_str("(")?;
+                    write_atom(f, body)?;
+                    f.write_str(")")?;
+                }
+                other => write_atom(f, other)?,
+            }
+            write!(f, "*{times}")
+        }
+    }
+}
