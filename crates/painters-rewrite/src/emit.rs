@@ -20,8 +20,22 @@ use painters_graph::{validate, BlockLayout, OnnxModel};
 use crate::error::{Result, RewriteError};
 use crate::schedule::{Schedule, Stage};
 
+/// Options of an emission.
+#[derive(Debug, Clone, Default)]
+pub struct EmitOptions {
+    /// Add the residual stream entering the first instance
+    /// (`painters.hidden.input`) and every block instance's output
+    /// (`painters.hidden.{k}`, k in execution order) as graph outputs.
+    pub tap: bool,
+}
+
 /// Emits the model that runs `schedule` over `layout`'s blocks.
 pub fn emit(model: &OnnxModel, layout: &BlockLayout, schedule: &Schedule) -> Result<ModelProto> {
+    emit_with(model, layout, schedule, &EmitOptions::default())
+}
+
+/// [`emit`] with options.
+pub fn emit_with(model: &OnnxModel, layout: &BlockLayout, schedule: &Schedule, opts: &EmitOptions) -> Result<ModelProto> {
     schedule.check(layout.num_blocks())?;
     let src = model.graph();
     let last = layout.blocks.last().ok_or(RewriteError::NoSuchBlock { block: 0, count: 0 })?;
@@ -35,6 +49,7 @@ pub fn emit(model: &OnnxModel, layout: &BlockLayout, schedule: &Schedule) -> Res
         kv_outputs: Vec::new(),
         final_name: last.output.clone(),
         means: 0,
+        taps: Vec::new(),
     };
     e.nodes.extend(layout.prologue.iter().map(|&n| src.node[n].clone()));
     let stream = e.stages(&schedule.stages, layout.blocks[0].input.clone(), true);
@@ -42,7 +57,11 @@ pub fn emit(model: &OnnxModel, layout: &BlockLayout, schedule: &Schedule) -> Res
         e.nodes.push(node("Identity", "painters.identity", vec![stream], e.final_name.clone()));
     }
     e.nodes.extend(layout.epilogue.iter().map(|&n| src.node[n].clone()));
-    let graph = e.assemble();
+    let taps = std::mem::take(&mut e.taps);
+    let mut graph = e.assemble();
+    if opts.tap {
+        add_taps(&mut graph, &layout.blocks[0].input, &taps);
+    }
     validate(&graph).map_err(RewriteError::Invalid)?;
     let mut out = model.proto.clone();
     out.graph = Some(graph).into();
@@ -59,6 +78,7 @@ struct Emitter<'a> {
     kv_outputs: Vec<ValueInfoProto>,
     final_name: String,
     means: usize,
+    taps: Vec<String>,
 }
 
 impl Emitter<'_> {
@@ -137,6 +157,7 @@ impl Emitter<'_> {
             rename_node(&mut node, &rename);
             self.nodes.push(node);
         }
+        self.taps.push(output.clone());
         output
     }
 
@@ -207,6 +228,33 @@ fn rename_node(node: &mut NodeProto, rename: &HashMap<String, String>) {
                 }
             }
         }
+    }
+}
+
+/// Adds `painters.hidden.*` outputs (Identity of each stream tensor), typed
+/// like the main output.
+fn add_taps(g: &mut GraphProto, input: &str, taps: &[String]) {
+    use painters_graph::proto::onnx::{type_proto, TypeProto};
+    let elem = g
+        .output
+        .first()
+        .and_then(|v| match v.type_.as_ref().and_then(|t| t.value.as_ref()) {
+            Some(type_proto::Value::TensorType(t)) => Some(t.elem_type()),
+            _ => None,
+        })
+        .unwrap_or(1);
+    let names = std::iter::once(("painters.hidden.input".to_string(), input.to_string()))
+        .chain(taps.iter().enumerate().map(|(k, t)| (format!("painters.hidden.{k}"), t.clone())));
+    for (name, tensor) in names {
+        g.node.push(node("Identity", &name, vec![tensor], name.clone()));
+        let mut tt = type_proto::Tensor::new();
+        tt.set_elem_type(elem);
+        let mut tp = TypeProto::new();
+        tp.value = Some(type_proto::Value::TensorType(tt));
+        let mut v = ValueInfoProto::new();
+        v.set_name(name);
+        v.type_ = Some(tp).into();
+        g.output.push(v);
     }
 }
 

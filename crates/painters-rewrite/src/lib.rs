@@ -13,11 +13,13 @@ pub mod plan;
 pub mod planfile;
 pub mod presets;
 pub mod schedule;
+pub mod write;
 
-pub use emit::emit;
+pub use emit::{emit, emit_with, EmitOptions};
 pub use error::{Result, RewriteError};
 pub use lower::lower;
 pub use parse::{parse, ParseError};
 pub use plan::Plan;
 pub use presets::{preset, Preset, PresetParams};
 pub use schedule::{Schedule, Stage};
+pub use write::{rewrite_file, WeightMode, WriteOptions, WriteReport};

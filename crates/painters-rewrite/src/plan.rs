@@ -47,13 +47,20 @@ impl Plan {
     /// Checks the plan against a model with `count` blocks: indices exist,
     /// no parallel group or sequence is empty, no repeat count is 0.
     pub fn validate(&self, count: usize) -> crate::Result<()> {
+        if let Some(max) = self.max_block().filter(|&m| m >= count) {
+            return Err(crate::RewriteError::NoSuchBlock { block: max, count });
+        }
+        self.validate_shape(count)
+    }
+
+    fn validate_shape(&self, count: usize) -> crate::Result<()> {
         match self {
             Plan::Block(i) if *i >= count => Err(crate::RewriteError::NoSuchBlock { block: *i, count }),
             Plan::Block(_) => Ok(()),
             Plan::Parallel(v) if v.is_empty() => Err(crate::RewriteError::EmptyParallel),
-            Plan::Seq(v) | Plan::Parallel(v) => v.iter().try_for_each(|p| p.validate(count)),
+            Plan::Seq(v) | Plan::Parallel(v) => v.iter().try_for_each(|p| p.validate_shape(count)),
             Plan::Repeat { times: 0, .. } => Err(crate::RewriteError::ZeroRepeat),
-            Plan::Repeat { body, .. } => body.validate(count),
+            Plan::Repeat { body, .. } => body.validate_shape(count),
         }
     }
 }

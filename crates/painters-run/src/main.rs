@@ -22,6 +22,10 @@ struct Cli {
 enum Command {
     /// Detect the block structure of a model and report it
     Inspect(cli::inspect::Args),
+    /// Print the explicit plan of a preset, or the canonical form of a plan
+    Plan(cli::plan::Args),
+    /// Rewrite a model's block sequence by a plan and write the new model
+    Rewrite(cli::rewrite::Args),
     /// Run a model on the inputs of a reference file and compare (fixtures, debugging)
     Run(cli::run::Args),
 }
@@ -30,6 +34,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect(args) => cli::inspect::main(args),
+        Command::Plan(args) => cli::plan::main(args),
+        Command::Rewrite(args) => cli::rewrite::main(args),
         Command::Run(args) => cli::run::main(args, cli.ort_lib.as_deref()),
     };
     match result {

@@ -117,8 +117,8 @@ fn build(
     let mut kv_out: Vec<Vec<String>> = vec![Vec::new(); t_blocks];
     for v in &graph.output {
         let name = v.name();
-        if bound_set.contains(name) {
-            continue;
+        if bound_set.contains(name) || name.starts_with("painters.hidden.") {
+            continue; // the stream itself, or a painters tap
         }
         if let Some(p) = index.producer(name) {
             if let crate::layout::Section::Block(i) = sections::section(level[p], t_blocks) {

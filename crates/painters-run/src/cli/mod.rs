@@ -1,5 +1,8 @@
 //! One module per subcommand.
 pub mod inspect;
+pub mod plan;
+pub mod plansrc;
+pub mod rewrite;
 pub mod run;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,347 @@
+//! Writing a rewritten model as a usable model folder. Invariants:
+//! - never overwrite the source (model or weight file), never leave a
+//!   partial file: every file is written to a temporary name and renamed;
+//! - weights are not copied when they need not be: an external-data model
+//!   written next to its source references the same weight file; written
+//!   elsewhere it gets its own data file with only the tensors still used
+//!   (or hard links with `link`);
+//! - inline models stay inline unless asked, or the result passes 2 GB;
+//! - provenance (canonical plan, source digest, tool version) goes into
+//!   `metadata_props`; tokenizer and config files come along.
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use painters_graph::proto::onnx::{tensor_proto::DataLocation, ModelProto, StringStringEntryProto, TensorProto};
+use painters_graph::tensor::{external_ref, is_external};
+use painters_graph::{detect, write_atomic, GraphError, OnnxModel};
+use protobuf::Message;
+use sha2::Digest;
+
+use crate::emit::{emit_with, EmitOptions};
+use crate::error::{Result, RewriteError};
+use crate::lower::lower;
+use crate::plan::Plan;
+use crate::schedule::Schedule;
+
+/// Files copied next to the output so it is a usable model folder.
+pub const MODEL_FOLDER_FILES: [&str; 9] = [
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "config.json",
+    "generation_config.json",
+    "vocab.txt",
+    "vocab.json",
+    "merges.txt",
+    "tokenizer.model",
+];
+
+const INLINE_LIMIT: u64 = 2_000_000_000;
+
+/// How to write.
+#[derive(Debug, Clone, Default)]
+pub struct WriteOptions {
+    /// Store weights in `<OUT>.data` even when the model would fit inline.
+    pub external_data: bool,
+    /// Hard-link the source's weight files into another directory instead of copying.
+    pub link: bool,
+    /// Add hidden-state taps (`painters.hidden.*`).
+    pub tap: bool,
+    /// Plan, schedule and check, but write nothing.
+    pub dry_run: bool,
+}
+
+/// Where the output's weights are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WeightMode {
+    /// Inside the `.onnx` file.
+    Inline,
+    /// The source's weight file, referenced in place (nothing copied).
+    Shared,
+    /// Hard links to the source's weight files.
+    Linked,
+    /// A new data file holding the tensors still used.
+    Copied,
+}
+
+/// What a rewrite did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct WriteReport {
+    pub output: PathBuf,
+    pub plan: String,
+    pub source_blocks: usize,
+    pub instances: usize,
+    pub schedule: Vec<InstanceInfo>,
+    pub weights: WeightMode,
+    pub data_files: Vec<PathBuf>,
+    /// Bytes of weights read and written (0 when shared or linked).
+    pub weight_bytes_copied: u64,
+    pub copied_files: Vec<String>,
+    pub dry_run: bool,
+}
+
+/// One executed block instance.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct InstanceInfo {
+    /// Execution order.
+    pub k: usize,
+    pub block: usize,
+    /// 0 for the first instance of a block (original names), then 1, 2, …
+    pub copy: usize,
+}
+
+/// Rewrites `src` by `plan` into `out`.
+pub fn rewrite_file(src: &Path, plan: &Plan, out: &Path, opts: &WriteOptions) -> Result<WriteReport> {
+    let werr = |msg: String| RewriteError::Graph(GraphError::Write { path: out.to_path_buf(), source: std::io::Error::other(msg) });
+    if same_target(src, out) {
+        return Err(werr("refusing to overwrite the source model".into()));
+    }
+    let model = OnnxModel::load(src)?;
+    let layout = detect(&model)?;
+    plan.validate(layout.num_blocks())?;
+    let schedule = lower(plan);
+    let mut proto = emit_with(&model, &layout, &schedule, &EmitOptions { tap: opts.tap })?;
+    add_provenance(&mut proto, src, plan, layout.num_blocks())?;
+    let src_dir = parent(src);
+    let out_dir = parent(out);
+    let mut report = WriteReport {
+        output: out.to_path_buf(),
+        plan: plan.to_string(),
+        source_blocks: layout.num_blocks(),
+        instances: plan.instances(),
+        schedule: instances(&schedule),
+        weights: WeightMode::Inline,
+        data_files: Vec::new(),
+        weight_bytes_copied: 0,
+        copied_files: Vec::new(),
+        dry_run: opts.dry_run,
+    };
+    if !opts.dry_run {
+        std::fs::create_dir_all(&out_dir).map_err(|e| werr(e.to_string()))?;
+    }
+    let same_dir = canonical(&src_dir) == canonical(&out_dir);
+    let data_name = format!("{}.data", out.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default());
+    if model.has_external_data() {
+        let files = referenced_files(&proto)?;
+        if files.iter().any(|f| canonical(&out_dir.join(f)) == canonical(out)) {
+            return Err(werr("the output would overwrite the source's weight file".into()));
+        }
+        if same_dir {
+            report.weights = WeightMode::Shared;
+            report.data_files = files.iter().map(|f| out_dir.join(f)).collect();
+        } else if opts.link && link_all(&src_dir, &out_dir, &files, opts.dry_run).is_ok() {
+            report.weights = WeightMode::Linked;
+            report.data_files = files.iter().map(|f| out_dir.join(f)).collect();
+        } else {
+            report.weights = WeightMode::Copied;
+            report.weight_bytes_copied = externalize(&mut proto, &model, &out_dir.join(&data_name), &data_name, opts.dry_run)?;
+            report.data_files.push(out_dir.join(&data_name));
+        }
+    } else if opts.external_data || proto.compute_size() > INLINE_LIMIT {
+        report.weights = WeightMode::Copied;
+        report.weight_bytes_copied = externalize(&mut proto, &model, &out_dir.join(&data_name), &data_name, opts.dry_run)?;
+        report.data_files.push(out_dir.join(&data_name));
+    }
+    if opts.dry_run {
+        return Ok(report);
+    }
+    write_atomic(out, |w| proto.write_to_writer(w).map_err(|e| std::io::Error::other(e.to_string())))?;
+    if !same_dir {
+        for name in MODEL_FOLDER_FILES {
+            let from = src_dir.join(name);
+            if from.is_file() {
+                let bytes = std::fs::read(&from).map_err(|e| werr(format!("{}: {e}", from.display())))?;
+                write_atomic(&out_dir.join(name), |w| w.write_all(&bytes))?;
+                report.copied_files.push(name.to_string());
+            }
+        }
+    }
+    Ok(report)
+}
+
+fn instances(schedule: &Schedule) -> Vec<InstanceInfo> {
+    let mut copies: BTreeMap<usize, usize> = BTreeMap::new();
+    schedule
+        .instances()
+        .into_iter()
+        .enumerate()
+        .map(|(k, block)| {
+            let c = copies.entry(block).or_insert(0);
+            let info = InstanceInfo { k, block, copy: *c };
+            *c += 1;
+            info
+        })
+        .collect()
+}
+
+fn parent(p: &Path) -> PathBuf {
+    match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+fn canonical(p: &Path) -> PathBuf {
+    p.canonicalize().unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// Whether `out` names the same file as `src` (also when `out` does not exist yet).
+fn same_target(src: &Path, out: &Path) -> bool {
+    let (Ok(s), Some(name)) = (src.canonicalize(), out.file_name()) else { return false };
+    canonical(&parent(out)).join(name) == s
+}
+
+/// The provenance keys painters writes.
+fn add_provenance(proto: &mut ModelProto, src: &Path, plan: &Plan, blocks: usize) -> Result<()> {
+    let digest = file_sha256(src).map_err(|e| GraphError::Io { path: src.to_path_buf(), source: e })?;
+    let entries = [
+        ("painters.plan", plan.to_string()),
+        ("painters.source", src.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()),
+        ("painters.source_sha256", digest),
+        ("painters.source_blocks", blocks.to_string()),
+        ("painters.version", env!("CARGO_PKG_VERSION").to_string()),
+    ];
+    proto.metadata_props.retain(|p| !p.key().starts_with("painters."));
+    for (k, v) in entries {
+        let mut e = StringStringEntryProto::new();
+        e.set_key(k.to_string());
+        e.set_value(v);
+        proto.metadata_props.push(e);
+    }
+    Ok(())
+}
+
+fn file_sha256(path: &Path) -> std::io::Result<String> {
+    let mut f = File::open(path)?;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Relative locations of the external files the emitted graph references.
+fn referenced_files(proto: &ModelProto) -> Result<Vec<String>> {
+    let mut files: Vec<String> = Vec::new();
+    for t in proto.graph.initializer.iter().filter(|t| is_external(t)) {
+        let r = external_ref(t).map_err(|reason| GraphError::BadTensor { tensor: t.name().to_string(), reason })?;
+        if !files.contains(&r.location) {
+            files.push(r.location);
+        }
+    }
+    Ok(files)
+}
+
+/// Hard-links every referenced file into `out_dir` (same relative names).
+fn link_all(src_dir: &Path, out_dir: &Path, files: &[String], dry_run: bool) -> std::io::Result<()> {
+    if dry_run {
+        return Ok(());
+    }
+    for f in files {
+        let (from, to) = (src_dir.join(f), out_dir.join(f));
+        if let Some(d) = to.parent() {
+            std::fs::create_dir_all(d)?;
+        }
+        if to.exists() {
+            if same_inode(&from, &to) {
+                continue;
+            }
+            return Err(std::io::Error::other(format!("{} exists", to.display())));
+        }
+        let tmp = to.with_extension("painters-link.tmp");
+        let _ = std::fs::remove_file(&tmp);
+        std::fs::hard_link(&from, &tmp)?;
+        std::fs::rename(&tmp, &to)?;
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn same_inode(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.ino() == y.ino() && x.dev() == y.dev(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_inode(_: &Path, _: &Path) -> bool {
+    false
+}
+
+/// Moves every initializer with raw data (external, or inline and ≥ 1 KiB)
+/// into a new data file `path`, referenced as `location`; returns the bytes
+/// written. Reads only the tensors still used.
+fn externalize(proto: &mut ModelProto, src: &OnnxModel, path: &Path, location: &str, dry_run: bool) -> Result<u64> {
+    let mut plan: Vec<(usize, u64)> = Vec::new(); // (initializer index, length)
+    let mut total = 0u64;
+    for (i, t) in proto.graph.initializer.iter().enumerate() {
+        let len = if is_external(t) {
+            src.external_span(t)?.2
+        } else if t.raw_data().len() >= 1024 {
+            t.raw_data().len() as u64
+        } else {
+            continue;
+        };
+        total = align(total) + len;
+        plan.push((i, len));
+    }
+    if dry_run {
+        return Ok(total);
+    }
+    let mut readers: BTreeMap<PathBuf, File> = BTreeMap::new();
+    let mut offsets: Vec<(usize, u64, u64)> = Vec::new();
+    let inits = &proto.graph.initializer;
+    write_atomic(path, |w| {
+        let mut pos = 0u64;
+        for &(i, len) in &plan {
+            let aligned = align(pos);
+            w.write_all(&vec![0u8; (aligned - pos) as usize])?;
+            pos = aligned;
+            let t: &TensorProto = &inits[i];
+            if is_external(t) {
+                let (file, offset, _) = src.external_span(t).map_err(std::io::Error::other)?;
+                let f = match readers.entry(file.clone()) {
+                    std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::btree_map::Entry::Vacant(e) => e.insert(File::open(&file)?),
+                };
+                f.seek(SeekFrom::Start(offset))?;
+                let copied = std::io::copy(&mut f.take(len), w)?;
+                if copied != len {
+                    return Err(std::io::Error::other(format!("{}: short read", file.display())));
+                }
+            } else {
+                w.write_all(t.raw_data())?;
+            }
+            offsets.push((i, pos, len));
+            pos += len;
+        }
+        Ok(())
+    })?;
+    for (i, offset, len) in offsets {
+        let t = &mut proto.graph.mut_or_insert_default().initializer[i];
+        t.raw_data = None;
+        t.external_data.clear();
+        for (k, v) in [("location", location.to_string()), ("offset", offset.to_string()), ("length", len.to_string())] {
+            let mut e = StringStringEntryProto::new();
+            e.set_key(k.to_string());
+            e.set_value(v);
+            t.external_data.push(e);
+        }
+        t.set_data_location(DataLocation::EXTERNAL);
+    }
+    Ok(total)
+}
+
+fn align(x: u64) -> u64 {
+    x.div_ceil(64) * 64
+}

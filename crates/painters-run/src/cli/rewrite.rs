@@ -1,0 +1,71 @@
+//! `painters rewrite MODEL (--plan P | --plan-file F | --preset NAME …) -o OUT`.
+use std::path::PathBuf;
+
+use painters_graph::{detect, OnnxModel};
+use painters_rewrite::{rewrite_file, WriteOptions};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// An .onnx file or a model folder
+    model: PathBuf,
+    #[command(flatten)]
+    plan: super::plansrc::PlanArgs,
+    /// The output .onnx file (its folder also receives tokenizer and config files)
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Print the schedule and write nothing
+    #[arg(long)]
+    dry_run: bool,
+    /// Store weights in OUT.data even when they would fit inline
+    #[arg(long)]
+    external_data: bool,
+    /// Into another folder: hard-link the source's weight files instead of copying the used tensors
+    #[arg(long)]
+    link: bool,
+    /// Add every block instance's output as a graph output painters.hidden.{k} (and painters.hidden.input)
+    #[arg(long)]
+    tap: bool,
+    /// Print the report as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn main(args: Args) -> anyhow::Result<()> {
+    let src = super::resolve_model(&args.model)?;
+    let layers = detect(&OnnxModel::load(&src)?)?.num_blocks();
+    let plan = args.plan.resolve(layers)?;
+    let as_dir = args.output.is_dir() || args.output.as_os_str().to_string_lossy().ends_with('/');
+    let out = if as_dir { args.output.join("model.onnx") } else { args.output.clone() };
+    let opts = WriteOptions { external_data: args.external_data, link: args.link, tap: args.tap, dry_run: args.dry_run };
+    let report = rewrite_file(&src, &plan, &out, &opts)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!("plan      {}", report.plan);
+    println!("blocks    {} in the source, {} instances", report.source_blocks, report.instances);
+    if args.dry_run {
+        println!("schedule  (k: block, copy)");
+        for i in &report.schedule {
+            println!("  {:>3}: block {:>3}{}", i.k, i.block, if i.copy > 0 { format!(" (copy {})", i.copy) } else { String::new() });
+        }
+        println!("dry run: nothing written");
+        return Ok(());
+    }
+    let weights = serde_json::to_value(report.weights)?;
+    println!("wrote     {}", report.output.display());
+    println!(
+        "weights   {} ({} bytes copied){}",
+        weights.as_str().unwrap_or_default(),
+        report.weight_bytes_copied,
+        if report.data_files.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", report.data_files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))
+        }
+    );
+    if !report.copied_files.is_empty() {
+        println!("copied    {}", report.copied_files.join(", "));
+    }
+    Ok(())
+}
