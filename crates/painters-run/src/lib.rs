@@ -1,4 +1,5 @@
 //! painters-run: ONNX Runtime sessions and the `painters` command line.
+pub mod decode;
 pub mod ortlib;
 pub mod reference;
 pub mod session;

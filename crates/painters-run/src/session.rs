@@ -28,6 +28,8 @@ impl Default for SessionOptions {
 pub struct ModelSession {
     session: Session,
     pub inputs: Vec<String>,
+    /// Declared input shapes (-1 for dynamic dimensions).
+    pub input_shapes: Vec<Vec<i64>>,
     pub outputs: Vec<String>,
 }
 
@@ -46,8 +48,10 @@ impl ModelSession {
         }
         let session = b.commit_from_file(model)?;
         let inputs = session.inputs().iter().map(|o| o.name().to_string()).collect();
+        let input_shapes =
+            session.inputs().iter().map(|o| o.dtype().tensor_shape().map(|s| s.to_vec()).unwrap_or_default()).collect();
         let outputs = session.outputs().iter().map(|o| o.name().to_string()).collect();
-        Ok(Self { session, inputs, outputs })
+        Ok(Self { session, inputs, input_shapes, outputs })
     }
 
     /// Runs the model on named inputs and returns every output by name.
