@@ -16,7 +16,7 @@ pub mod tensor;
 pub mod validate;
 
 /// Generated ONNX protobuf bindings (ONNX 1.20.1 `onnx.proto`).
-#[allow(clippy::all, missing_debug_implementations, unused_qualifications)]
+#[allow(clippy::all, clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_debug_implementations)]
 pub mod proto {
     include!(concat!(env!("OUT_DIR"), "/onnx_proto/mod.rs"));
 }

@@ -152,7 +152,7 @@ pub fn middle(t: usize, n: Option<usize>, m: Option<usize>) -> std::result::Resu
             if m == 0 || m > t {
                 return Err(format!("--m {m} must be between 1 and the number of blocks ({t})"));
             }
-            let start = (t - m + 1) / 2;
+            let start = (t - m).div_ceil(2);
             Ok((start, start + m - 1))
         }
     }

@@ -46,7 +46,9 @@ fn check(fixture: &str, what: &str, got: &[(String, HostTensor)], want: &serde_j
 }
 
 /// Runs a with-past model: prefix with an empty cache, then the continuation with the prefix's cache.
-fn run_with_past(model: &Path, prefix: &[(String, HostTensor)], cont: &[(String, HostTensor)]) -> (Vec<(String, HostTensor)>, Vec<(String, HostTensor)>) {
+type Named = Vec<(String, HostTensor)>;
+
+fn run_with_past(model: &Path, prefix: &[(String, HostTensor)], cont: &[(String, HostTensor)]) -> (Named, Named) {
     let mut s = ModelSession::open(common::runtime(), model, &SessionOptions { threads: 1, optimization: 0 }).unwrap();
     let mut feed = Vec::new();
     for (name, shape) in s.inputs.iter().zip(&s.input_shapes) {

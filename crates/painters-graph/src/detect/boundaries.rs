@@ -115,7 +115,8 @@ pub fn by_structure(index: &GraphIndex<'_>, value: &HashSet<&str>, chain: &[&str
 /// block ends on its norm).
 pub fn best_repeat(sig: &[usize], good_end: impl Fn(usize, usize, usize) -> bool) -> Option<(usize, usize, usize)> {
     let n = sig.len();
-    let mut best: Option<((usize, std::cmp::Reverse<usize>, bool, usize), (usize, usize, usize))> = None;
+    type Key = (usize, std::cmp::Reverse<usize>, bool, usize);
+    let mut best: Option<(Key, (usize, usize, usize))> = None;
     for p in 1..=n / 2 {
         let mut k = 0;
         while k + p < n {

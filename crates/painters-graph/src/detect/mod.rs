@@ -140,20 +140,10 @@ fn build(
         for &n in &b.nodes {
             for &t in index.inputs(n) {
                 match index.source(t) {
-                    Some(Source::Initializer) => {
-                        if inits.insert(t) {
-                            b.initializers.push(t.to_string());
-                        }
-                    }
-                    Some(Source::GraphInput) if !kv_names.contains(t) => {
-                        if seen.insert(t) {
-                            context.push(t.to_string());
-                        }
-                    }
-                    Some(Source::Node(p)) if level[p] < 0 && !bound_set.contains(t) => {
-                        if seen.insert(t) {
-                            context.push(t.to_string());
-                        }
+                    Some(Source::Initializer) if inits.insert(t) => b.initializers.push(t.to_string()),
+                    Some(Source::GraphInput) if !kv_names.contains(t) && seen.insert(t) => context.push(t.to_string()),
+                    Some(Source::Node(p)) if level[p] < 0 && !bound_set.contains(t) && seen.insert(t) => {
+                        context.push(t.to_string())
                     }
                     _ => {}
                 }
