@@ -20,6 +20,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Evaluate a model on a task (perplexity, choice, generate, probe, fidelity, similarity)
+    Eval(cli::eval::Args),
     /// Detect the block structure of a model and report it
     Inspect(cli::inspect::Args),
     /// Print the explicit plan of a preset, or the canonical form of a plan
@@ -33,6 +35,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Eval(args) => cli::eval::main(args, cli.ort_lib.as_deref()),
         Command::Inspect(args) => cli::inspect::main(args),
         Command::Plan(args) => cli::plan::main(args),
         Command::Rewrite(args) => cli::rewrite::main(args),

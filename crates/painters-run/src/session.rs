@@ -8,6 +8,30 @@ use ort::session::Session;
 use crate::ortlib::Runtime;
 use crate::tensor::HostTensor;
 
+/// Where a session runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Device {
+    #[default]
+    Cpu,
+    /// The CUDA execution provider on a device id. Never falls back to the CPU silently.
+    Cuda(i32),
+}
+
+impl std::str::FromStr for Device {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "cpu" => Ok(Device::Cpu),
+            "cuda" => Ok(Device::Cuda(0)),
+            _ => s
+                .strip_prefix("cuda:")
+                .and_then(|i| i.parse().ok())
+                .map(Device::Cuda)
+                .ok_or_else(|| format!("unknown device '{s}' (cpu, cuda, cuda:ID)")),
+        }
+    }
+}
+
 /// How a session is built.
 #[derive(Debug, Clone)]
 pub struct SessionOptions {
@@ -15,11 +39,12 @@ pub struct SessionOptions {
     pub threads: usize,
     /// Graph optimization level 0 (none) … 3 (all).
     pub optimization: u8,
+    pub device: Device,
 }
 
 impl Default for SessionOptions {
     fn default() -> Self {
-        Self { threads: 0, optimization: 3 }
+        Self { threads: 0, optimization: 3, device: Device::Cpu }
     }
 }
 
@@ -36,6 +61,19 @@ pub struct ModelSession {
 impl ModelSession {
     /// Opens `model` on the CPU.
     pub fn open(runtime: &Runtime, model: &Path, opts: &SessionOptions) -> ort::Result<Self> {
+        Self::build(runtime, opts, |b| b.commit_from_file(model))
+    }
+
+    /// Opens a serialized model held in memory (no external data).
+    pub fn open_bytes(runtime: &Runtime, bytes: &[u8], opts: &SessionOptions) -> ort::Result<Self> {
+        Self::build(runtime, opts, |b| b.commit_from_memory(bytes))
+    }
+
+    fn build(
+        runtime: &Runtime,
+        opts: &SessionOptions,
+        commit: impl FnOnce(&mut ort::session::builder::SessionBuilder) -> ort::Result<Session>,
+    ) -> ort::Result<Self> {
         let level = match opts.optimization {
             0 => GraphOptimizationLevel::Disable,
             1 => GraphOptimizationLevel::Level1,
@@ -46,7 +84,20 @@ impl ModelSession {
         if opts.threads > 0 {
             b = b.with_intra_threads(opts.threads).map_err(ort::Error::<()>::from)?;
         }
-        let session = b.commit_from_file(model)?;
+        if let Device::Cuda(id) = opts.device {
+            use ort::ep::ExecutionProvider;
+            if !ort::ep::CUDA::is_available()? {
+                return Err(ort::Error::new(format!(
+                    "CUDA was asked for, but the ONNX Runtime library {} has no CUDA execution provider \
+                     (install onnxruntime-gpu 1.31.1 with scripts/install-ort.sh --gpu and pass --ort-lib .ort/gpu/lib/libonnxruntime.so, or use --device cpu)",
+                    runtime.library.display()
+                )));
+            }
+            ort::ep::CUDA::default().with_device_id(id).register(&mut b).map_err(|e| {
+                ort::Error::new(format!("cannot start the CUDA execution provider on device {id}: {e}"))
+            })?;
+        }
+        let session = commit(&mut b)?;
         let inputs = session.inputs().iter().map(|o| o.name().to_string()).collect();
         let input_shapes =
             session.inputs().iter().map(|o| o.dtype().tensor_shape().map(|s| s.to_vec()).unwrap_or_default()).collect();

@@ -49,7 +49,7 @@ fn check(fixture: &str, what: &str, got: &[(String, HostTensor)], want: &serde_j
 type Named = Vec<(String, HostTensor)>;
 
 fn run_with_past(model: &Path, prefix: &[(String, HostTensor)], cont: &[(String, HostTensor)]) -> (Named, Named) {
-    let mut s = ModelSession::open(common::runtime(), model, &SessionOptions { threads: 1, optimization: 0 }).unwrap();
+    let mut s = ModelSession::open(common::runtime(), model, &SessionOptions { threads: 1, optimization: 0, ..Default::default() }).unwrap();
     let mut feed = Vec::new();
     for (name, shape) in s.inputs.iter().zip(&s.input_shapes) {
         let t = match prefix.iter().find(|(n, _)| n == name) {

@@ -131,7 +131,7 @@ fn kv_cache_decoding_equals_recomputation_for_every_preset() {
         for (name, plan) in plans {
             let out = tmp.path().join(format!("{name}.onnx"));
             rewrite_file(&f.model(), &plan, &out, &WriteOptions::default()).unwrap();
-            let mut s = ModelSession::open(common::runtime(), &out, &SessionOptions { threads: 1, optimization: 0 }).unwrap();
+            let mut s = ModelSession::open(common::runtime(), &out, &SessionOptions { threads: 1, optimization: 0, ..Default::default() }).unwrap();
             let kv_inputs = s.inputs.iter().filter(|n| n.starts_with("past_key_values.")).count();
             assert_eq!(kv_inputs, 2 * plan.instances(), "{}: {name}: one KV slot per instance", f.name);
             let cached = greedy(&mut s, &prompt, 6, true).unwrap();

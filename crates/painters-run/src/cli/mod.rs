@@ -1,4 +1,5 @@
 //! One module per subcommand.
+pub mod eval;
 pub mod inspect;
 pub mod plan;
 pub mod plansrc;

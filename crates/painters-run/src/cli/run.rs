@@ -30,7 +30,7 @@ pub fn main(args: Args, ort_lib: Option<&Path>) -> anyhow::Result<()> {
     painters_graph::OnnxModel::load(&path)?;
     let reference = Reference::load(&args.inputs).with_context(|| format!("{}", args.inputs.display()))?;
     let runtime = Runtime::global(ort_lib)?;
-    let opts = SessionOptions { threads: args.threads, optimization: args.opt_level };
+    let opts = SessionOptions { threads: args.threads, optimization: args.opt_level, ..Default::default() };
     let mut session = ModelSession::open(runtime, &path, &opts).map_err(|e| anyhow::anyhow!("{e}"))?;
     let outputs = session.run(&reference.inputs).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut report = Vec::new();

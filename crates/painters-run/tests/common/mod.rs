@@ -81,7 +81,7 @@ pub fn run(model: &Path, inputs: &[(String, HostTensor)]) -> Vec<(String, HostTe
 }
 
 pub fn run_with(model: &Path, inputs: &[(String, HostTensor)], opt: u8) -> Vec<(String, HostTensor)> {
-    let opts = SessionOptions { threads: 1, optimization: opt };
+    let opts = SessionOptions { threads: 1, optimization: opt, ..Default::default() };
     let mut s = ModelSession::open(runtime(), model, &opts).unwrap_or_else(|e| panic!("{}: {e}", model.display()));
     let feed = feed_for(&s.inputs, inputs);
     s.run(&feed).unwrap_or_else(|e| panic!("{}: {e}", model.display()))

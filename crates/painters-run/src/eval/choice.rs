@@ -1,0 +1,184 @@
+//! Multiple choice by log-likelihood (docs/EVAL.md): `acc` and `acc_norm`
+//! with standard errors; few-shot prompts from a seeded shuffle; with a
+//! with-past model the context runs once and its KV cache is reused for
+//! every choice.
+use std::collections::BTreeMap;
+
+use super::data::ChoiceExample;
+use super::{mean_stderr, progress, EvalError, SplitMix64, TaskResult};
+use crate::lm::{log_prob, logits_row, LanguageModel, LmError};
+use crate::tokenizer::Tokenizer;
+
+/// Multiple-choice parameters.
+#[derive(Debug, Clone, Copy)]
+pub struct ChoiceParams {
+    pub fewshot: usize,
+    pub seed: u64,
+    /// Longest sequence the model takes (left-truncation).
+    pub max_len: usize,
+    /// Reuse the context's KV cache when the model has one.
+    pub reuse_cache: bool,
+}
+
+/// Splits trailing whitespace of the context onto the continuation (harness `_encode_pair`).
+pub fn split_pair(context: &str, choice: &str) -> (String, String) {
+    let trimmed = context.trim_end();
+    let ws = &context[trimmed.len()..];
+    if ws.is_empty() {
+        (context.to_string(), format!(" {choice}"))
+    } else {
+        (trimmed.to_string(), format!("{ws}{choice}"))
+    }
+}
+
+/// The prompt of example `i` with `k` shots.
+pub fn fewshot_context(examples: &[ChoiceExample], i: usize, k: usize, seed: u64) -> String {
+    if k == 0 {
+        return examples[i].context.clone();
+    }
+    let mut others: Vec<usize> = (0..examples.len()).filter(|&j| j != i).collect();
+    SplitMix64(seed ^ i as u64).shuffle(&mut others);
+    let mut parts: Vec<String> = others
+        .iter()
+        .take(k)
+        .map(|&j| {
+            let e = &examples[j];
+            let (c, cont) = split_pair(&e.context, &e.choices[e.label]);
+            format!("{c}{cont}")
+        })
+        .collect();
+    parts.push(examples[i].context.clone());
+    parts.join("\n\n")
+}
+
+/// Scores every example.
+pub fn choice(lm: &mut LanguageModel, tok: &Tokenizer, examples: &[ChoiceExample], p: &ChoiceParams) -> Result<TaskResult, EvalError> {
+    let bar = progress(examples.len() as u64, "choice");
+    let (mut acc, mut acc_norm, mut all_ll) = (Vec::new(), Vec::new(), Vec::new());
+    let mut first_ctx_tokens: Vec<i64> = Vec::new();
+    for (i, e) in examples.iter().enumerate() {
+        if e.choices.is_empty() {
+            return Err(EvalError::Task(format!("example {} has no choices", i + 1)));
+        }
+        let context = fewshot_context(examples, i, p.fewshot, p.seed);
+        let mut pairs = Vec::new();
+        for c in &e.choices {
+            let (ctx, cont) = split_pair(&context, c);
+            let (ctx_ids, cont_ids) = if ctx.is_empty() {
+                // As the harness: the prefix token, and the continuation encoded on its own.
+                (vec![tok.bos.or(tok.eos).unwrap_or(0)], tok.encode(&cont, false)?.ids)
+            } else {
+                let ctx_ids = tok.encode(&ctx, false)?.ids;
+                let whole = tok.encode(&format!("{ctx}{cont}"), false)?.ids;
+                let cont_ids = whole.get(ctx_ids.len()..).unwrap_or(&[]).to_vec();
+                (ctx_ids, cont_ids)
+            };
+            if cont_ids.is_empty() {
+                return Err(EvalError::Task(format!("example {}: choice '{c}' adds no tokens", i + 1)));
+            }
+            pairs.push((ctx_ids, cont_ids, cont.chars().count()));
+        }
+        if i == 0 {
+            first_ctx_tokens = pairs[0].0.clone();
+        }
+        let same_ctx = pairs.iter().all(|(c, _, _)| *c == pairs[0].0);
+        let lls = if p.reuse_cache && lm.has_cache() && same_ctx {
+            score_with_cache(lm, &pairs, p.max_len)?
+        } else {
+            score_batch(lm, &pairs, p.max_len)?
+        };
+        let best = argmax(&lls);
+        let normed: Vec<f64> = lls.iter().zip(&pairs).map(|(ll, (_, _, chars))| ll / *chars as f64).collect();
+        acc.push(f64::from(u8::from(best == e.label)));
+        acc_norm.push(f64::from(u8::from(argmax(&normed) == e.label)));
+        all_ll.push(lls);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let (a, a_se) = mean_stderr(&acc);
+    let (n, n_se) = mean_stderr(&acc_norm);
+    let metrics = BTreeMap::from([
+        ("acc".to_string(), a),
+        ("acc_stderr".to_string(), a_se),
+        ("acc_norm".to_string(), n),
+        ("acc_norm_stderr".to_string(), n_se),
+    ]);
+    Ok(TaskResult {
+        task: "choice".into(),
+        metrics,
+        n_samples: examples.len(),
+        config: serde_json::json!({"fewshot": p.fewshot, "seed": p.seed, "kv_cache_reuse": p.reuse_cache && lm.has_cache()}),
+        details: serde_json::json!({"ll": all_ll, "context_tokens": first_ctx_tokens}),
+    })
+}
+
+fn argmax(v: &[f64]) -> usize {
+    let mut best = 0;
+    for (i, x) in v.iter().enumerate() {
+        if *x > v[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// Every (context + continuation) from scratch, one batch.
+fn score_batch(lm: &mut LanguageModel, pairs: &[(Vec<i64>, Vec<i64>, usize)], max_len: usize) -> Result<Vec<f64>, EvalError> {
+    let mut rows = Vec::new();
+    let mut spans = Vec::new();
+    for (ctx, cont, _) in pairs {
+        let mut all: Vec<i64> = ctx.iter().chain(cont).copied().collect();
+        if all.len() > max_len + 1 {
+            all.drain(..all.len() - max_len - 1);
+        }
+        let n = all.len();
+        let input = all[..n - 1].to_vec();
+        spans.push((n - 1 - cont.len(), all[n - cont.len()..].to_vec()));
+        rows.push(input);
+    }
+    let outs = lm.forward(&rows, None)?;
+    let logits = outs.iter().find(|(k, _)| k == "logits").map(|(_, t)| t).ok_or_else(|| LmError::MissingOutput("logits".into()))?;
+    Ok(spans
+        .iter()
+        .enumerate()
+        .map(|(r, (start, targets))| targets.iter().enumerate().map(|(k, &t)| log_prob(logits_row(logits, r, start + k), t as usize)).sum())
+        .collect())
+}
+
+/// The context once, then each continuation on its KV cache.
+fn score_with_cache(lm: &mut LanguageModel, pairs: &[(Vec<i64>, Vec<i64>, usize)], max_len: usize) -> Result<Vec<f64>, EvalError> {
+    let longest = pairs.iter().map(|(_, c, _)| c.len()).max().unwrap_or(0);
+    let mut ctx = pairs[0].0.clone();
+    if ctx.len() + longest > max_len + 1 {
+        let cut = (ctx.len() + longest - max_len - 1).min(ctx.len().saturating_sub(1));
+        ctx.drain(..cut);
+    }
+    let (outs, cache) = lm.prefill(&ctx, None)?;
+    let logits = outs.iter().find(|(k, _)| k == "logits").map(|(_, t)| t).ok_or_else(|| LmError::MissingOutput("logits".into()))?;
+    let last = logits_row(logits, 0, ctx.len() - 1).to_vec();
+    let mut lls = Vec::new();
+    for (_, cont, _) in pairs {
+        let mut ll = log_prob(&last, cont[0] as usize);
+        if cont.len() > 1 {
+            let outs = lm.forward(&[cont[..cont.len() - 1].to_vec()], Some(&cache))?;
+            let logits = outs.iter().find(|(k, _)| k == "logits").map(|(_, t)| t).ok_or_else(|| LmError::MissingOutput("logits".into()))?;
+            for (k, &t) in cont.iter().enumerate().skip(1) {
+                ll += log_prob(logits_row(logits, 0, k - 1), t as usize);
+            }
+        }
+        lls.push(ll);
+    }
+    Ok(lls)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trailing_whitespace_moves_to_the_continuation() {
+        assert_eq!(split_pair("Q: 2+2?\nA:", "4"), ("Q: 2+2?\nA:".into(), " 4".into()));
+        assert_eq!(split_pair("Q: 2+2?\nA: ", "4"), ("Q: 2+2?\nA:".into(), " 4".into()));
+        assert_eq!(split_pair("x\n", "y"), ("x".into(), "\ny".into()));
+    }
+}

@@ -1,0 +1,110 @@
+//! Evaluation tasks over a `LanguageModel` (conventions: docs/EVAL.md) and
+//! their results in lm-evaluation-harness's shape.
+pub mod choice;
+pub mod data;
+pub mod generate;
+pub mod perplexity;
+pub mod probe;
+pub mod similarity;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::lm::LmError;
+use crate::tokenizer::TokenizerError;
+
+/// Errors of evaluation tasks.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error(transparent)]
+    Model(#[from] LmError),
+    #[error(transparent)]
+    Tokenizer(#[from] TokenizerError),
+    #[error("{path}: {reason}")]
+    Data { path: String, reason: String },
+    #[error("{0}")]
+    Task(String),
+    #[error(transparent)]
+    Graph(#[from] painters_graph::GraphError),
+    #[error(transparent)]
+    Rewrite(#[from] painters_rewrite::RewriteError),
+    #[error("{0}")]
+    Ort(#[from] ort::Error),
+}
+
+/// The result of one task.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskResult {
+    pub task: String,
+    /// Metric name (`acc`, `token_perplexity`, …) → value.
+    pub metrics: BTreeMap<String, f64>,
+    pub n_samples: usize,
+    /// Task parameters (window, stride, few-shot, …).
+    pub config: serde_json::Value,
+    /// Per-example data (log-likelihoods, generations, matrices).
+    #[serde(skip_serializing_if = "serde_json::Value::is_null")]
+    pub details: serde_json::Value,
+}
+
+impl TaskResult {
+    /// `{"results": {task: {"metric,none": v}}, "config": …, "n-samples": …}`.
+    pub fn harness_json(&self, model: &str, plan: Option<&str>) -> serde_json::Value {
+        let metrics: serde_json::Map<String, serde_json::Value> =
+            self.metrics.iter().map(|(k, v)| (format!("{k},none"), serde_json::json!(v))).collect();
+        serde_json::json!({
+            "results": {&self.task: metrics},
+            "config": {"model": model, "painters.plan": plan, "task": self.config},
+            "n-samples": {&self.task: {"original": self.n_samples, "effective": self.n_samples}},
+            "details": self.details,
+        })
+    }
+}
+
+/// A progress bar on stderr, hidden when stderr is not a terminal.
+pub fn progress(len: u64, what: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::with_draw_target(Some(len), indicatif::ProgressDrawTarget::stderr());
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} ({per_sec}, ETA {eta})")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(what.to_string());
+    bar
+}
+
+/// Mean and standard error (sample std / sqrt(n)) of scores.
+pub fn mean_stderr(x: &[f64]) -> (f64, f64) {
+    let n = x.len() as f64;
+    if x.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let mean = x.iter().sum::<f64>() / n;
+    if x.len() < 2 {
+        return (mean, f64::NAN);
+    }
+    let var = x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    (mean, (var / n).sqrt())
+}
+
+/// SplitMix64, the generator of docs/EVAL.md (same as the `random` preset).
+#[derive(Debug, Clone)]
+pub struct SplitMix64(pub u64);
+
+impl SplitMix64 {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Fisher–Yates shuffle.
+    pub fn shuffle<T>(&mut self, v: &mut [T]) {
+        for j in (1..v.len()).rev() {
+            let r = (self.next_u64() % (j as u64 + 1)) as usize;
+            v.swap(j, r);
+        }
+    }
+}

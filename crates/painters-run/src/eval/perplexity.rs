@@ -1,0 +1,122 @@
+//! Perplexity over a text with windows and a stride (the Hugging Face
+//! recipe; docs/EVAL.md): token perplexity, word perplexity, bits per byte.
+use std::collections::BTreeMap;
+
+use super::{progress, EvalError, TaskResult};
+use crate::lm::{log_prob, logits_row, LanguageModel};
+use crate::tokenizer::Tokenizer;
+
+/// Perplexity parameters.
+#[derive(Debug, Clone, Copy)]
+pub struct PerplexityParams {
+    pub window: usize,
+    pub stride: usize,
+    pub max_tokens: Option<usize>,
+    pub batch: usize,
+}
+
+/// One window: tokens[begin..end], scoring positions `first..end-begin` of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub begin: usize,
+    pub end: usize,
+    pub first: usize,
+}
+
+/// The windows of the Hugging Face perplexity recipe.
+pub fn windows(n: usize, window: usize, stride: usize) -> Vec<Window> {
+    let mut out = Vec::new();
+    let mut prev_end = 0;
+    let mut begin = 0;
+    while begin < n {
+        let end = (begin + window).min(n);
+        let trg = end - prev_end;
+        let len = end - begin;
+        out.push(Window { begin, end, first: (len - trg.min(len)).max(1) });
+        prev_end = end;
+        if end == n {
+            break;
+        }
+        begin += stride;
+    }
+    out
+}
+
+/// Computes the perplexity metrics of `text`.
+pub fn perplexity(lm: &mut LanguageModel, tok: &Tokenizer, text: &str, p: &PerplexityParams) -> Result<TaskResult, EvalError> {
+    if p.window < 2 || p.stride == 0 || p.stride > p.window {
+        return Err(EvalError::Task(format!("need window >= 2 and 1 <= stride <= window (got {} and {})", p.window, p.stride)));
+    }
+    let enc = tok.encode(text, true)?;
+    let keep = p.max_tokens.unwrap_or(usize::MAX).min(enc.ids.len());
+    let tokens = &enc.ids[..keep];
+    if tokens.len() < 2 {
+        return Err(EvalError::Task("the text has fewer than 2 tokens".into()));
+    }
+    let wins = windows(tokens.len(), p.window, p.stride);
+    let bar = progress(wins.len() as u64, "perplexity");
+    let (mut ll, mut n) = (0f64, 0usize);
+    for chunk in wins.chunks(p.batch.max(1)) {
+        let rows: Vec<Vec<i64>> = chunk.iter().map(|w| tokens[w.begin..w.end].to_vec()).collect();
+        let outs = lm.forward(&rows, None)?;
+        let logits = outs.iter().find(|(k, _)| k == "logits").map(|(_, t)| t).ok_or_else(|| crate::lm::LmError::MissingOutput("logits".into()))?;
+        for (r, w) in chunk.iter().enumerate() {
+            for (k, &token) in rows[r].iter().enumerate().skip(w.first) {
+                ll += log_prob(logits_row(logits, r, k - 1), token as usize);
+                n += 1;
+            }
+        }
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    let end_char = tokens
+        .iter()
+        .zip(&enc.offsets)
+        .filter(|(_, (s, e))| e > s)
+        .map(|(_, (_, e))| *e)
+        .next_back()
+        .unwrap_or(0);
+    let covered: String = text.chars().take(end_char).collect();
+    let words = covered.split_whitespace().count();
+    let bytes = covered.len();
+    let mut metrics = BTreeMap::new();
+    metrics.insert("token_perplexity".into(), (-ll / n as f64).exp());
+    metrics.insert("word_perplexity".into(), (-ll / words.max(1) as f64).exp());
+    metrics.insert("bits_per_byte".into(), -ll / bytes.max(1) as f64 / std::f64::consts::LN_2);
+    metrics.insert("loglikelihood_sum".into(), ll);
+    metrics.insert("n_tokens".into(), n as f64);
+    metrics.insert("words".into(), words as f64);
+    metrics.insert("bytes".into(), bytes as f64);
+    Ok(TaskResult {
+        task: "perplexity".into(),
+        metrics,
+        n_samples: wins.len(),
+        config: serde_json::json!({"window": p.window, "stride": p.stride, "max_tokens": p.max_tokens, "tokens": tokens.len()}),
+        details: serde_json::Value::Null,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{windows, Window};
+
+    #[test]
+    fn disjoint_windows_skip_each_first_token() {
+        assert_eq!(
+            windows(10, 4, 4),
+            vec![Window { begin: 0, end: 4, first: 1 }, Window { begin: 4, end: 8, first: 1 }, Window { begin: 8, end: 10, first: 1 }]
+        );
+    }
+
+    #[test]
+    fn strided_windows_score_only_new_tokens() {
+        // Window 4, stride 2: after the first window, 2 new tokens each.
+        let w = windows(8, 4, 2);
+        assert_eq!(w[0], Window { begin: 0, end: 4, first: 1 });
+        assert_eq!(w[1], Window { begin: 2, end: 6, first: 2 });
+        assert_eq!(w[2], Window { begin: 4, end: 8, first: 2 });
+        assert_eq!(w.len(), 3);
+        let scored: usize = w.iter().map(|w| w.end - w.begin - w.first).sum();
+        assert_eq!(scored, 7); // every token but the first
+    }
+}

@@ -1,0 +1,96 @@
+//! Layer similarity (the paper's Figure 3): the model is rewritten with the
+//! identity plan and hidden-state taps; sim[i][j] = mean over texts of the
+//! mean over tokens of cos(h_i, h_j), with h_0 the stream entering block 0
+//! and h_{i+1} the output of block i; influence[i] = 1 − sim[i][i+1].
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use painters_graph::{detect, OnnxModel};
+use painters_rewrite::{emit_with, EmitOptions, Schedule};
+use protobuf::Message;
+
+use super::{progress, EvalError, TaskResult};
+use crate::lm::{LanguageModel, LmError};
+use crate::session::{ModelSession, SessionOptions};
+use crate::tokenizer::Tokenizer;
+use crate::Runtime;
+
+/// The similarity matrix and influences.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Similarity {
+    pub labels: Vec<String>,
+    pub matrix: Vec<Vec<f64>>,
+    pub influence: Vec<f64>,
+}
+
+/// Opens `model` with taps on every block output.
+pub fn tapped_session(runtime: &Runtime, model: &Path, opts: &SessionOptions) -> Result<(LanguageModel, usize), EvalError> {
+    let m = OnnxModel::load(model)?;
+    let layout = detect(&m)?;
+    let t = layout.num_blocks();
+    let proto = emit_with(&m, &layout, &Schedule::sequence(0..t), &EmitOptions { tap: true })?;
+    let bytes = proto.write_to_bytes().map_err(|e| EvalError::Task(e.to_string()))?;
+    let session = if m.has_external_data() {
+        // External data is resolved relative to the model file: write the tapped graph beside it.
+        let dir = model.parent().unwrap_or(Path::new("."));
+        let tmp = tempfile_in(dir)?;
+        std::fs::write(tmp.path(), &bytes).map_err(|e| EvalError::Task(e.to_string()))?;
+        ModelSession::open(runtime, tmp.path(), opts)?
+    } else {
+        ModelSession::open_bytes(runtime, &bytes, opts)?
+    };
+    Ok((LanguageModel::from_session(session)?, t))
+}
+
+fn tempfile_in(dir: &Path) -> Result<tempfile::NamedTempFile, EvalError> {
+    tempfile::Builder::new().prefix(".painters-tap-").suffix(".onnx").tempfile_in(dir).map_err(|e| EvalError::Task(format!("{}: {e}", dir.display())))
+}
+
+/// Computes the similarity matrix over `texts` (each truncated to `max_tokens`).
+pub fn similarity(lm: &mut LanguageModel, blocks: usize, tok: &Tokenizer, texts: &[String], max_tokens: usize) -> Result<(TaskResult, Similarity), EvalError> {
+    let n = blocks + 1;
+    let mut sum = vec![vec![0f64; n]; n];
+    let bar = progress(texts.len() as u64, "similarity");
+    for text in texts {
+        let mut ids = tok.encode(text, true)?.ids;
+        ids.truncate(max_tokens);
+        let outs = lm.forward(&[ids.clone()], None)?;
+        let mut hs = Vec::with_capacity(n);
+        for k in 0..n {
+            let name = if k == 0 { "painters.hidden.input".to_string() } else { format!("painters.hidden.{}", k - 1) };
+            let t = outs.iter().find(|(o, _)| *o == name).map(|(_, t)| t).ok_or_else(|| LmError::MissingOutput(name.clone()))?;
+            hs.push(t.as_f32().unwrap_or(&[]).to_vec());
+        }
+        let d = hs[0].len() / ids.len().max(1);
+        let norms: Vec<Vec<f64>> = hs.iter().map(|h| h.chunks(d).map(|v| v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt()).collect()).collect();
+        for i in 0..n {
+            for j in i..n {
+                let mut acc = 0.0;
+                for (p, (a, b)) in hs[i].chunks(d).zip(hs[j].chunks(d)).enumerate() {
+                    let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
+                    acc += dot / (norms[i][p] * norms[j][p]).max(1e-300);
+                }
+                let v = acc / ids.len().max(1) as f64;
+                sum[i][j] += v;
+                if i != j {
+                    sum[j][i] += v;
+                }
+            }
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let count = texts.len().max(1) as f64;
+    let matrix: Vec<Vec<f64>> = sum.into_iter().map(|r| r.into_iter().map(|v| v / count).collect()).collect();
+    let influence: Vec<f64> = (0..blocks).map(|i| 1.0 - matrix[i][i + 1]).collect();
+    let labels: Vec<String> = std::iter::once("embed".to_string()).chain((0..blocks).map(|i| format!("block {i}"))).collect();
+    let mean_influence = influence.iter().sum::<f64>() / blocks.max(1) as f64;
+    let result = TaskResult {
+        task: "similarity".into(),
+        metrics: BTreeMap::from([("mean_influence".to_string(), mean_influence)]),
+        n_samples: texts.len(),
+        config: serde_json::json!({"max_tokens": max_tokens, "blocks": blocks}),
+        details: serde_json::json!({"matrix": matrix, "influence": influence, "labels": labels}),
+    };
+    Ok((result, Similarity { labels, matrix, influence }))
+}

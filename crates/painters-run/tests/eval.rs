@@ -1,0 +1,284 @@
+//! `painters eval` against an independent reference: `scripts/eval_reference.py`
+//! implements docs/EVAL.md with the onnxruntime Python package; its numbers are
+//! committed in `tests/data/expected/`. Every metric must agree to 1e-4
+//! relative, per-example log-likelihoods too, generations exactly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use painters_run::eval::{choice, data, generate, perplexity, probe, similarity, TaskResult};
+use painters_run::lm::LanguageModel;
+use painters_run::tokenizer::Tokenizer;
+use painters_run::SessionOptions;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn opts() -> SessionOptions {
+    SessionOptions { threads: 1, optimization: 0, ..Default::default() }
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-4 * b.abs().max(1e-3)
+}
+
+fn expected() -> Vec<serde_json::Value> {
+    let dir = root().join("tests/data/expected");
+    let mut out: Vec<serde_json::Value> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| serde_json::from_str(&std::fs::read_to_string(e.unwrap().path()).unwrap()).unwrap())
+        .collect();
+    out.sort_by_key(|v| format!("{}{}", v["fixture"], v["case"]));
+    assert!(out.len() >= 30, "expected reference files, found {}", out.len());
+    out
+}
+
+fn compare(e: &serde_json::Value, got: &TaskResult) {
+    let what = format!("{} {}", e["fixture"], e["case"]);
+    for (k, v) in e["results"].as_object().unwrap() {
+        let key = k.trim_end_matches(",none");
+        let Some(want) = v.as_f64() else { continue };
+        let have = *got.metrics.get(key).unwrap_or_else(|| panic!("{what}: no metric {key}"));
+        assert!(close(have, want), "{what}: {key} = {have}, reference {want}");
+    }
+    assert_eq!(got.n_samples as u64, e["n_samples"].as_u64().unwrap(), "{what}: n_samples");
+}
+
+#[test]
+fn every_task_matches_the_reference() {
+    let rt = common::runtime();
+    for e in expected() {
+        let fixture = e["fixture"].as_str().unwrap();
+        let case = e["case"].as_str().unwrap();
+        let model = root().join("tests/fixtures").join(fixture).join("model.onnx");
+        let tok = Tokenizer::for_model(&model, None).unwrap();
+        let p = &e["params"];
+        let data_path = root().join(p["data"].as_str().unwrap());
+        let what = format!("{fixture} {case}");
+        match e["task"].as_str().unwrap() {
+            "perplexity" => {
+                let text = std::fs::read_to_string(&data_path).unwrap();
+                let params = perplexity::PerplexityParams {
+                    window: p["window"].as_u64().unwrap() as usize,
+                    stride: p["stride"].as_u64().unwrap() as usize,
+                    max_tokens: p["max_tokens"].as_u64().map(|x| x as usize),
+                    batch: 3,
+                };
+                let mut lm = LanguageModel::open(rt, &model, &opts()).unwrap();
+                compare(&e, &perplexity::perplexity(&mut lm, &tok, &text, &params).unwrap());
+            }
+            "choice" => {
+                let examples = data::load_choice(&data_path).unwrap();
+                for reuse in [true, false] {
+                    let params = choice::ChoiceParams {
+                        fewshot: p["fewshot"].as_u64().unwrap_or(0) as usize,
+                        seed: p["seed"].as_u64().unwrap_or(0),
+                        max_len: 128,
+                        reuse_cache: reuse,
+                    };
+                    let mut lm = LanguageModel::open(rt, &model, &opts()).unwrap();
+                    let r = choice::choice(&mut lm, &tok, &examples, &params).unwrap();
+                    compare(&e, &r);
+                    let want = e["details"]["ll"].as_array().unwrap();
+                    let have = r.details["ll"].as_array().unwrap();
+                    for (a, b) in have.iter().flat_map(|x| x.as_array().unwrap()).zip(want.iter().flat_map(|x| x.as_array().unwrap())) {
+                        let (a, b) = (a.as_f64().unwrap(), b.as_f64().unwrap());
+                        assert!((a - b).abs() <= 1e-4 * b.abs().max(1.0), "{what} (cache reuse {reuse}): ll {a} vs {b}");
+                    }
+                    assert_eq!(r.details["context_tokens"], e["details"]["context_tokens"], "{what}");
+                }
+            }
+            "generate" => {
+                let examples = data::load_generate(&data_path).unwrap();
+                let params = generate::GenerateParams {
+                    max_new_tokens: p["max_new_tokens"].as_u64().unwrap() as usize,
+                    stop: vec![p["stop"].as_str().unwrap().to_string()],
+                };
+                let mut lm = LanguageModel::open(rt, &model, &opts()).unwrap();
+                let r = generate::generate(&mut lm, &tok, &examples, &params).unwrap();
+                compare(&e, &r);
+                assert_eq!(r.details["outputs"], e["details"]["outputs"], "{what}");
+            }
+            "probe" => {
+                let examples = data::load_probe(&data_path).unwrap();
+                let mut lm = LanguageModel::open(rt, &model, &opts()).unwrap();
+                let r = probe::probe(&mut lm, &tok, &examples, 4).unwrap();
+                compare(&e, &r);
+                assert_eq!(r.details["predictions"].as_array().unwrap().len(), e["details"]["predictions"].as_array().unwrap().len());
+                let want: Vec<String> = e["details"]["predictions"].as_array().unwrap().iter().map(|v| v.to_string().trim_matches('"').to_string()).collect();
+                let have: Vec<String> = r.details["predictions"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+                assert_eq!(have, want, "{what}: predictions");
+                assert!(close(r.metrics["train_acc"], e["details"]["train_acc"].as_f64().unwrap()), "{what}: train acc");
+            }
+            "fidelity" => {
+                let texts: Vec<String> = data::load_probe(&data_path).unwrap().into_iter().map(|x| x.text).collect();
+                let mut lm = LanguageModel::open(rt, &model, &opts()).unwrap();
+                let a = probe::embed(&mut lm, &tok, &texts, 5).unwrap();
+                let b = probe::embed(&mut lm, &tok, &texts, 1).unwrap();
+                let cos = probe::fidelity(&a, &b);
+                assert!(close(cos, e["results"]["cosine"].as_f64().unwrap()), "{what}: {cos}");
+            }
+            "similarity" => {
+                let text = std::fs::read_to_string(&data_path).unwrap();
+                let texts: Vec<String> = text.split("\n\n").map(str::trim).filter(|s| !s.is_empty()).take(5).map(String::from).collect();
+                let (mut lm, blocks) = similarity::tapped_session(rt, &model, &opts()).unwrap();
+                let (_, sim) = similarity::similarity(&mut lm, blocks, &tok, &texts, p["max_tokens"].as_u64().unwrap() as usize).unwrap();
+                let want = e["results"]["matrix"].as_array().unwrap();
+                for (i, row) in want.iter().enumerate() {
+                    for (j, v) in row.as_array().unwrap().iter().enumerate() {
+                        assert!(close(sim.matrix[i][j], v.as_f64().unwrap()), "{what}: [{i}][{j}] {} vs {v}", sim.matrix[i][j]);
+                    }
+                }
+                for (a, b) in sim.influence.iter().zip(e["results"]["influence"].as_array().unwrap()) {
+                    assert!((a - b.as_f64().unwrap()).abs() < 1e-5, "{what}: influence");
+                }
+            }
+            other => panic!("unknown task {other}"),
+        }
+    }
+}
+
+#[test]
+fn constant_logits_give_perplexity_equal_to_the_vocabulary() {
+    use painters_graph::proto::onnx::{tensor_proto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, ValueInfoProto};
+    // logits = ConstantOfShape([B, S, 256]) of zeros: uniform over the vocabulary.
+    let mut m = ModelProto::new();
+    m.set_ir_version(8);
+    let mut op = OperatorSetIdProto::new();
+    op.set_version(17);
+    m.opset_import.push(op);
+    let g = m.graph.mut_or_insert_default();
+    for name in ["input_ids", "attention_mask"] {
+        let mut v = ValueInfoProto::new();
+        v.set_name(name.into());
+        let mut tt = painters_graph::proto::onnx::type_proto::Tensor::new();
+        tt.set_elem_type(7);
+        let mut tp = painters_graph::proto::onnx::TypeProto::new();
+        tp.value = Some(painters_graph::proto::onnx::type_proto::Value::TensorType(tt));
+        v.type_ = Some(tp).into();
+        g.input.push(v);
+    }
+    let mut vocab = TensorProto::new();
+    vocab.set_name("v".into());
+    vocab.set_data_type(tensor_proto::DataType::INT64 as i32);
+    vocab.dims = vec![1];
+    vocab.int64_data = vec![256];
+    g.initializer.push(vocab);
+    let node = |op: &str, ins: &[&str], out: &str| {
+        let mut n = NodeProto::new();
+        n.set_op_type(op.into());
+        n.set_name(out.into());
+        n.input = ins.iter().map(|s| s.to_string()).collect();
+        n.output = vec![out.into()];
+        n
+    };
+    g.node.push(node("Shape", &["input_ids"], "s"));
+    g.node.push(node("Concat", &["s", "v"], "shape"));
+    g.node[1].attribute.push({
+        let mut a = painters_graph::proto::onnx::AttributeProto::new();
+        a.set_name("axis".into());
+        a.set_type(painters_graph::proto::onnx::attribute_proto::AttributeType::INT);
+        a.set_i(0);
+        a
+    });
+    g.node.push(node("ConstantOfShape", &["shape"], "logits"));
+    let mut out = ValueInfoProto::new();
+    out.set_name("logits".into());
+    g.output.push(out);
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("model.onnx");
+    painters_graph::OnnxModel::from_proto(m, tmp.path()).unwrap().save(&path).unwrap();
+    std::fs::copy(root().join("tests/fixtures/llama-optimum/tokenizer.json"), tmp.path().join("tokenizer.json")).unwrap();
+    let tok = Tokenizer::for_model(&path, None).unwrap();
+    let mut lm = LanguageModel::open(common::runtime(), &path, &opts()).unwrap();
+    let text = std::fs::read_to_string(root().join("tests/data/text.txt")).unwrap();
+    for (w, s) in [(16, 16), (32, 8)] {
+        let r = perplexity::perplexity(&mut lm, &tok, &text, &perplexity::PerplexityParams { window: w, stride: s, max_tokens: None, batch: 4 }).unwrap();
+        assert!((r.metrics["token_perplexity"] - 256.0).abs() < 1e-6, "{}", r.metrics["token_perplexity"]);
+    }
+}
+
+#[test]
+fn identity_rewrite_gives_the_same_numbers() {
+    let f = common::fixtures_dir().join("llama-optimum-past");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("model.onnx");
+    painters_rewrite::rewrite_file(&f.join("model.onnx"), &painters_rewrite::Plan::sequence(0..4), &out, &Default::default()).unwrap();
+    let data_path = root().join("tests/data/choice_task.json");
+    let examples = data::load_choice(&data_path).unwrap();
+    let params = choice::ChoiceParams { fewshot: 1, seed: 5, max_len: 128, reuse_cache: true };
+    let run = |m: &Path| {
+        let tok = Tokenizer::for_model(m, None).unwrap();
+        let mut lm = LanguageModel::open(common::runtime(), m, &opts()).unwrap();
+        choice::choice(&mut lm, &tok, &examples, &params).unwrap()
+    };
+    let (a, b) = (run(&f.join("model.onnx")), run(&out));
+    assert_eq!(a.metrics, b.metrics);
+    assert_eq!(a.details, b.details);
+}
+
+fn painters(args: &[&str]) -> (i32, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_painters")).args(args).output().unwrap();
+    (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).to_string(), String::from_utf8_lossy(&o.stderr).to_string())
+}
+
+fn fails(args: &[&str], needle: &str) {
+    let (code, _, err) = painters(args);
+    assert_ne!(code, 0, "{args:?}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+    assert!(err.contains(needle), "{args:?}: {err}");
+}
+
+#[test]
+fn eval_cli_json_and_errors() {
+    let m = root().join("tests/fixtures/llama-optimum");
+    let m = m.to_str().unwrap();
+    let d = root().join("tests/data");
+    let text = d.join("text.txt");
+    let (code, out, err) = painters(&["eval", m, "--task", "perplexity", "--data", text.to_str().unwrap(), "--window", "16", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let ppl = v["results"]["perplexity"]["token_perplexity,none"].as_f64().unwrap();
+    assert!(close(ppl, 287.11860), "{ppl}");
+    assert!(v["n-samples"]["perplexity"]["original"].as_u64().unwrap() > 0);
+    assert!(v["config"].is_object());
+
+    let tmp = tempfile::tempdir().unwrap();
+    // Missing tokenizer.
+    std::fs::copy(root().join("tests/fixtures/llama-optimum/model.onnx"), tmp.path().join("model.onnx")).unwrap();
+    fails(&["eval", tmp.path().to_str().unwrap(), "--task", "perplexity", "--data", text.to_str().unwrap()], "no tokenizer.json");
+    // Data in the wrong format names the line.
+    let bad = tmp.path().join("bad.jsonl");
+    std::fs::write(&bad, "{\"context\": \"a\", \"choices\": [\"b\"], \"label\": 0}\nnot json\n").unwrap();
+    fails(&["eval", m, "--task", "choice", "--data", bad.to_str().unwrap()], "line 2");
+    // A choice task with no choices.
+    let none = tmp.path().join("none.jsonl");
+    std::fs::write(&none, "{\"context\": \"a\", \"choices\": [], \"label\": 0}\n").unwrap();
+    fails(&["eval", m, "--task", "choice", "--data", none.to_str().unwrap()], "no choices");
+    let bb = tmp.path().join("task.json");
+    std::fs::write(&bb, "{\"examples\": [{\"input\": \"x\", \"target_scores\": {}}]}").unwrap();
+    fails(&["eval", m, "--task", "choice", "--data", bb.to_str().unwrap()], "example 1: no choices");
+    // A generative task.json given to choice.
+    fails(&["eval", m, "--task", "choice", "--data", d.join("generate_task.json").to_str().unwrap()], "not a multiple-choice task");
+    // CUDA on a CPU-only library fails with an explanation.
+    fails(&["eval", m, "--task", "perplexity", "--data", text.to_str().unwrap(), "--device", "cuda"], "no CUDA execution provider");
+    // A model with an input painters cannot fill.
+    let odd_dir = tmp.path().join("odd");
+    std::fs::create_dir_all(&odd_dir).unwrap();
+    let mut model = painters_graph::OnnxModel::load(root().join("tests/fixtures/llama-optimum/model.onnx")).unwrap();
+    model.graph_mut().input[1].set_name("mystery_input".into());
+    for n in &mut model.graph_mut().node {
+        for i in &mut n.input {
+            if i == "attention_mask" {
+                *i = "mystery_input".into();
+            }
+        }
+    }
+    model.save(odd_dir.join("model.onnx")).unwrap();
+    std::fs::copy(root().join("tests/fixtures/llama-optimum/tokenizer.json"), odd_dir.join("tokenizer.json")).unwrap();
+    fails(&["eval", odd_dir.to_str().unwrap(), "--task", "perplexity", "--data", text.to_str().unwrap()], "does not know how to fill: 'mystery_input'");
+}
