@@ -6,6 +6,7 @@ pub mod ortlib;
 pub mod plot;
 pub mod reference;
 pub mod session;
+pub mod sweep;
 pub mod tensor;
 pub mod tokenizer;
 

@@ -28,6 +28,8 @@ enum Command {
     Plan(cli::plan::Args),
     /// Rewrite a model's block sequence by a plan and write the new model
     Rewrite(cli::rewrite::Args),
+    /// Rewrite a model by every preset and start layer, evaluate a suite, write plots and a report
+    Sweep(cli::sweep::Args),
     /// Run a model on the inputs of a reference file and compare (fixtures, debugging)
     Run(cli::run::Args),
 }
@@ -39,6 +41,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => cli::inspect::main(args),
         Command::Plan(args) => cli::plan::main(args),
         Command::Rewrite(args) => cli::rewrite::main(args),
+        Command::Sweep(args) => cli::sweep::main(args, cli.ort_lib.as_deref()),
         Command::Run(args) => cli::run::main(args, cli.ort_lib.as_deref()),
     };
     match result {

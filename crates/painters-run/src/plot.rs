@@ -49,8 +49,13 @@ pub fn heatmap_png(m: &[Vec<f64>], cell: usize, path: &Path) -> std::io::Result<
     painters_graph::write_atomic(path, |w| w.write_all(&bytes)).map_err(std::io::Error::other)
 }
 
-/// Writes a labelled heatmap SVG.
-pub fn heatmap_svg(m: &[Vec<f64>], labels: &[String], title: &str, path: &Path) -> std::io::Result<()> {
+/// Writes a labelled heatmap as `<stem>.svg` and its rendering `<stem>.png`.
+pub fn heatmap(m: &[Vec<f64>], labels: &[String], title: &str, stem: &Path) -> std::io::Result<()> {
+    write_svg_png(&heatmap_svg_string(m, labels, title), stem)
+}
+
+/// A labelled heatmap as an SVG document.
+pub fn heatmap_svg_string(m: &[Vec<f64>], labels: &[String], title: &str) -> String {
     use std::fmt::Write;
     let n = m.len();
     let cell = (480 / n.max(1)).clamp(8, 40);
@@ -58,7 +63,7 @@ pub fn heatmap_svg(m: &[Vec<f64>], labels: &[String], title: &str, path: &Path) 
     let size = margin + n * cell + 90;
     let (lo, hi) = range(m);
     let mut s = String::new();
-    let _ = writeln!(s, r#"<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{}" font-family="sans-serif" font-size="10">"#, size + 20);
+    let _ = writeln!(s, r#"<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{}" font-family="DejaVu Sans, sans-serif" font-size="10">"#, 30 + n * cell + 70);
     let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/><text x="{}" y="16" font-size="13" text-anchor="middle">{}</text>"#, size / 2, esc(title));
     for (i, row) in m.iter().enumerate() {
         for (j, v) in row.iter().enumerate() {
@@ -90,10 +95,138 @@ pub fn heatmap_svg(m: &[Vec<f64>], labels: &[String], title: &str, path: &Path) 
     }
     let _ = writeln!(s, r#"<text x="{}" y="36">{hi:.3}</text><text x="{}" y="{}">{lo:.3}</text>"#, bar_x + 18, bar_x + 18, 30 + n * cell);
     s.push_str("</svg>\n");
-    painters_graph::write_atomic(path, |w| w.write_all(s.as_bytes())).map_err(std::io::Error::other)
+    s
 }
 
 /// XML-escapes text.
 pub fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// One line of a chart.
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+}
+
+/// A line chart.
+#[derive(Debug, Clone)]
+pub struct LineChart {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub series: Vec<Series>,
+    /// Fixed y range; `None` fits the data.
+    pub y_range: Option<(f64, f64)>,
+    /// Horizontal reference lines (value, label).
+    pub hlines: Vec<(f64, String)>,
+}
+
+const PALETTE: [&str; 10] = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+
+impl LineChart {
+    /// The chart as an SVG fragment of `w`×`h` at (`x`, `y`).
+    pub fn svg_at(&self, x: f64, y: f64, w: f64, h: f64) -> String {
+        use std::fmt::Write;
+        let (l, r, t, b) = (58.0, 120.0, 28.0, 42.0);
+        let pw = w - l - r;
+        let ph = h - t - b;
+        let pts = self.series.iter().flat_map(|s| s.points.iter()).filter(|p| p.0.is_finite() && p.1.is_finite());
+        let (mut x0, mut x1, mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
+        for &(px, py) in pts {
+            x0 = x0.min(px);
+            x1 = x1.max(px);
+            y0 = y0.min(py);
+            y1 = y1.max(py);
+        }
+        for (v, _) in &self.hlines {
+            y0 = y0.min(*v);
+            y1 = y1.max(*v);
+        }
+        if let Some((a, c)) = self.y_range {
+            (y0, y1) = (a, c);
+        }
+        if !x0.is_finite() {
+            (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
+        }
+        if x1 <= x0 {
+            x1 = x0 + 1.0;
+        }
+        if y1 <= y0 {
+            y1 = y0 + 1.0;
+        }
+        let pad = (y1 - y0) * 0.05;
+        let (y0, y1) = if self.y_range.is_some() { (y0, y1) } else { (y0 - pad, y1 + pad) };
+        let sx = |v: f64| x + l + (v - x0) / (x1 - x0) * pw;
+        let sy = |v: f64| y + t + (1.0 - (v - y0) / (y1 - y0)) * ph;
+        let mut s = String::new();
+        let _ = writeln!(s, r#"<g font-family="DejaVu Sans, sans-serif" font-size="11">"#);
+        let _ = writeln!(s, r#"<text x="{}" y="{}" font-size="13" text-anchor="middle">{}</text>"#, x + l + pw / 2.0, y + 17.0, esc(&self.title));
+        let _ = writeln!(s, r##"<rect x="{}" y="{}" width="{pw}" height="{ph}" fill="none" stroke="#444"/>"##, x + l, y + t);
+        for k in 0..=4 {
+            let v = y0 + (y1 - y0) * k as f64 / 4.0;
+            let yy = sy(v);
+            let _ = writeln!(s, r##"<line x1="{}" x2="{}" y1="{yy}" y2="{yy}" stroke="#ddd"/><text x="{}" y="{}" text-anchor="end">{}</text>"##, x + l, x + l + pw, x + l - 4.0, yy + 4.0, fmt_tick(v));
+            let xv = x0 + (x1 - x0) * k as f64 / 4.0;
+            let xx = sx(xv);
+            let _ = writeln!(s, r#"<text x="{xx}" y="{}" text-anchor="middle">{}</text>"#, y + t + ph + 14.0, fmt_tick(xv));
+        }
+        let _ = writeln!(s, r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#, x + l + pw / 2.0, y + h - 8.0, esc(&self.x_label));
+        let _ = writeln!(s, r#"<text transform="translate({},{}) rotate(-90)" text-anchor="middle">{}</text>"#, x + 14.0, y + t + ph / 2.0, esc(&self.y_label));
+        for (v, label) in &self.hlines {
+            let yy = sy(*v);
+            let _ = writeln!(s, r##"<line x1="{}" x2="{}" y1="{yy}" y2="{yy}" stroke="#999" stroke-dasharray="4 3"/><text x="{}" y="{}" fill="#777">{}</text>"##, x + l, x + l + pw, x + l + 3.0, yy - 3.0, esc(label));
+        }
+        for (i, se) in self.series.iter().enumerate() {
+            let color = PALETTE[i % PALETTE.len()];
+            let mut pts: Vec<(f64, f64)> = se.points.iter().copied().filter(|p| p.0.is_finite() && p.1.is_finite()).collect();
+            pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let path: Vec<String> = pts.iter().map(|&(a, c)| format!("{:.1},{:.1}", sx(a), sy(c.clamp(y0, y1)))).collect();
+            if path.len() > 1 {
+                let _ = writeln!(s, r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2"/>"#, path.join(" "));
+            }
+            for &(a, c) in &pts {
+                let _ = writeln!(s, r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{color}"><title>{} M={a}: {c:.4}</title></circle>"#, sx(a), sy(c.clamp(y0, y1)), esc(&se.name));
+            }
+            let ly = y + t + 10.0 + i as f64 * 15.0;
+            let _ = writeln!(s, r#"<line x1="{}" x2="{}" y1="{ly}" y2="{ly}" stroke="{color}" stroke-width="2"/><text x="{}" y="{}">{}</text>"#, x + l + pw + 8.0, x + l + pw + 24.0, x + l + pw + 28.0, ly + 4.0, esc(&se.name));
+        }
+        s.push_str("</g>\n");
+        s
+    }
+}
+
+fn fmt_tick(v: f64) -> String {
+    if v.abs() >= 100.0 || v == v.round() { format!("{v:.0}") } else { format!("{v:.2}") }
+}
+
+/// Charts in a grid of `cols` columns, as one SVG document.
+pub fn grid_svg(charts: &[LineChart], cols: usize, w: f64, h: f64) -> String {
+    let cols = cols.max(1);
+    let rows = charts.len().div_ceil(cols).max(1);
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
+        w * cols as f64,
+        h * rows as f64
+    );
+    for (i, c) in charts.iter().enumerate() {
+        s.push_str(&c.svg_at((i % cols) as f64 * w, (i / cols) as f64 * h, w, h));
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+/// Writes `svg` to `<stem>.svg` and its rendering to `<stem>.png`.
+pub fn write_svg_png(svg: &str, stem: &Path) -> std::io::Result<()> {
+    let svg_path = stem.with_extension("svg");
+    painters_graph::write_atomic(&svg_path, |w| w.write_all(svg.as_bytes())).map_err(std::io::Error::other)?;
+    let mut opt = resvg::usvg::Options::default();
+    opt.fontdb_mut().load_system_fonts();
+    let tree = resvg::usvg::Tree::from_str(svg, &opt).map_err(std::io::Error::other)?;
+    let size = tree.size().to_int_size();
+    let mut pixmap = resvg::tiny_skia::Pixmap::new(size.width(), size.height()).ok_or_else(|| std::io::Error::other("empty image"))?;
+    resvg::render(&tree, resvg::tiny_skia::Transform::default(), &mut pixmap.as_mut());
+    let png = pixmap.encode_png().map_err(std::io::Error::other)?;
+    painters_graph::write_atomic(&stem.with_extension("png"), |w| w.write_all(&png)).map_err(std::io::Error::other)
 }

@@ -110,11 +110,6 @@ fn limited<T: Clone>(v: Vec<T>, limit: Option<usize>) -> Vec<T> {
     }
 }
 
-/// Texts for similarity: the file split on blank lines.
-pub fn paragraphs(text: &str) -> Vec<String> {
-    text.split("\n\n").map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
-}
-
 fn max_len(path: &Path) -> usize {
     let config = path.parent().map(|d| d.join("config.json")).and_then(|p| std::fs::read_to_string(p).ok());
     config
@@ -169,7 +164,7 @@ fn run_task(args: &Args, path: &Path, runtime: &Runtime, opts: &SessionOptions, 
             })
         }
         Task::Similarity => {
-            let texts = limited(paragraphs(&read(&args.data)?), args.limit);
+            let texts = limited(similarity::paragraphs(&read(&args.data)?), args.limit);
             if texts.is_empty() {
                 return Err(EvalError::Data { path: args.data.display().to_string(), reason: "no text".into() });
             }
@@ -183,14 +178,5 @@ fn run_task(args: &Args, path: &Path, runtime: &Runtime, opts: &SessionOptions, 
 }
 
 fn write_similarity(dir: &Path, sim: &similarity::Similarity) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let json = serde_json::to_string_pretty(sim).map_err(std::io::Error::other)?;
-    painters_graph::write_atomic(&dir.join("similarity.json"), |w| w.write_all(json.as_bytes())).map_err(std::io::Error::other)?;
-    let mut csv = format!(",{}\n", sim.labels.join(","));
-    for (l, row) in sim.labels.iter().zip(&sim.matrix) {
-        csv.push_str(&format!("{l},{}\n", row.iter().map(|v| format!("{v:.6}")).collect::<Vec<_>>().join(",")));
-    }
-    painters_graph::write_atomic(&dir.join("similarity.csv"), |w| w.write_all(csv.as_bytes())).map_err(std::io::Error::other)?;
-    painters_run::plot::heatmap_png(&sim.matrix, 16, &dir.join("similarity.png"))?;
-    painters_run::plot::heatmap_svg(&sim.matrix, &sim.labels, "cosine similarity of block outputs", &dir.join("similarity.svg"))
+    similarity::write_files(dir, sim)
 }

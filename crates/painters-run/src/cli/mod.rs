@@ -5,6 +5,7 @@ pub mod plan;
 pub mod plansrc;
 pub mod rewrite;
 pub mod run;
+pub mod sweep;
 
 use std::path::{Path, PathBuf};
 

@@ -16,7 +16,7 @@ use crate::tokenizer::Tokenizer;
 use crate::Runtime;
 
 /// The similarity matrix and influences.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Similarity {
     pub labels: Vec<String>,
     pub matrix: Vec<Vec<f64>>,
@@ -93,4 +93,22 @@ pub fn similarity(lm: &mut LanguageModel, blocks: usize, tok: &Tokenizer, texts:
         details: serde_json::json!({"matrix": matrix, "influence": influence, "labels": labels}),
     };
     Ok((result, Similarity { labels, matrix, influence }))
+}
+
+/// Texts of a file: its blank-line-separated paragraphs.
+pub fn paragraphs(text: &str) -> Vec<String> {
+    text.split("\n\n").map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
+}
+
+/// Writes `similarity.{json,csv,png,svg}` into `dir`.
+pub fn write_files(dir: &Path, sim: &Similarity) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let json = serde_json::to_string_pretty(sim).map_err(std::io::Error::other)?;
+    painters_graph::write_atomic(&dir.join("similarity.json"), |w| w.write_all(json.as_bytes())).map_err(std::io::Error::other)?;
+    let mut csv = format!(",{}\n", sim.labels.join(","));
+    for (l, row) in sim.labels.iter().zip(&sim.matrix) {
+        csv.push_str(&format!("{l},{}\n", row.iter().map(|v| format!("{v:.6}")).collect::<Vec<_>>().join(",")));
+    }
+    painters_graph::write_atomic(&dir.join("similarity.csv"), |w| w.write_all(csv.as_bytes())).map_err(std::io::Error::other)?;
+    crate::plot::heatmap(&sim.matrix, &sim.labels, "cosine similarity of block outputs (Figure 3)", &dir.join("similarity"))
 }

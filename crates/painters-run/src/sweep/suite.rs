@@ -1,0 +1,108 @@
+//! Suite files: the tasks a sweep evaluates, with their group (reasoning,
+//! semantic, perplexity), metric and chance level.
+//!
+//! ```json
+//! {"name": "demo", "tasks": [
+//!   {"name": "heldout", "task": "perplexity", "data": "data/text/heldout.txt", "group": "perplexity",
+//!    "params": {"window": 512, "stride": 512, "max_tokens": 4096}},
+//!   {"name": "navigate", "task": "choice", "data": "data/bigbench/navigate/task.json",
+//!    "group": "reasoning", "metric": "acc", "chance": 0.5, "limit": 100}]}
+//! ```
+//! Relative data paths are resolved against the working directory, then the suite's folder.
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::eval::EvalError;
+
+/// One task of a suite.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SuiteTask {
+    pub name: String,
+    /// perplexity, choice, generate, probe, fidelity
+    pub task: String,
+    pub data: PathBuf,
+    /// reasoning, semantic, perplexity, …
+    #[serde(default)]
+    pub group: String,
+    /// The metric the sweep reports (`acc`, `acc_norm`, `exact_match`, `cosine`, `token_perplexity`).
+    #[serde(default)]
+    pub metric: Option<String>,
+    /// The random-guess score (for normalisation).
+    #[serde(default)]
+    pub chance: Option<f64>,
+    #[serde(default)]
+    pub limit: Option<usize>,
+    #[serde(default)]
+    pub params: serde_json::Value,
+}
+
+impl SuiteTask {
+    pub fn metric(&self) -> &str {
+        self.metric.as_deref().unwrap_or(match self.task.as_str() {
+            "perplexity" => "token_perplexity",
+            "generate" => "exact_match",
+            "fidelity" => "cosine",
+            _ => "acc",
+        })
+    }
+}
+
+/// The layer-similarity analysis of the unmodified model (Figure 3).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SimilaritySpec {
+    /// A text file; its blank-line-separated paragraphs are the samples.
+    pub data: PathBuf,
+    #[serde(default = "default_texts")]
+    pub texts: usize,
+    #[serde(default = "default_tokens")]
+    pub max_tokens: usize,
+}
+
+fn default_texts() -> usize {
+    16
+}
+
+fn default_tokens() -> usize {
+    128
+}
+
+/// A suite.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Suite {
+    #[serde(default)]
+    pub name: String,
+    pub tasks: Vec<SuiteTask>,
+    #[serde(default)]
+    pub similarity: Option<SimilaritySpec>,
+}
+
+impl Suite {
+    /// Reads a suite and resolves its data paths; every data file must exist.
+    pub fn load(path: &Path) -> Result<Self, EvalError> {
+        let err = |reason: String| EvalError::Data { path: path.display().to_string(), reason };
+        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        let mut suite: Suite = serde_json::from_str(&text).map_err(|e| err(format!("not a suite file: {e}")))?;
+        if suite.tasks.is_empty() {
+            return Err(err("the suite has no tasks".into()));
+        }
+        let base = path.parent().unwrap_or(Path::new("."));
+        if let Some(sim) = &mut suite.similarity {
+            if !sim.data.exists() && base.join(&sim.data).exists() {
+                sim.data = base.join(&sim.data);
+            }
+        }
+        for t in &mut suite.tasks {
+            if !matches!(t.task.as_str(), "perplexity" | "choice" | "generate" | "probe" | "fidelity") {
+                return Err(err(format!("task '{}': unknown kind '{}'", t.name, t.task)));
+            }
+            if !t.data.exists() && base.join(&t.data).exists() {
+                t.data = base.join(&t.data);
+            }
+            if !t.data.exists() {
+                return Err(err(format!("task '{}': data {} does not exist (run scripts/fetch-data.sh?)", t.name, t.data.display())));
+            }
+        }
+        Ok(suite)
+    }
+}

