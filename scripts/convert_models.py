@@ -116,6 +116,12 @@ def gguf_tokenizer_flags(path):
         f = fields.get(f"tokenizer.ggml.{key}")
         if f is not None:
             flags[key] = bool(f.contents())
+    gguf_keys = {"bos": "bos_token_id", "eos": "eos_token_id", "unk": "unknown_token_id",
+                 "pad": "padding_token_id"}
+    for key, gkey in gguf_keys.items():
+        f = fields.get(f"tokenizer.ggml.{gkey}")
+        if f is not None:
+            flags[f"{key}_token_id"] = int(f.contents())
     return flags
 
 
@@ -139,6 +145,19 @@ def smollm2_hf(out):
         if key in flags and hasattr(tok, key) and getattr(tok, key) != flags[key]:
             log(f"tokenizer: {key} {getattr(tok, key)} -> {flags[key]} (from the GGUF)")
             setattr(tok, key, flags[key])  # LlamaTokenizerFast rebuilds its post-processor
+    # The converter also names <|im_start|> (id 1) as the eos token although the GGUF
+    # says tokenizer.ggml.eos_token_id = 2 (<|im_end|>); take every special token's id
+    # from the GGUF, as config.json does.
+    for key in ("bos", "eos", "unk", "pad"):
+        tid = flags.get(f"{key}_token_id")
+        if tid is None:
+            continue
+        want = tok.convert_ids_to_tokens(tid)
+        if getattr(tok, f"{key}_token") != want:
+            log(f"tokenizer: {key}_token {getattr(tok, f'{key}_token')!r} -> {want!r} (id {tid}, from the GGUF)")
+            setattr(tok, f"{key}_token", want)
+    if flags.get("eos_token_id") is not None:
+        assert tok.eos_token_id == flags["eos_token_id"], (tok.eos_token_id, flags)
     probe = tok("Hello world")["input_ids"]
     if flags.get("add_bos_token") is False and probe and probe[0] == tok.bos_token_id:
         raise SystemExit("convert: the tokenizer still adds the bos token")
@@ -150,6 +169,9 @@ def smollm2_hf(out):
         f"parameters, dtype {model.dtype} ({time.time() - t0:.1f} s)")
     model.save_pretrained(str(tmp), safe_serialization=True)
     tok.save_pretrained(str(tmp))
+    # LlamaTokenizerFast "saves its slow vocabulary" by copying its vocab_file, which for
+    # a GGUF is the whole GGUF (98 MB, not a sentencepiece model): drop it.
+    (tmp / "tokenizer.model").unlink(missing_ok=True)
     if not (tmp / "tokenizer.json").exists():
         raise SystemExit("convert: the tokenizer did not write tokenizer.json")
     (tmp / "SOURCE.json").write_text(json.dumps({

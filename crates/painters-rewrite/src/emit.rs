@@ -165,8 +165,35 @@ impl Emitter<'_> {
     fn assemble(self) -> GraphProto {
         let kv_in: HashSet<&str> = self.layout.blocks.iter().flat_map(|b| b.kv.iter()).flat_map(|k| k.inputs.iter().map(String::as_str)).collect();
         let kv_out: HashSet<&str> = self.layout.blocks.iter().flat_map(|b| b.kv.iter()).flat_map(|k| k.outputs.iter().map(String::as_str)).collect();
+        // Nodes outside the blocks that read a KV input (the past-length `Shape`
+        // of slot 0) read slot 0 of the same kind once the slots are renumbered.
+        let new_names: HashSet<String> = self.kv_inputs.iter().map(|v| v.name().to_string()).collect();
+        let slot0: Vec<String> = self
+            .layout
+            .blocks
+            .iter()
+            .find_map(|b| b.kv.as_ref())
+            .map(|k| k.inputs.iter().enumerate().map(|(i, _)| self.kv_inputs.get(i).map(|v| v.name().to_string()).unwrap_or_default()).collect())
+            .unwrap_or_default();
+        let kind: std::collections::HashMap<&str, usize> = self
+            .layout
+            .blocks
+            .iter()
+            .flat_map(|b| b.kv.iter())
+            .flat_map(|k| k.inputs.iter().enumerate().map(|(i, n)| (n.as_str(), i)))
+            .collect();
+        let mut nodes = self.nodes;
+        for n in &mut nodes {
+            for t in &mut n.input {
+                if kv_in.contains(t.as_str()) && !new_names.contains(t.as_str()) {
+                    if let Some(s0) = kind.get(t.as_str()).and_then(|&i| slot0.get(i)).filter(|s| !s.is_empty()) {
+                        t.clone_from(s0);
+                    }
+                }
+            }
+        }
         let mut g = self.src.clone();
-        g.node = self.nodes;
+        g.node = nodes;
         g.input = splice(&self.src.input, &kv_in, self.kv_inputs);
         g.output = splice(&self.src.output, &kv_out, self.kv_outputs);
         remove_dead(&mut g);

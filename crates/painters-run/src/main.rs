@@ -44,6 +44,12 @@ fn main() -> ExitCode {
         Command::Sweep(args) => cli::sweep::main(args, cli.ort_lib.as_deref()),
         Command::Run(args) => cli::run::main(args, cli.ort_lib.as_deref()),
     };
+    if std::env::var_os("PAINTERS_REPORT_IO").is_some() {
+        // For benchmarks: the bytes this process read and wrote (Linux /proc/self/io).
+        if let Ok(io) = std::fs::read_to_string("/proc/self/io") {
+            eprintln!("painters-io: {}", io.split_whitespace().collect::<Vec<_>>().join(" "));
+        }
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
