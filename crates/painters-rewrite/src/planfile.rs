@@ -38,3 +38,31 @@ pub fn load(path: &Path) -> Result<Plan> {
         _ => Err(err("needs exactly one of 'plan' (a plan string) or 'tree' (a plan tree)".into())),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_string_and_json_tree_load_the_same_plan() {
+        let dir = std::env::temp_dir().join(format!("painters-planfile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let toml_path = dir.join("p.toml");
+        std::fs::write(&toml_path, "plan = \"0,[1-2]*3,3\"\n").unwrap();
+        let json_path = dir.join("p.json");
+        std::fs::write(
+            &json_path,
+            r#"{"tree": {"seq": [{"block": 0}, {"repeat": {"body": {"parallel": [{"block": 1}, {"block": 2}]}, "times": 3}}, {"block": 3}]}}"#,
+        )
+        .unwrap();
+        let a = load(&toml_path).unwrap();
+        let b = load(&json_path).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.to_string(), "0,[1-2]*3,3");
+        std::fs::write(&json_path, r#"{"plan": "0,", "tree": null}"#).unwrap();
+        assert!(load(&json_path).unwrap_err().to_string().contains("plan:1:3"));
+        std::fs::write(&json_path, r#"{"nothing": 1}"#).unwrap();
+        assert!(load(&json_path).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -185,3 +185,27 @@ fn run_compares_with_reference() {
     let d = v["outputs"][0]["max_abs_diff"].as_f64().unwrap();
     assert!(d < 1e-4, "{d}");
 }
+
+#[test]
+fn plan_prints_presets_and_canonical_plans() {
+    let (code, out, err) = painters(&["plan", "--preset", "looped-parallel", "--layers", "32", "--n", "11", "--loops", "3"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "0-11,[12-20]*3,21-31");
+    let model = common::fixtures_dir().join("llama-optimum");
+    let (code, out, _) = painters(&["plan", "--preset", "swap", "--index", "1", "--model", model.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["plan"], "0,2,1,3");
+    assert_eq!(v["layers"], 4);
+    assert_eq!(v["schedule"], serde_json::json!([0, 2, 1, 3]));
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("plan.toml");
+    std::fs::write(&f, "plan = \"0, 1,2, 3*2\"\n").unwrap();
+    let (code, out, _) = painters(&["plan", "--plan-file", f.to_str().unwrap(), "--layers", "4"]);
+    assert_eq!(code, 0);
+    assert_eq!(out.trim(), "0-2,3*2");
+    let err = fails(&["plan", "--preset", "skip", "--layers", "32", "--n", "16"]);
+    assert!(err.contains("no middle layer"), "{err}");
+    let err = fails(&["plan", "--preset", "sideways", "--layers", "32", "--n", "1"]);
+    assert!(err.contains("unknown preset"), "{err}");
+}
