@@ -125,10 +125,24 @@ if complete == "1":
 PY
 }
 
-tasks=$(python3 -c 'import json,sys; [print(t["task"]) for t in json.load(open(sys.argv[1]))["tasks"] if t["est_prompt_tokens"] <= float(sys.argv[2])]' "$cands" "$max_tokens")
+# cheapest first, alternating reasoning / semantic, so that a partial run covers both groups
+tasks=$(python3 - "$cands" "$max_tokens" "$limit" <<'PY'
+import itertools, json, sys
+ts = [t for t in json.load(open(sys.argv[1]))["tasks"] if t["est_prompt_tokens"] <= float(sys.argv[2])]
+cost = lambda t: min(t["n"], int(sys.argv[3])) * (t["mean_choices"] + t["est_prompt_tokens"] / 50)
+groups = [sorted((t for t in ts if t["group"] == g), key=cost) for g in ("reasoning", "semantic")]
+for pair in itertools.zip_longest(*groups):
+    for t in pair:
+        if t:
+            print(t["task"])
+PY
+)
 for task in $tasks; do
   dest="$raw/$task.json"
   if [[ -s "$dest" ]]; then continue; fi
+  # the model may be being rewritten by scripts/fetch-models.sh: wait for it (10 min at most)
+  for _ in $(seq 40); do [[ -f "$model/model.onnx" && -f "$model/tokenizer.json" ]] && break; sleep 15; done
+  [[ -f "$model/model.onnx" ]] || { echo "$model/model.onnx disappeared; stopping (rerun to resume)" >&2; exit 1; }
   start=$(date +%s.%N)
   if "$bin" eval "$model" --task choice --data "data/bigbench/$task/task.json" --limit "$limit" --json >"$dest.tmp" 2>"$raw/$task.log"; then
     secs=$(python3 -c "import sys; print(round($(date +%s.%N) - $start, 1))")
