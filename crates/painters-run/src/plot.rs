@@ -168,9 +168,16 @@ impl LineChart {
             let v = y0 + (y1 - y0) * k as f64 / 4.0;
             let yy = sy(v);
             let _ = writeln!(s, r##"<line x1="{}" x2="{}" y1="{yy}" y2="{yy}" stroke="#ddd"/><text x="{}" y="{}" text-anchor="end">{}</text>"##, x + l, x + l + pw, x + l - 4.0, yy + 4.0, fmt_tick(v));
-            let xv = x0 + (x1 - x0) * k as f64 / 4.0;
-            let xx = sx(xv);
-            let _ = writeln!(s, r#"<text x="{xx}" y="{}" text-anchor="middle">{}</text>"#, y + t + ph + 14.0, fmt_tick(xv));
+        }
+        // x ticks at the data's own x values when there are few of them (M = 3, 7, 11, …).
+        let mut xs: Vec<f64> = self.series.iter().flat_map(|se| se.points.iter().map(|p| p.0)).filter(|v| v.is_finite()).collect();
+        xs.sort_by(f64::total_cmp);
+        xs.dedup();
+        if xs.len() > 12 {
+            xs = (0..=4).map(|k| x0 + (x1 - x0) * k as f64 / 4.0).collect();
+        }
+        for xv in xs {
+            let _ = writeln!(s, r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#, sx(xv), y + t + ph + 14.0, fmt_tick(xv));
         }
         let _ = writeln!(s, r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#, x + l + pw / 2.0, y + h - 8.0, esc(&self.x_label));
         let _ = writeln!(s, r#"<text transform="translate({},{}) rotate(-90)" text-anchor="middle">{}</text>"#, x + 14.0, y + t + ph / 2.0, esc(&self.y_label));

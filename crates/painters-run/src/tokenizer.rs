@@ -20,6 +20,8 @@ pub struct Tokenizer {
     pub path: PathBuf,
     pub bos: Option<i64>,
     pub eos: Option<i64>,
+    /// `max_position_embeddings` of the model's config.json, when known.
+    pub max_positions: Option<usize>,
 }
 
 /// An encoded text: ids and character offsets (as Python's `tokenizers`).
@@ -41,7 +43,14 @@ impl Tokenizer {
         if !path.is_file() {
             return Err(TokenizerError::Missing(model.to_path_buf()));
         }
-        let inner = tokenizers::Tokenizer::from_file(&path)
+        let mut inner = tokenizers::Tokenizer::from_file(&path)
+            .map_err(|e| TokenizerError::Load { path: path.clone(), reason: e.to_string() })?;
+        // As Hugging Face's `tokenizer(text)`: no padding and no truncation unless asked
+        // (sentence-transformers files carry `padding: Fixed(128)`, which would pad every
+        // text with attended [PAD] tokens). painters pads batches itself, with masks.
+        inner.with_padding(None);
+        inner
+            .with_truncation(None)
             .map_err(|e| TokenizerError::Load { path: path.clone(), reason: e.to_string() })?;
         let config_dir = path.parent().map(Path::to_path_buf).unwrap_or(dir.clone());
         let config = [config_dir.join("config.json"), dir.join("config.json")]
@@ -49,7 +58,8 @@ impl Tokenizer {
             .find_map(|p| std::fs::read_to_string(p).ok())
             .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok());
         let id = |key: &str| config.as_ref().and_then(|c| c[key].as_i64().or_else(|| c[key][0].as_i64()));
-        let mut t = Self { bos: id("bos_token_id"), eos: id("eos_token_id"), inner, path };
+        let max_positions = config.as_ref().and_then(|c| c["max_position_embeddings"].as_u64()).map(|n| n as usize);
+        let mut t = Self { bos: id("bos_token_id"), eos: id("eos_token_id"), max_positions, inner, path };
         if t.eos.is_none() {
             t.eos = ["</s>", "<|endoftext|>", "<|im_end|>", "[SEP]"].iter().find_map(|s| t.inner.token_to_id(s)).map(i64::from);
         }

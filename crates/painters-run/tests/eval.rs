@@ -282,3 +282,23 @@ fn eval_cli_json_and_errors() {
     std::fs::copy(root().join("tests/fixtures/llama-optimum/tokenizer.json"), odd_dir.join("tokenizer.json")).unwrap();
     fails(&["eval", odd_dir.to_str().unwrap(), "--task", "perplexity", "--data", text.to_str().unwrap()], "does not know how to fill: 'mystery_input'");
 }
+
+#[test]
+fn tokenizer_files_that_pad_do_not_change_embeddings() {
+    // sentence-transformers tokenizer.json files carry `padding: Fixed(128)`; painters
+    // must encode as Hugging Face's `tokenizer(text)` does: no padding.
+    let src = root().join("tests/fixtures/bert-optimum");
+    let tmp = tempfile::tempdir().unwrap();
+    let mut tj: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(src.join("tokenizer.json")).unwrap()).unwrap();
+    tj["padding"] = serde_json::json!({"strategy": {"Fixed": 32}, "direction": "Right", "pad_to_multiple_of": null, "pad_id": 0, "pad_type_id": 0, "pad_token": "[PAD]"});
+    std::fs::write(tmp.path().join("tokenizer.json"), serde_json::to_string(&tj).unwrap()).unwrap();
+    let model = src.join("model.onnx");
+    let plain = Tokenizer::for_model(&model, None).unwrap();
+    let padded = Tokenizer::for_model(&model, Some(&tmp.path().join("tokenizer.json"))).unwrap();
+    let text = "the cat sat on the mat";
+    assert_eq!(plain.encode(text, true).unwrap().ids, padded.encode(text, true).unwrap().ids);
+    let mut lm = LanguageModel::open(common::runtime(), &model, &opts()).unwrap();
+    let a = probe::embed(&mut lm, &plain, &[text.to_string()], 1).unwrap();
+    let b = probe::embed(&mut lm, &padded, &[text.to_string()], 1).unwrap();
+    assert_eq!(a, b);
+}

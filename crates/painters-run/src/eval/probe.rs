@@ -10,12 +10,17 @@ use super::{progress, EvalError, TaskResult};
 use crate::lm::{LanguageModel, LmError};
 use crate::tokenizer::Tokenizer;
 
-/// Mean-pooled `last_hidden_state` of each text (f64).
+/// Mean-pooled `last_hidden_state` of each text (f64), texts cut to the model's
+/// maximum positions (`max_position_embeddings` in config.json).
 pub fn embed(lm: &mut LanguageModel, tok: &Tokenizer, texts: &[String], batch: usize) -> Result<Vec<Vec<f64>>, EvalError> {
+    let max_len = tok.max_positions.unwrap_or(usize::MAX);
     let bar = progress(texts.len() as u64, "embed");
     let mut out = Vec::new();
     for chunk in texts.chunks(batch.max(1)) {
-        let rows: Vec<Vec<i64>> = chunk.iter().map(|t| tok.encode(t, true).map(|e| e.ids)).collect::<Result<_, _>>()?;
+        let rows: Vec<Vec<i64>> = chunk
+            .iter()
+            .map(|t| tok.encode(t, true).map(|e| e.ids.into_iter().take(max_len).collect()))
+            .collect::<Result<_, _>>()?;
         let outs = lm.forward(&rows, None)?;
         let h = outs
             .iter()
