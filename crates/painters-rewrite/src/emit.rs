@@ -130,24 +130,8 @@ impl Emitter<'_> {
         if let Some(kv) = &block.kv {
             let slot = self.next_slot;
             self.next_slot += 1;
-            for name in &kv.inputs {
-                let new = slot_name(name, j, slot);
-                if let Some(v) = self.src.input.iter().find(|v| v.name() == name) {
-                    let mut v = v.clone();
-                    v.set_name(new.clone());
-                    self.kv_inputs.push(v);
-                }
-                rename.insert(name.clone(), new);
-            }
-            for name in &kv.outputs {
-                let new = slot_name(name, j, slot);
-                if let Some(v) = self.src.output.iter().find(|v| v.name() == name) {
-                    let mut v = v.clone();
-                    v.set_name(new.clone());
-                    self.kv_outputs.push(v);
-                }
-                rename.insert(name.clone(), new);
-            }
+            move_to_slot(&kv.inputs, &self.src.input, j, slot, &mut rename, &mut self.kv_inputs);
+            move_to_slot(&kv.outputs, &self.src.output, j, slot, &mut rename, &mut self.kv_outputs);
         }
         for &n in &block.nodes {
             let mut node = self.src.node[n].clone();
@@ -198,6 +182,27 @@ impl Emitter<'_> {
         g.output = splice(&self.src.output, &kv_out, self.kv_outputs);
         remove_dead(&mut g);
         g
+    }
+}
+
+/// Renames block `j`'s KV tensors `names` to slot `slot`, recording the new
+/// graph input/output entries (typed as the originals in `declared`).
+fn move_to_slot(
+    names: &[String],
+    declared: &[ValueInfoProto],
+    j: usize,
+    slot: usize,
+    rename: &mut HashMap<String, String>,
+    out: &mut Vec<ValueInfoProto>,
+) {
+    for name in names {
+        let new = slot_name(name, j, slot);
+        if let Some(v) = declared.iter().find(|v| v.name() == name) {
+            let mut v = v.clone();
+            v.set_name(new.clone());
+            out.push(v);
+        }
+        rename.insert(name.clone(), new);
     }
 }
 

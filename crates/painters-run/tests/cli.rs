@@ -4,28 +4,10 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use painters_graph::OnnxModel;
 
-fn painters(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_painters")).args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).to_string(),
-        String::from_utf8_lossy(&out.stderr).to_string(),
-    )
-}
-
-/// Asserts a clean failure and returns the error line.
-fn fails(args: &[&str]) -> String {
-    let (code, _, err) = painters(args);
-    assert_ne!(code, 0, "{args:?} succeeded");
-    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: expected one line, got: {err}");
-    assert!(err.starts_with("painters: error: "), "{err}");
-    err
-}
+use common::{fails, painters};
 
 #[test]
 fn inspect_json_reports_blocks_and_residuals() {

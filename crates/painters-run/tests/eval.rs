@@ -6,7 +6,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use painters_run::eval::{choice, data, generate, perplexity, probe, similarity, TaskResult};
 use painters_run::lm::LanguageModel;
@@ -220,18 +219,12 @@ fn identity_rewrite_gives_the_same_numbers() {
     assert_eq!(a.details, b.details);
 }
 
-fn painters(args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_painters")).args(args).output().unwrap();
-    (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).to_string(), String::from_utf8_lossy(&o.stderr).to_string())
-}
-
 fn fails(args: &[&str], needle: &str) {
-    let (code, _, err) = painters(args);
-    assert_ne!(code, 0, "{args:?}");
-    assert!(!err.contains("panicked"), "{err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+    let err = common::fails(args);
     assert!(err.contains(needle), "{args:?}: {err}");
 }
+
+use common::painters;
 
 #[test]
 fn eval_cli_json_and_errors() {

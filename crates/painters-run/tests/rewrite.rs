@@ -208,8 +208,8 @@ fn identity_rewrite_is_bit_identical_and_carries_provenance() {
 }
 
 fn painters(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_painters")).args(args).output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).to_string())
+    let (code, _, err) = common::painters(args);
+    (code, err)
 }
 
 #[test]

@@ -110,3 +110,23 @@ pub fn feed_for(names: &[String], inputs: &[(String, HostTensor)]) -> Vec<(Strin
 pub fn output<'a>(outs: &'a [(String, HostTensor)], name: &str) -> &'a HostTensor {
     &outs.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("no output '{name}'")).1
 }
+
+/// Runs the `painters` binary: (exit code, stdout, stderr).
+pub fn painters(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_painters")).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+/// Asserts a clean failure (non-zero exit, one `painters: error:` line, no panic) and returns the line.
+pub fn fails(args: &[&str]) -> String {
+    let (code, _, err) = painters(args);
+    assert_ne!(code, 0, "{args:?} succeeded");
+    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: expected one line, got: {err}");
+    assert!(err.starts_with("painters: error: "), "{err}");
+    err
+}
