@@ -77,7 +77,7 @@ END=$(date +%s)
   echo "| load average at the end | $(cut -d' ' -f1-3 /proc/loadavg) |"
   echo "| painters | $(target/release/painters --version 2>/dev/null || echo '?') (release build: $(grep -A3 'profile.release' Cargo.toml | tr '\n' ' ' | sed 's/  */ /g')) |"
   echo "| rustc | $(rustc --version) |"
-  echo "| Python | $("$PY" -c 'import sys,onnx,onnxruntime as o,numpy;print(sys.version.split()[0],"| onnx",onnx.__version__,"| onnxruntime",o.__version__,"| numpy",numpy.__version__)') |"
+  echo "| Python | $("$PY" -c 'import sys,onnx,onnxruntime as o,numpy;print(sys.version.split()[0]+", onnx",onnx.__version__+", onnxruntime",o.__version__+", numpy",numpy.__version__)') |"
   echo "| torch / transformers / tokenizers | $("$PY" -c 'import torch,transformers,tokenizers;print(torch.__version__,"/",transformers.__version__,"/",tokenizers.__version__)' 2>/dev/null) |"
   echo "| ONNX Runtime used by painters | $(ls .ort/lib 2>/dev/null | grep -m1 libonnxruntime || echo 'onnxruntime Python package') |"
   echo

@@ -341,7 +341,7 @@ def bench5(a, md):
     nctx = r1["details"].get("context_tokens")
     w = md.append
     w("## 5. Multiple choice with a shared context (KV-cache reuse)\n")
-    w(f"Task `understanding_fables` (5 choices, ~144-token contexts{f', mean {sum(nctx) / len(nctx):.0f} context tokens' if isinstance(nctx, list) and nctx else ''}), "
+    w(f"Task `understanding_fables` (5 choices, ~144-token contexts{f'; the first context is {len(nctx)} tokens' if isinstance(nctx, list) and nctx else ''}), "
       f"50 examples, `{MP}`. {a.runs} runs of each mode, interleaved, after a warm-up; whole "
       f"process, median.\n")
     w("| mode | command | median (s) | acc | acc_norm |")
