@@ -44,7 +44,7 @@ pub struct Record {
     pub seconds: Timing,
 }
 
-/// Where the time of one record went.
+/// Where the time of one record went (rewrite and session: once per configuration).
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 pub struct Timing {
     pub rewrite: f64,
@@ -149,7 +149,9 @@ pub fn run(runtime: &Runtime, o: &SweepOptions) -> Result<Vec<Record>, EvalError
         let rewrite_s = t0.elapsed().as_secs_f64();
         let t1 = Instant::now();
         let mut lm = LanguageModel::open(runtime, &path, &o.session)?;
-        let session_s = t1.elapsed().as_secs_f64();
+        // Rewrite and session time belong to the configuration: recorded on its first
+        // new line only, so summing `seconds` over results.jsonl gives the real totals.
+        let (mut rewrite_s, mut session_s) = (rewrite_s, t1.elapsed().as_secs_f64());
         for t in &o.suite.tasks {
             let k = key(&c.preset, c.n, &t.name);
             if done.contains(&k) {
@@ -185,6 +187,7 @@ pub fn run(runtime: &Runtime, o: &SweepOptions) -> Result<Vec<Record>, EvalError
             writeln!(file, "{line}").map_err(io)?;
             file.sync_data().map_err(io)?;
             done.insert(k);
+            (rewrite_s, session_s) = (0.0, 0.0);
         }
         drop(lm);
         if c.preset != "full" {
