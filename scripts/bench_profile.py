@@ -29,7 +29,7 @@ RULES = [
     ("rewrite: emit: validate", lambda s: has(s, "emit_with") and has(s, "validate::validate")),
     ("rewrite: emit: clone source ModelProto", lambda s: has(s, "emit_with") and has(s, "GraphProto as core::clone::Clone")),
     ("rewrite: emit: build nodes", lambda s: has(s, "emit_with")),
-    ("rewrite: provenance (sha256 of source)", lambda s: has(s, "add_provenance") or has(s, "sha256") or has(s, "sha2::")),
+    ("rewrite: provenance (BLAKE3 digest of the source)", lambda s: has(s, "source_digest") or has(s, "blake3")),
     ("rewrite: serialize + write + fsync", lambda s: has(s, "write_atomic") or has(s, "write_to_writer")),
     ("rewrite: free models", lambda s: has(s, "rewrite_file") and has(s, "drop_in_place")),
     ("rewrite: other", lambda s: has(s, "rewrite_file")),

@@ -4,7 +4,7 @@
 //! rebuilt after every edit (names survive rewrites, positions do not).
 //! Tensors that a node's subgraphs (If/Loop/Scan bodies) read from the outer
 //! scope count as inputs of that node.
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use petgraph::graph::{DiGraph, NodeIndex};
 
@@ -152,15 +152,24 @@ impl<'g> GraphIndex<'g> {
 
 /// Inputs of a node plus the outer-scope names its subgraphs read.
 pub fn node_inputs(n: &NodeProto) -> Vec<&str> {
-    let mut out: Vec<&str> = n.input.iter().filter(|s| !s.is_empty()).map(String::as_str).collect();
-    for a in &n.attribute {
-        for g in a.g.as_ref().into_iter().chain(a.graphs.iter()) {
-            let mut defined: HashSet<&str> = HashSet::new();
-            outer_reads(g, &mut defined, &mut out);
+    let mut out: Vec<&str> = Vec::with_capacity(n.input.len());
+    for t in n.input.iter().filter(|s| !s.is_empty()) {
+        // Nodes have a handful of inputs: a linear scan beats hashing.
+        if !out.contains(&t.as_str()) {
+            out.push(t.as_str());
         }
     }
-    let mut seen = HashSet::new();
-    out.retain(|t| seen.insert(*t));
+    let subgraphs = n.attribute.iter().any(|a| a.g.is_some() || !a.graphs.is_empty());
+    if subgraphs {
+        for a in &n.attribute {
+            for g in a.g.as_ref().into_iter().chain(a.graphs.iter()) {
+                let mut defined: HashSet<&str> = HashSet::new();
+                outer_reads(g, &mut defined, &mut out);
+            }
+        }
+        let mut seen = HashSet::new();
+        out.retain(|t| seen.insert(*t));
+    }
     out
 }
 

@@ -3,7 +3,7 @@
 //! weight bytes (they stay slices of the map), and checks every external-data
 //! reference by `stat` alone: weights are never read to inspect or rewrite.
 //! Saving is atomic (a temporary file in the target directory, then a rename).
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Component, Path, PathBuf};
@@ -24,6 +24,9 @@ pub struct OnnxModel {
     path: Option<PathBuf>,
     /// The directory external-data locations are relative to.
     dir: PathBuf,
+    /// The memory map the protobuf was parsed from (empty when built in
+    /// memory): `bytes` fields of the proto are slices of it.
+    map: Bytes,
 }
 
 impl OnnxModel {
@@ -51,6 +54,21 @@ impl OnnxModel {
         Ok(model)
     }
 
+    /// The offset in the source file of `bytes` when they are a slice of the
+    /// file this model was memory-mapped from (so a writer can copy them
+    /// file-to-file, in the kernel, instead of through memory).
+    pub fn file_offset(&self, bytes: &[u8]) -> Option<u64> {
+        self.path.as_ref()?;
+        let (start, len) = (self.map.as_ptr() as usize, self.map.len());
+        let p = bytes.as_ptr() as usize;
+        (p >= start && p + bytes.len() <= start + len && !bytes.is_empty()).then(|| (p - start) as u64)
+    }
+
+    /// The bytes the model was parsed from (empty for a model built in memory).
+    pub fn source_bytes(&self) -> &[u8] {
+        &self.map
+    }
+
     /// Parses a serialized model whose external data (if any) is relative to `dir`.
     pub fn from_bytes(bytes: Bytes, dir: impl Into<PathBuf>) -> Result<Self> {
         let not_onnx = |reason: String| GraphError::NotOnnx { path: PathBuf::from("<memory>"), reason };
@@ -58,16 +76,17 @@ impl OnnxModel {
             return Err(not_onnx("the file is empty".into()));
         }
         let proto = ModelProto::parse_from_tokio_bytes(&bytes).map_err(|e| not_onnx(format!("protobuf error: {e}")))?;
-        let model = Self::from_proto(proto, dir).map_err(|e| match e {
+        let mut model = Self::from_proto(proto, dir).map_err(|e| match e {
             GraphError::Invalid(reason) => not_onnx(reason),
             other => other,
         })?;
+        model.map = bytes;
         Ok(model)
     }
 
     /// Wraps an in-memory `ModelProto` and checks it as `load` does.
     pub fn from_proto(proto: ModelProto, dir: impl Into<PathBuf>) -> Result<Self> {
-        let model = Self { proto, path: None, dir: dir.into() };
+        let model = Self { proto, path: None, dir: dir.into(), map: Bytes::new() };
         model.check_header()?;
         model.check_external_data()?;
         Ok(model)
@@ -196,10 +215,19 @@ impl OnnxModel {
 }
 
 /// Writes a file atomically: `fill` writes into a temporary file in the
-/// target's directory, which is synced and renamed over the target only when
-/// everything succeeded. On any error the temporary file is removed and the
-/// target is untouched.
-pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
+/// target's directory, which is renamed over the target only when everything
+/// succeeded. On any error the temporary file is removed and the target is
+/// untouched. The data is not forced to disk (as `cp` and `onnx.save` do
+/// not); [`write_atomic_with`] with `sync` adds an `fsync` before the rename,
+/// for durability across a power loss.
+pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut BufWriter<&File>) -> std::io::Result<()>) -> Result<()> {
+    write_atomic_with(path, false, fill)
+}
+
+/// [`write_atomic`], with an `fsync` of the file before the rename when `sync`.
+/// `fill` gets a buffered writer over the file itself, so `std::io::copy`
+/// from a `File` (or a `Take<&File>`) into it copies in the kernel.
+pub fn write_atomic_with(path: &Path, sync: bool, fill: impl FnOnce(&mut BufWriter<&File>) -> std::io::Result<()>) -> Result<()> {
     let werr = |source| GraphError::Write { path: path.to_path_buf(), source };
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -217,7 +245,9 @@ pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut dyn Write) -> std::io::R
         // tempfile creates 0600; a model file is as readable as any other output.
         tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644)).map_err(werr)?;
     }
-    tmp.as_file().sync_all().map_err(werr)?;
+    if sync {
+        tmp.as_file().sync_all().map_err(werr)?;
+    }
     tmp.persist(path).map_err(|e| werr(e.error))?;
     Ok(())
 }

@@ -2,45 +2,50 @@
 //! keep. Called after every emission: each tensor produced once, every input
 //! defined before use (the node list is in topological order), every graph
 //! output produced, and no dead nodes (a node none of whose outputs is read
-//! or returned).
-use std::collections::HashSet;
+//! or returned). One pass over the nodes with two hash sets: it runs on every
+//! rewrite, so it builds no full index.
+use foldhash::{HashSet, HashSetExt};
 
 use crate::error::{GraphError, Result};
-use crate::index::{GraphIndex, Source};
+use crate::index::node_inputs;
 use crate::proto::onnx::GraphProto;
 
 /// Checks `graph` and returns the first violation, naming node and tensor.
 pub fn validate(graph: &GraphProto) -> Result<()> {
-    let index = GraphIndex::new(graph)?;
-    if let Some((t, n)) = index.duplicate_producers().first() {
-        return Err(GraphError::Invalid(format!(
-            "tensor '{t}' is produced more than once (again by node '{}')",
-            graph.node[*n].name()
-        )));
-    }
-    let mut defined: HashSet<&str> = graph.input.iter().map(|v| v.name()).collect();
+    let names = graph.input.len() + graph.initializer.len() + graph.node.len() * 2;
+    let mut defined: HashSet<&str> = HashSet::with_capacity(names);
+    let mut read: HashSet<&str> = HashSet::with_capacity(names);
+    defined.extend(graph.input.iter().map(|v| v.name()));
     defined.extend(graph.initializer.iter().map(|t| t.name()));
-    for (i, node) in graph.node.iter().enumerate() {
-        for t in index.inputs(i) {
+    for node in &graph.node {
+        for t in node_inputs(node) {
             if !defined.contains(t) {
-                let why = match index.source(t) {
-                    Some(Source::Node(p)) => format!("it is produced later, by node '{}' (not in topological order)", graph.node[p].name()),
-                    _ => "nothing produces it".to_string(),
+                let producer = graph.node.iter().find(|n| n.output.iter().any(|o| o == t));
+                let why = match producer {
+                    Some(p) => format!("it is produced later, by node '{}' (not in topological order)", p.name()),
+                    None => "nothing produces it".to_string(),
                 };
                 return Err(GraphError::Invalid(format!("node '{}' reads tensor '{t}' but {why}", node.name())));
             }
+            read.insert(t);
         }
-        defined.extend(index.outputs(i));
+        for o in node.output.iter().filter(|o| !o.is_empty()) {
+            if !defined.insert(o.as_str()) {
+                return Err(GraphError::Invalid(format!(
+                    "tensor '{o}' is produced more than once (again by node '{}')",
+                    node.name()
+                )));
+            }
+        }
     }
-    let returned: HashSet<&str> = graph.output.iter().map(|v| v.name()).collect();
     for v in &graph.output {
         if !defined.contains(v.name()) {
             return Err(GraphError::Invalid(format!("graph output '{}' is not produced", v.name())));
         }
+        read.insert(v.name());
     }
-    for (i, node) in graph.node.iter().enumerate() {
-        let used = index.outputs(i).any(|o| returned.contains(o) || !index.consumers(o).is_empty());
-        if !used {
+    for node in &graph.node {
+        if !node.output.iter().any(|o| !o.is_empty() && read.contains(o.as_str())) {
             return Err(GraphError::Invalid(format!(
                 "node '{}' ({}) is dead: none of its outputs is read or returned",
                 node.name(),
@@ -49,4 +54,55 @@ pub fn validate(graph: &GraphProto) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::validate;
+    use crate::proto::onnx::{GraphProto, NodeProto, ValueInfoProto};
+
+    fn node(name: &str, inputs: &[&str], outputs: &[&str]) -> NodeProto {
+        let mut n = NodeProto::new();
+        n.set_name(name.to_string());
+        n.set_op_type("Relu".to_string());
+        n.input = inputs.iter().map(|s| s.to_string()).collect();
+        n.output = outputs.iter().map(|s| s.to_string()).collect();
+        n
+    }
+
+    fn graph(nodes: Vec<NodeProto>, output: &str) -> GraphProto {
+        let value = |name: &str| {
+            let mut v = ValueInfoProto::new();
+            v.set_name(name.to_string());
+            v
+        };
+        let mut g = GraphProto::new();
+        g.input = vec![value("x")];
+        g.output = vec![value(output)];
+        g.node = nodes;
+        g
+    }
+
+    fn error(g: &GraphProto) -> String {
+        validate(g).err().map(|e| e.to_string()).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_chain_is_valid() {
+        assert!(validate(&graph(vec![node("a", &["x"], &["y"]), node("b", &["y"], &["z"])], "z")).is_ok());
+    }
+
+    #[test]
+    fn each_violation_names_node_and_tensor() {
+        let g = graph(vec![node("b", &["y"], &["z"]), node("a", &["x"], &["y"])], "z");
+        assert!(error(&g).contains("node 'b' reads tensor 'y' but it is produced later, by node 'a'"), "{}", error(&g));
+        let g = graph(vec![node("a", &["w"], &["z"])], "z");
+        assert!(error(&g).contains("node 'a' reads tensor 'w' but nothing produces it"), "{}", error(&g));
+        let g = graph(vec![node("a", &["x"], &["y"]), node("b", &["y"], &["y"])], "y");
+        assert!(error(&g).contains("tensor 'y' is produced more than once (again by node 'b')"), "{}", error(&g));
+        let g = graph(vec![node("a", &["x"], &["y"])], "q");
+        assert!(error(&g).contains("graph output 'q' is not produced"), "{}", error(&g));
+        let g = graph(vec![node("a", &["x"], &["y"]), node("b", &["x"], &["z"])], "z");
+        assert!(error(&g).contains("node 'a' (Relu) is dead"), "{}", error(&g));
+    }
 }

@@ -11,7 +11,7 @@
 //! - every executed instance gets its own KV-cache slot, numbered in
 //!   execution order (`past_key_values.{s}.*` → `present.{s}.*`);
 //! - unused nodes and initializers are removed, and the result is validated.
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet};
 
 use painters_graph::index::node_inputs;
 use painters_graph::proto::onnx::{GraphProto, ModelProto, NodeProto, ValueInfoProto};
@@ -63,9 +63,24 @@ pub fn emit_with(model: &OnnxModel, layout: &BlockLayout, schedule: &Schedule, o
         add_taps(&mut graph, &layout.blocks[0].input, &taps);
     }
     validate(&graph).map_err(RewriteError::Invalid)?;
-    let mut out = model.proto.clone();
-    out.graph = Some(graph).into();
-    Ok(out)
+    // Every field but the graph, without cloning the source graph (an
+    // exhaustive literal: a field added to the schema must be handled here).
+    let p = &model.proto;
+    Ok(ModelProto {
+        ir_version: p.ir_version,
+        opset_import: p.opset_import.clone(),
+        producer_name: p.producer_name.clone(),
+        producer_version: p.producer_version.clone(),
+        domain: p.domain.clone(),
+        model_version: p.model_version,
+        doc_string: p.doc_string.clone(),
+        graph: Some(graph).into(),
+        metadata_props: p.metadata_props.clone(),
+        training_info: p.training_info.clone(),
+        functions: p.functions.clone(),
+        configuration: p.configuration.clone(),
+        special_fields: p.special_fields.clone(),
+    })
 }
 
 struct Emitter<'a> {
@@ -159,7 +174,7 @@ impl Emitter<'_> {
             .find_map(|b| b.kv.as_ref())
             .map(|k| k.inputs.iter().enumerate().map(|(i, _)| self.kv_inputs.get(i).map(|v| v.name().to_string()).unwrap_or_default()).collect())
             .unwrap_or_default();
-        let kind: std::collections::HashMap<&str, usize> = self
+        let kind: HashMap<&str, usize> = self
             .layout
             .blocks
             .iter()
@@ -176,12 +191,27 @@ impl Emitter<'_> {
                 }
             }
         }
-        let mut g = self.src.clone();
-        g.node = nodes;
-        g.input = splice(&self.src.input, &kv_in, self.kv_inputs);
-        g.output = splice(&self.src.output, &kv_out, self.kv_outputs);
-        remove_dead(&mut g);
-        g
+        let src = self.src;
+        let output = splice(&src.output, &kv_out, self.kv_outputs);
+        let (nodes, needed) = live_nodes(nodes, &output);
+        let produced: HashSet<&str> = nodes.iter().flat_map(|n| n.output.iter().map(String::as_str)).collect();
+        let value_info = src.value_info.iter().filter(|v| produced.contains(v.name())).cloned().collect();
+        // Only the initializers still read are cloned (a clone shares the weight bytes).
+        let initializer = src.initializer.iter().filter(|t| needed.contains(t.name())).cloned().collect();
+        // An exhaustive literal: a field added to the schema must be handled here.
+        GraphProto {
+            node: nodes,
+            name: src.name.clone(),
+            initializer,
+            sparse_initializer: src.sparse_initializer.clone(),
+            doc_string: src.doc_string.clone(),
+            input: splice(&src.input, &kv_in, self.kv_inputs),
+            output,
+            value_info,
+            quantization_annotation: src.quantization_annotation.clone(),
+            metadata_props: src.metadata_props.clone(),
+            special_fields: src.special_fields.clone(),
+        }
     }
 }
 
@@ -299,23 +329,19 @@ fn node(op: &str, name: &str, inputs: Vec<String>, output: String) -> NodeProto 
     n
 }
 
-/// Removes nodes none of whose outputs is needed, initializers nothing
-/// reads, and `value_info` of tensors that no longer exist.
-fn remove_dead(g: &mut GraphProto) {
-    let mut needed: HashSet<String> = g.output.iter().map(|v| v.name().to_string()).collect();
-    let mut keep = vec![false; g.node.len()];
-    for (i, n) in g.node.iter().enumerate().rev() {
+/// Keeps the nodes some of whose outputs are needed by `outputs` (dead code
+/// removed); returns them with the set of tensor names they read.
+fn live_nodes(nodes: Vec<NodeProto>, outputs: &[ValueInfoProto]) -> (Vec<NodeProto>, HashSet<String>) {
+    let mut needed: HashSet<String> = outputs.iter().map(|v| v.name().to_string()).collect();
+    let mut keep = vec![false; nodes.len()];
+    for (i, n) in nodes.iter().enumerate().rev() {
         if n.output.iter().any(|o| needed.contains(o)) {
             keep[i] = true;
             needed.extend(node_inputs(n).into_iter().map(String::from));
         }
     }
-    let mut it = keep.iter();
-    g.node.retain(|_| it.next().copied().unwrap_or(true));
-    g.initializer.retain(|t| needed.contains(t.name()));
-    let produced: HashSet<&str> = g.node.iter().flat_map(|n| n.output.iter().map(String::as_str)).collect();
-    let vi: Vec<ValueInfoProto> = g.value_info.iter().filter(|v| produced.contains(v.name())).cloned().collect();
-    g.value_info = vi;
+    let live = nodes.into_iter().zip(keep).filter_map(|(n, k)| k.then_some(n)).collect();
+    (live, needed)
 }
 
 #[cfg(test)]

@@ -10,14 +10,14 @@
 //!   `metadata_props`; tokenizer and config files come along.
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use painters_graph::proto::onnx::{tensor_proto::DataLocation, ModelProto, StringStringEntryProto, TensorProto};
 use painters_graph::tensor::{external_ref, is_external};
-use painters_graph::{detect, write_atomic, GraphError, OnnxModel};
+use painters_graph::serialize::{write_message_field, GraphWriter, PayloadSource, MODEL_METADATA_PROPS};
+use painters_graph::{detect, write_atomic_with, BlockLayout, GraphError, OnnxModel};
 use protobuf::Message;
-use sha2::Digest;
 
 use crate::emit::{emit_with, EmitOptions};
 use crate::error::{Result, RewriteError};
@@ -51,6 +51,9 @@ pub struct WriteOptions {
     pub tap: bool,
     /// Plan, schedule and check, but write nothing.
     pub dry_run: bool,
+    /// `fsync` every file before renaming it into place (durability across a
+    /// power loss; the writes are atomic either way).
+    pub sync: bool,
 }
 
 /// Where the output's weights are.
@@ -95,16 +98,23 @@ pub struct InstanceInfo {
 
 /// Rewrites `src` by `plan` into `out`.
 pub fn rewrite_file(src: &Path, plan: &Plan, out: &Path, opts: &WriteOptions) -> Result<WriteReport> {
+    let model = OnnxModel::load(src)?;
+    let layout = detect(&model)?;
+    rewrite_model(&model, &layout, plan, out, opts)
+}
+
+/// [`rewrite_file`] for a model already loaded from a file and detected
+/// (so a caller that needs the block count to build its plan loads once).
+pub fn rewrite_model(model: &OnnxModel, layout: &BlockLayout, plan: &Plan, out: &Path, opts: &WriteOptions) -> Result<WriteReport> {
     let werr = |msg: String| RewriteError::Graph(GraphError::Write { path: out.to_path_buf(), source: std::io::Error::other(msg) });
+    let src = model.path().ok_or_else(|| werr("the source model was not loaded from a file".into()))?;
     if same_target(src, out) {
         return Err(werr("refusing to overwrite the source model".into()));
     }
-    let model = OnnxModel::load(src)?;
-    let layout = detect(&model)?;
     plan.validate(layout.num_blocks())?;
     let schedule = lower(plan);
-    let mut proto = emit_with(&model, &layout, &schedule, &EmitOptions { tap: opts.tap })?;
-    add_provenance(&mut proto, src, plan, layout.num_blocks())?;
+    let mut proto = emit_with(model, layout, &schedule, &EmitOptions { tap: opts.tap })?;
+    proto.metadata_props.retain(|p| !p.key().starts_with("painters."));
     let src_dir = parent(src);
     let out_dir = parent(out);
     let mut report = WriteReport {
@@ -137,29 +147,83 @@ pub fn rewrite_file(src: &Path, plan: &Plan, out: &Path, opts: &WriteOptions) ->
             report.data_files = files.iter().map(|f| out_dir.join(f)).collect();
         } else {
             report.weights = WeightMode::Copied;
-            report.weight_bytes_copied = externalize(&mut proto, &model, &out_dir.join(&data_name), &data_name, opts.dry_run)?;
+            report.weight_bytes_copied = externalize(&mut proto, model, &out_dir.join(&data_name), &data_name, opts.dry_run, opts.sync)?;
             report.data_files.push(out_dir.join(&data_name));
         }
     } else if opts.external_data || proto.compute_size() > INLINE_LIMIT {
         report.weights = WeightMode::Copied;
-        report.weight_bytes_copied = externalize(&mut proto, &model, &out_dir.join(&data_name), &data_name, opts.dry_run)?;
+        report.weight_bytes_copied = externalize(&mut proto, model, &out_dir.join(&data_name), &data_name, opts.dry_run, opts.sync)?;
         report.data_files.push(out_dir.join(&data_name));
     }
     if opts.dry_run {
         return Ok(report);
     }
-    write_atomic(out, |w| proto.write_to_writer(w).map_err(|e| std::io::Error::other(e.to_string())))?;
+    write_model(model, &mut proto, plan, layout.num_blocks(), out, opts.sync)?;
     if !same_dir {
         for name in MODEL_FOLDER_FILES {
             let from = src_dir.join(name);
             if from.is_file() {
-                let bytes = std::fs::read(&from).map_err(|e| werr(format!("{}: {e}", from.display())))?;
-                write_atomic(&out_dir.join(name), |w| w.write_all(&bytes))?;
+                let mut f = File::open(&from).map_err(|e| werr(format!("{}: {e}", from.display())))?;
+                write_atomic_with(&out_dir.join(name), opts.sync, |w| std::io::copy(&mut f, w).map(drop))?;
                 report.copied_files.push(name.to_string());
             }
         }
     }
     Ok(report)
+}
+
+/// Writes `proto` (the graph emitted from `model`) to `out` with the
+/// provenance entries. Inline payloads that are slices of the source file are
+/// copied in the kernel (aligned to the source's page offsets by a
+/// `painters.padding` entry when that makes the largest copy faster), and the
+/// source's digest is computed on another thread meanwhile; the provenance
+/// is written last (after the graph), when the digest is known.
+fn write_model(model: &OnnxModel, proto: &mut ModelProto, plan: &Plan, blocks: usize, out: &Path, sync: bool) -> Result<()> {
+    let src = model.path().unwrap_or(out);
+    let io = |e: std::io::Error| RewriteError::Graph(GraphError::Write { path: out.to_path_buf(), source: e });
+    let source = PayloadSource::open(model).map_err(|e| GraphError::Io { path: src.to_path_buf(), source: e })?;
+    let mut graph = proto.graph.take().unwrap_or_default();
+    let inits = std::mem::take(&mut graph.initializer);
+    let graph = GraphWriter::new(graph, &inits, source.as_ref()).map_err(io)?;
+    let mut head = proto.write_to_bytes().map_err(|e| io(std::io::Error::other(e.to_string())))?;
+    if let Some((at, src_offset)) = graph.largest_copy() {
+        head.extend(padding(head.len() as u64 + at, src_offset));
+    }
+    std::thread::scope(|scope| {
+        let digest = scope.spawn(|| source_digest(model));
+        write_atomic_with(out, sync, |w| {
+            w.write_all(&head)?;
+            graph.write(w)?;
+            let digest = digest.join().map_err(|_| std::io::Error::other("hashing the source failed"))??;
+            for entry in provenance(src, plan, blocks, digest) {
+                write_message_field(w, MODEL_METADATA_PROPS, &entry)?;
+            }
+            Ok(())
+        })
+    })?;
+    Ok(())
+}
+
+/// A `painters.padding` metadata entry (as a serialized ModelProto field)
+/// that moves a copy meant to start at output offset `at` to the page offset
+/// of its source, `src_offset`; empty when it is aligned already.
+fn padding(at: u64, src_offset: u64) -> Vec<u8> {
+    let page = painters_graph::serialize::PAGE;
+    if at % page == src_offset % page {
+        return Vec::new();
+    }
+    for k in 0..2 * page as usize {
+        let mut e = StringStringEntryProto::new();
+        e.set_key("painters.padding".to_string());
+        e.set_value(" ".repeat(k));
+        let mut m = ModelProto::new();
+        m.metadata_props.push(e);
+        let Ok(bytes) = m.write_to_bytes() else { return Vec::new() };
+        if (at + bytes.len() as u64) % page == src_offset % page {
+            return bytes;
+        }
+    }
+    Vec::new()
 }
 
 fn instances(schedule: &Schedule) -> Vec<InstanceInfo> {
@@ -194,38 +258,39 @@ fn same_target(src: &Path, out: &Path) -> bool {
     canonical(&parent(out)).join(name) == s
 }
 
-/// The provenance keys painters writes.
-fn add_provenance(proto: &mut ModelProto, src: &Path, plan: &Plan, blocks: usize) -> Result<()> {
-    let digest = file_sha256(src).map_err(|e| GraphError::Io { path: src.to_path_buf(), source: e })?;
+/// The provenance entries painters writes (`painters.*` in `metadata_props`).
+fn provenance(src: &Path, plan: &Plan, blocks: usize, digest: String) -> Vec<StringStringEntryProto> {
     let entries = [
         ("painters.plan", plan.to_string()),
         ("painters.source", src.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()),
-        ("painters.source_sha256", digest),
+        ("painters.source_blake3", digest),
         ("painters.source_blocks", blocks.to_string()),
         ("painters.version", env!("CARGO_PKG_VERSION").to_string()),
     ];
-    proto.metadata_props.retain(|p| !p.key().starts_with("painters."));
-    for (k, v) in entries {
-        let mut e = StringStringEntryProto::new();
-        e.set_key(k.to_string());
-        e.set_value(v);
-        proto.metadata_props.push(e);
-    }
-    Ok(())
+    entries
+        .into_iter()
+        .map(|(k, v)| {
+            let mut e = StringStringEntryProto::new();
+            e.set_key(k.to_string());
+            e.set_value(v);
+            e
+        })
+        .collect()
 }
 
-fn file_sha256(path: &Path) -> std::io::Result<String> {
-    let mut f = File::open(path)?;
-    let mut h = sha2::Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
+/// BLAKE3 of the source file (as `b3sum` prints it): of its memory map, or
+/// read when it was not mapped. BLAKE3 rather than SHA-256 because the digest
+/// covers inline weights too, and at ~4 GB/s it stays off the critical path
+/// of a rewrite (it runs while the weights are copied).
+fn source_digest(model: &OnnxModel) -> std::io::Result<String> {
+    let mut h = blake3::Hasher::new();
+    if model.source_bytes().is_empty() {
+        let mut f = File::open(model.path().unwrap_or(Path::new("")))?;
+        h.update_reader(&mut f)?;
+    } else {
+        h.update(model.source_bytes());
     }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(h.finalize().to_hex().to_string())
 }
 
 /// Relative locations of the external files the emitted graph references.
@@ -281,7 +346,7 @@ fn same_inode(_: &Path, _: &Path) -> bool {
 /// Moves every initializer with raw data (external, or inline and ≥ 1 KiB)
 /// into a new data file `path`, referenced as `location`; returns the bytes
 /// written. Reads only the tensors still used.
-fn externalize(proto: &mut ModelProto, src: &OnnxModel, path: &Path, location: &str, dry_run: bool) -> Result<u64> {
+fn externalize(proto: &mut ModelProto, src: &OnnxModel, path: &Path, location: &str, dry_run: bool, sync: bool) -> Result<u64> {
     let mut plan: Vec<(usize, u64)> = Vec::new(); // (initializer index, length)
     let mut total = 0u64;
     for (i, t) in proto.graph.initializer.iter().enumerate() {
@@ -301,7 +366,8 @@ fn externalize(proto: &mut ModelProto, src: &OnnxModel, path: &Path, location: &
     let mut readers: BTreeMap<PathBuf, File> = BTreeMap::new();
     let mut offsets: Vec<(usize, u64, u64)> = Vec::new();
     let inits = &proto.graph.initializer;
-    write_atomic(path, |w| {
+    let source = PayloadSource::open(src).map_err(|e| GraphError::Io { path: src.path().unwrap_or(path).to_path_buf(), source: e })?;
+    write_atomic_with(path, sync, |w| {
         let mut pos = 0u64;
         for &(i, len) in &plan {
             let aligned = align(pos);
@@ -315,11 +381,12 @@ fn externalize(proto: &mut ModelProto, src: &OnnxModel, path: &Path, location: &
                     std::collections::btree_map::Entry::Vacant(e) => e.insert(File::open(&file)?),
                 };
                 f.seek(SeekFrom::Start(offset))?;
-                let copied = std::io::copy(&mut f.take(len), w)?;
+                // A `Take<&File>` into the file's `BufWriter`: copied in the kernel.
+                let copied = std::io::copy(&mut (&*f).take(len), w)?;
                 if copied != len {
                     return Err(std::io::Error::other(format!("{}: short read", file.display())));
                 }
-            } else {
+            } else if !source.as_ref().map(|s| s.try_copy(w, t.raw_data())).transpose()?.unwrap_or(false) {
                 w.write_all(t.raw_data())?;
             }
             offsets.push((i, pos, len));

@@ -1,5 +1,6 @@
 //! Plots without a plotting stack: heatmaps as SVG (labelled) and PNG
 //! (pixels, via the `png` crate), line charts as SVG.
+use std::io::Write;
 use std::path::Path;
 
 /// A perceptual blue→yellow colour map (viridis control points).

@@ -203,7 +203,7 @@ fn identity_rewrite_is_bit_identical_and_carries_provenance() {
         let m = OnnxModel::load(&out).unwrap();
         let meta: Vec<(String, String)> = m.proto.metadata_props.iter().map(|p| (p.key().to_string(), p.value().to_string())).collect();
         assert!(meta.contains(&("painters.plan".into(), format!("0-{}", t - 1))), "{}: {meta:?}", f.name);
-        assert!(meta.iter().any(|(k, v)| k == "painters.source_sha256" && v.len() == 64));
+        assert!(meta.iter().any(|(k, v)| k == "painters.source_blake3" && v.len() == 64));
     }
 }
 

@@ -3,7 +3,7 @@
 //! i), and by structure (the chain is cut into atoms, one per chain step; the
 //! longest run of a repeating atom pattern is the block sequence). Names are
 //! used when they are present and consistent; structure otherwise.
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet};
 
 use crate::error::{GraphError, Result};
 use crate::index::GraphIndex;

@@ -4,7 +4,7 @@
 //! residual `Add` (two per layer) and the epilogue; in a post-norm encoder,
 //! each `LayerNormalization` output and its inputs. Block boundaries are a
 //! subsequence of this chain.
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet};
 
 use petgraph::algo::dominators::simple_fast;
 use petgraph::graph::{DiGraph, NodeIndex};

@@ -11,7 +11,7 @@ mod sections;
 mod stream;
 mod verify;
 
-use std::collections::HashSet;
+use foldhash::{HashSet, HashSetExt};
 
 pub use boundaries::best_repeat;
 pub use stream::is_shape_op;

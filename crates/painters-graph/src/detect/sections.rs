@@ -8,7 +8,7 @@
 //!   `Shape(x)` is placed no earlier than `x`'s producer.
 //! - Then context whose readers all sit in one later section moves there
 //!   (a layer's own constants and shape arithmetic stay with the layer).
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashSet};
 
 use crate::index::{GraphIndex, Source};
 use crate::layout::Section;

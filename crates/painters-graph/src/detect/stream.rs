@@ -4,7 +4,7 @@
 //! logits. `Shape` and `Size` break the dependence (their outputs depend on
 //! the stream's shape only), so masks, rotary tables and shape vectors are
 //! not value-dependent even when an exporter derives them from the stream.
-use std::collections::HashSet;
+use foldhash::HashSet;
 
 use crate::error::{GraphError, Result};
 use crate::index::{GraphIndex, Source};
@@ -55,7 +55,7 @@ fn feeds_gather_indices(index: &GraphIndex<'_>, tensor: &str, depth: usize) -> b
 
 /// The value-dependent tensors (the token input included).
 pub fn value_dependent<'g>(index: &GraphIndex<'g>, token: &'g str) -> HashSet<&'g str> {
-    let mut value: HashSet<&str> = HashSet::from([token]);
+    let mut value: HashSet<&str> = [token].into_iter().collect();
     for &n in index.topo_order() {
         if is_shape_op(index.node(n)) {
             continue;

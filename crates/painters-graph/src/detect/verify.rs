@@ -2,7 +2,7 @@
 //! single-exit on the residual stream, and nothing else crosses a boundary
 //! except context (prologue tensors that depend only on graph inputs) and
 //! the KV cache (graph inputs and outputs). A failure names node and tensor.
-use std::collections::HashSet;
+use foldhash::HashSet;
 
 use super::sections::{describe, Level};
 use crate::error::{GraphError, Result};

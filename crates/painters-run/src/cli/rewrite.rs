@@ -2,7 +2,7 @@
 use std::path::PathBuf;
 
 use painters_graph::{detect, OnnxModel};
-use painters_rewrite::{rewrite_file, WriteOptions};
+use painters_rewrite::{rewrite_model, WriteOptions};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -25,6 +25,10 @@ pub struct Args {
     /// Add every block instance's output as a graph output painters.hidden.{k} (and painters.hidden.input)
     #[arg(long)]
     tap: bool,
+    /// fsync every written file before renaming it into place (durability across a power loss;
+    /// writes are atomic either way)
+    #[arg(long)]
+    sync: bool,
     /// Print the report as JSON
     #[arg(long)]
     json: bool,
@@ -32,12 +36,13 @@ pub struct Args {
 
 pub fn main(args: Args) -> anyhow::Result<()> {
     let src = super::resolve_model(&args.model)?;
-    let layers = detect(&OnnxModel::load(&src)?)?.num_blocks();
-    let plan = args.plan.resolve(layers)?;
+    let model = OnnxModel::load(&src)?;
+    let layout = detect(&model)?;
+    let plan = args.plan.resolve(layout.num_blocks())?;
     let as_dir = args.output.is_dir() || args.output.as_os_str().to_string_lossy().ends_with('/');
     let out = if as_dir { args.output.join("model.onnx") } else { args.output.clone() };
-    let opts = WriteOptions { external_data: args.external_data, link: args.link, tap: args.tap, dry_run: args.dry_run };
-    let report = rewrite_file(&src, &plan, &out, &opts)?;
+    let opts = WriteOptions { external_data: args.external_data, link: args.link, tap: args.tap, dry_run: args.dry_run, sync: args.sync };
+    let report = rewrite_model(&model, &layout, &plan, &out, &opts)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());

@@ -2,6 +2,7 @@
 //! identity plan and hidden-state taps; sim[i][j] = mean over texts of the
 //! mean over tokens of cos(h_i, h_j), with h_0 the stream entering block 0
 //! and h_{i+1} the output of block i; influence[i] = 1 − sim[i][i+1].
+use std::io::Write;
 use std::collections::BTreeMap;
 use std::path::Path;
 

@@ -3,6 +3,7 @@
 //! median score vs affected layers M per preset; one panel per task;
 //! perplexity vs M; the layer-similarity heatmap), and `report.md` with every
 //! number from `results.jsonl` and the findings stated against the paper.
+use std::io::Write;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::Path;

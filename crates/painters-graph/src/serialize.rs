@@ -1,0 +1,344 @@
+//! Streaming serialization of a graph whose large weight payloads are slices
+//! of the memory-mapped source file. Those payloads are not copied through
+//! memory: the writer emits the protobuf framing itself and copies each
+//! payload file-to-file in the kernel (`std::io::copy` from a `Take<&File>`
+//! into a `BufWriter<&File>` becomes `copy_file_range` on Linux), so writing
+//! an inline-weights model costs about what `cp` costs.
+//!
+//! The output is ordinary protobuf: fields may come in any order, and a
+//! repeated field may be split (`metadata_props` written before and after
+//! the graph concatenate), which every protobuf parser accepts. Within a
+//! tensor written this way `raw_data` comes after the other fields.
+use std::fs::File;
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+
+use protobuf::Message;
+
+use crate::model::OnnxModel;
+use crate::proto::onnx::{GraphProto, TensorProto};
+
+/// Payloads smaller than this are written from memory.
+const KERNEL_COPY_MIN: usize = 64 * 1024;
+
+/// ModelProto field numbers (onnx.proto).
+pub const MODEL_GRAPH: u32 = 7;
+pub const MODEL_METADATA_PROPS: u32 = 14;
+const GRAPH_INITIALIZER: u32 = 5;
+const TENSOR_RAW_DATA: u32 = 9;
+
+/// The source of kernel-copied payloads: a model loaded from a file, and
+/// that file opened for reading.
+#[derive(Debug)]
+pub struct PayloadSource<'m> {
+    model: &'m OnnxModel,
+    file: File,
+}
+
+impl<'m> PayloadSource<'m> {
+    /// `None` when the model was not memory-mapped from a file.
+    pub fn open(model: &'m OnnxModel) -> std::io::Result<Option<Self>> {
+        match model.path() {
+            Some(path) if !model.source_bytes().is_empty() => Ok(Some(Self { model, file: File::open(path)? })),
+            _ => Ok(None),
+        }
+    }
+
+    /// The file span of `bytes` when it is worth a kernel copy.
+    fn span(&self, bytes: &[u8]) -> Option<(u64, u64)> {
+        if bytes.len() < KERNEL_COPY_MIN {
+            return None;
+        }
+        self.model.file_offset(bytes).map(|o| (o, bytes.len() as u64))
+    }
+
+    /// Copies `len` bytes at `offset` of the source file into `w`.
+    pub fn copy_to(&self, w: &mut BufWriter<&File>, offset: u64, len: u64) -> std::io::Result<()> {
+        let mut f = &self.file;
+        f.seek(SeekFrom::Start(offset))?;
+        let copied = std::io::copy(&mut f.take(len), w)?;
+        if copied != len {
+            return Err(std::io::Error::other(format!("short read from the source model ({copied} of {len} bytes)")));
+        }
+        Ok(())
+    }
+
+    /// [`Self::copy_to`] for `bytes` when they are a slice of the source file; `false` otherwise.
+    pub fn try_copy(&self, w: &mut BufWriter<&File>, bytes: &[u8]) -> std::io::Result<bool> {
+        match self.span(bytes) {
+            Some((offset, len)) => self.copy_to(w, offset, len).map(|()| true),
+            None => Ok(false),
+        }
+    }
+}
+
+fn varint_len(mut v: u64) -> u64 {
+    let mut n = 1;
+    while v >= 0x80 {
+        v >>= 7;
+        n += 1;
+    }
+    n
+}
+
+fn write_varint(w: &mut impl Write, mut v: u64) -> std::io::Result<()> {
+    let mut buf = [0u8; 10];
+    let mut i = 0;
+    while v >= 0x80 {
+        buf[i] = (v as u8) | 0x80;
+        v >>= 7;
+        i += 1;
+    }
+    buf[i] = v as u8;
+    w.write_all(&buf[..=i])
+}
+
+/// Tag and length of a length-delimited field.
+fn write_header(w: &mut impl Write, field: u32, len: u64) -> std::io::Result<()> {
+    write_varint(w, (u64::from(field) << 3) | 2)?;
+    write_varint(w, len)
+}
+
+fn tag_len(field: u32) -> u64 {
+    varint_len(u64::from(field) << 3)
+}
+
+fn pb(e: protobuf::Error) -> std::io::Error {
+    std::io::Error::other(e.to_string())
+}
+
+/// Writes `msg` as field `field` of the enclosing message.
+pub fn write_message_field(w: &mut BufWriter<&File>, field: u32, msg: &impl Message) -> std::io::Result<()> {
+    let len = msg.compute_size();
+    write_header(w, field, len)?;
+    msg.write_to_writer(w).map_err(pb)
+}
+
+/// One initializer as it will be written.
+enum Init<'t> {
+    /// Serialized from memory.
+    Whole(&'t TensorProto),
+    /// Every field but `raw_data` from memory, then `raw_data` copied from the file.
+    Split { head: TensorProto, offset: u64, len: u64 },
+    /// The whole field, byte for byte as it is in the source file
+    /// (`start..end`, tag and length included): unchanged tensors that were
+    /// adjacent in the source are copied as one range.
+    Verbatim { start: u64, end: u64 },
+}
+
+/// A graph planned for writing as field [`MODEL_GRAPH`] of a ModelProto:
+/// large initializer payloads that are slices of the source file are copied
+/// in the kernel, and unchanged initializers that were adjacent in the source
+/// are copied as one range.
+pub struct GraphWriter<'g, 's> {
+    /// The graph without its initializers.
+    rest: GraphProto,
+    parts: Vec<(Init<'g>, u64)>,
+    total: u64,
+    source: Option<&'s PayloadSource<'s>>,
+}
+
+impl std::fmt::Debug for GraphWriter<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GraphWriter").field("parts", &self.parts.len()).field("total", &self.total).finish()
+    }
+}
+
+impl<'g, 's> GraphWriter<'g, 's> {
+    /// Plans `graph` (whose initializers are `inits`; `graph.initializer`
+    /// itself is ignored) for writing.
+    pub fn new(graph: GraphProto, inits: &'g [TensorProto], source: Option<&'s PayloadSource<'s>>) -> std::io::Result<Self> {
+        let mut rest = graph;
+        rest.initializer.clear();
+        let mut parts: Vec<(Init<'g>, u64)> = Vec::with_capacity(inits.len());
+        let mut total = rest.compute_size();
+        for t in inits {
+            let (part, size) = plan_initializer(t, source)?;
+            total += size;
+            // Coalesce source ranges that follow each other.
+            match (parts.last_mut(), &part) {
+                (Some((Init::Verbatim { end, .. }, sum)), Init::Verbatim { start, end: next_end }) if *end == *start => {
+                    *end = *next_end;
+                    *sum += size;
+                }
+                _ => parts.push((part, size)),
+            }
+        }
+        Ok(Self { rest, parts, total, source })
+    }
+
+    /// Bytes this writes (the whole field: tag, length and graph).
+    pub fn len(&self) -> u64 {
+        tag_len(MODEL_GRAPH) + varint_len(self.total) + self.total
+    }
+
+    /// Whether it writes nothing (never: a graph field has a tag).
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The largest range copied from the source: (its offset from the start
+    /// of this field in the output, its offset in the source file). A copy
+    /// whose source and destination offsets agree modulo the page size is
+    /// about 1.5× faster (measured with `copy_file_range` on ext4), so the
+    /// caller may pad what it writes before this field.
+    pub fn largest_copy(&self) -> Option<(u64, u64)> {
+        let mut at = tag_len(MODEL_GRAPH) + varint_len(self.total) + self.rest.compute_size();
+        let mut best: Option<(u64, u64, u64)> = None;
+        for (part, size) in &self.parts {
+            if let Init::Verbatim { start, end } = part {
+                if best.is_none_or(|b| end - start > b.0) {
+                    best = Some((end - start, at, *start));
+                }
+            }
+            at += size;
+        }
+        best.map(|(_, at, src)| (at, src))
+    }
+
+    /// Writes the field.
+    pub fn write(self, w: &mut BufWriter<&File>) -> std::io::Result<()> {
+        write_header(w, MODEL_GRAPH, self.total)?;
+        self.rest.write_to_writer(w).map_err(pb)?;
+        let source = self.source;
+        let src = || source.ok_or_else(|| std::io::Error::other("payload without a source"));
+        for (part, _) in self.parts {
+            match part {
+                Init::Whole(t) => {
+                    write_header(w, GRAPH_INITIALIZER, t.compute_size())?;
+                    t.write_to_writer(w).map_err(pb)?;
+                }
+                Init::Split { head, offset, len } => {
+                    let size = head.compute_size() + tag_len(TENSOR_RAW_DATA) + varint_len(len) + len;
+                    write_header(w, GRAPH_INITIALIZER, size)?;
+                    head.write_to_writer(w).map_err(pb)?;
+                    write_header(w, TENSOR_RAW_DATA, len)?;
+                    src()?.copy_to(w, offset, len)?;
+                }
+                Init::Verbatim { start, end } if end - start >= KERNEL_COPY_MIN as u64 => src()?.copy_to(w, start, end - start)?,
+                Init::Verbatim { start, end } => w.write_all(&src()?.model.source_bytes()[start as usize..end as usize])?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The page size copies are aligned to.
+pub const PAGE: u64 = 4096;
+
+/// How `t` is written, and its size as a field of the graph (tag and length included).
+fn plan_initializer<'t>(t: &'t TensorProto, source: Option<&PayloadSource<'_>>) -> std::io::Result<(Init<'t>, u64)> {
+    let whole = |t: &'t TensorProto| {
+        let size = t.compute_size();
+        (Init::Whole(t), tag_len(GRAPH_INITIALIZER) + varint_len(size) + size)
+    };
+    let (Some(src), Some(raw)) = (source, t.raw_data.as_ref()) else { return Ok(whole(t)) };
+    let Some(offset) = src.model.file_offset(raw) else { return Ok(whole(t)) };
+    let len = raw.len() as u64;
+    let mut head = t.clone();
+    head.raw_data = None;
+    let head_bytes = head.write_to_bytes().map_err(pb)?;
+    let size = head_bytes.len() as u64 + tag_len(TENSOR_RAW_DATA) + varint_len(len) + len;
+    let field = tag_len(GRAPH_INITIALIZER) + varint_len(size) + size;
+    // The source field, if it was written as we would write it (fields in
+    // number order, `raw_data` last), ends where the payload ends.
+    let mut prefix = Vec::with_capacity(head_bytes.len() + 24);
+    write_header(&mut prefix, GRAPH_INITIALIZER, size)?;
+    prefix.extend_from_slice(&head_bytes);
+    write_header(&mut prefix, TENSOR_RAW_DATA, len)?;
+    let map = src.model.source_bytes();
+    let at = offset as usize;
+    if at >= prefix.len() && map[at - prefix.len()..at] == prefix[..] {
+        return Ok((Init::Verbatim { start: offset - prefix.len() as u64, end: offset + len }, field));
+    }
+    if raw.len() >= KERNEL_COPY_MIN {
+        return Ok((Init::Split { head, offset, len }, field));
+    }
+    Ok(whole(t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{varint_len, write_varint, GraphWriter, PayloadSource};
+    use crate::proto::onnx::{GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, ValueInfoProto};
+    use crate::{write_atomic, OnnxModel};
+    use protobuf::Message;
+
+    fn tensor(name: &str, bytes: usize, doc: bool) -> TensorProto {
+        let mut t = TensorProto::new();
+        t.set_name(name.to_string());
+        t.set_data_type(2); // uint8
+        t.dims = vec![bytes as i64];
+        t.set_raw_data((0..bytes).map(|i| (i * 7 + name.len()) as u8).collect::<Vec<u8>>().into());
+        if doc {
+            // doc_string (field 12) is serialized after raw_data (9): not "raw_data last".
+            t.set_doc_string("written after the payload".to_string());
+        }
+        t
+    }
+
+    /// Every initializer kind (large, small, large with a field after the
+    /// payload, no raw data) survives a kept / dropped / reordered write
+    /// exactly, and big adjacent payloads go by kernel copy.
+    #[test]
+    fn graphs_written_from_the_source_file_parse_back_identical() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut floats = TensorProto::new();
+        floats.set_name("f".to_string());
+        floats.set_data_type(1);
+        floats.dims = vec![3];
+        floats.float_data = vec![1.0, 2.5, -3.0];
+        let inits = vec![tensor("a", 200_000, false), tensor("b", 10, false), tensor("c", 150_000, true), floats, tensor("d", 300_000, false)];
+        let mut g = GraphProto::new();
+        let mut n = NodeProto::new();
+        n.set_op_type("Sum".to_string());
+        n.input = inits.iter().map(|t| t.name().to_string()).collect();
+        n.output = vec!["y".to_string()];
+        g.node = vec![n];
+        let mut y = ValueInfoProto::new();
+        y.set_name("y".to_string());
+        g.output = vec![y];
+        g.initializer = inits;
+        let mut m = ModelProto::new();
+        m.set_ir_version(8);
+        m.opset_import = vec![OperatorSetIdProto::new()];
+        m.graph = Some(g).into();
+        let src_path = dir.path().join("src.onnx");
+        std::fs::write(&src_path, m.write_to_bytes().unwrap()).unwrap();
+        let model = OnnxModel::load(&src_path).unwrap();
+        let source = PayloadSource::open(&model).unwrap();
+        for order in [vec![0, 1, 2, 3, 4], vec![0, 2, 4], vec![4, 3, 2, 1, 0], vec![1, 3]] {
+            let mut graph = model.graph().clone();
+            let inits: Vec<TensorProto> = order.iter().map(|&i| model.graph().initializer[i].clone()).collect();
+            graph.initializer.clear();
+            let writer = GraphWriter::new(graph.clone(), &inits, source.as_ref()).unwrap();
+            let head = {
+                let mut h = model.proto.clone();
+                h.graph = None.into();
+                h.write_to_bytes().unwrap()
+            };
+            let out = dir.path().join("out.onnx");
+            let expected_len = head.len() as u64 + writer.len();
+            write_atomic(&out, |w| {
+                std::io::Write::write_all(w, &head)?;
+                writer.write(w)
+            })
+            .unwrap();
+            assert_eq!(std::fs::metadata(&out).unwrap().len(), expected_len, "{order:?}");
+            let back = ModelProto::parse_from_bytes(&std::fs::read(&out).unwrap()).unwrap();
+            let mut want = model.proto.clone();
+            want.graph.as_mut().unwrap().initializer = inits;
+            assert_eq!(back, want, "{order:?}");
+        }
+    }
+
+    #[test]
+    fn varints_have_their_protobuf_length() {
+        for v in [0u64, 1, 127, 128, 300, 16383, 16384, u32::MAX as u64, u64::MAX] {
+            let mut buf = Vec::new();
+            write_varint(&mut buf, v).unwrap();
+            assert_eq!(buf.len() as u64, varint_len(v), "{v}");
+            let mut is = protobuf::CodedInputStream::from_bytes(&buf);
+            assert_eq!(is.read_raw_varint64().unwrap(), v);
+        }
+    }
+}
