@@ -56,6 +56,7 @@ pub struct ModelSession {
     /// Declared input shapes (-1 for dynamic dimensions).
     pub input_shapes: Vec<Vec<i64>>,
     pub outputs: Vec<String>,
+    stats: RunStats,
 }
 
 impl ModelSession {
@@ -102,21 +103,66 @@ impl ModelSession {
         let input_shapes =
             session.inputs().iter().map(|o| o.dtype().tensor_shape().map(|s| s.to_vec()).unwrap_or_default()).collect();
         let outputs = session.outputs().iter().map(|o| o.name().to_string()).collect();
-        Ok(Self { session, inputs, input_shapes, outputs })
+        Ok(Self { session, inputs, input_shapes, outputs, stats: RunStats::default() })
     }
 
-    /// Runs the model on named inputs and returns every output by name.
+    /// Runs the model on named inputs and returns every output by name (copied to host tensors).
     pub fn run(&mut self, inputs: &[(String, HostTensor)]) -> ort::Result<Vec<(String, HostTensor)>> {
+        self.run_with(inputs, |outs| outs.all())?
+    }
+
+    /// Runs the model on named inputs and hands `read` the outputs where
+    /// ONNX Runtime left them (no copy: scoring reads the logits in place).
+    pub fn run_with<R>(&mut self, inputs: &[(String, HostTensor)], read: impl FnOnce(&Outputs<'_, '_>) -> R) -> ort::Result<R> {
         let mut values = Vec::with_capacity(inputs.len());
         for (name, t) in inputs {
             values.push((std::borrow::Cow::from(name.as_str()), ort::session::SessionInputValue::from(t.to_value()?)));
         }
+        let start = std::time::Instant::now();
         let outputs = self.session.run(values)?;
-        let mut out = Vec::with_capacity(self.outputs.len());
-        for name in &self.outputs {
-            let v = outputs.get(name).ok_or_else(|| ort::Error::new(format!("output '{name}' missing")))?;
-            out.push((name.clone(), HostTensor::from_value(v)?));
-        }
-        Ok(out)
+        self.stats.runs += 1;
+        self.stats.run_seconds += start.elapsed().as_secs_f64();
+        Ok(read(&Outputs { names: &self.outputs, values: &outputs }))
+    }
+
+    /// Time spent inside ONNX Runtime's `run` so far.
+    pub fn stats(&self) -> RunStats {
+        self.stats
+    }
+}
+
+/// Calls of ONNX Runtime's `run` and the seconds spent inside them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct RunStats {
+    pub runs: usize,
+    pub run_seconds: f64,
+}
+
+/// The outputs of one run, read in place.
+#[derive(Debug)]
+pub struct Outputs<'a, 'r> {
+    names: &'a [String],
+    values: &'a ort::session::SessionOutputs<'r>,
+}
+
+impl Outputs<'_, '_> {
+    fn value(&self, name: &str) -> ort::Result<&ort::value::DynValue> {
+        self.values.get(name).ok_or_else(|| ort::Error::new(format!("the model has no '{name}' output")))
+    }
+
+    /// An f32 output's shape and elements, without copying.
+    pub fn f32(&self, name: &str) -> ort::Result<(Vec<i64>, &[f32])> {
+        let (shape, data) = self.value(name)?.try_extract_tensor::<f32>()?;
+        Ok((shape.to_vec(), data))
+    }
+
+    /// One output copied to host memory.
+    pub fn host(&self, name: &str) -> ort::Result<HostTensor> {
+        HostTensor::from_value(self.value(name)?)
+    }
+
+    /// Every output, copied, by name.
+    pub fn all(&self) -> ort::Result<Vec<(String, HostTensor)>> {
+        self.names.iter().map(|n| Ok((n.clone(), self.host(n)?))).collect()
     }
 }

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use painters_graph::OnnxModel;
-use painters_run::eval::{choice, data, generate, perplexity, probe, similarity, EvalError, TaskResult};
+use painters_run::eval::{choice, data, generate, perplexity, probe, similarity, EvalError, TaskResult, Timing};
 use painters_run::lm::LanguageModel;
 use painters_run::session::Device;
 use painters_run::tokenizer::Tokenizer;
@@ -122,6 +122,18 @@ fn max_len(path: &Path) -> usize {
 fn run_task(args: &Args, path: &Path, runtime: &Runtime, opts: &SessionOptions, tok: &Tokenizer) -> Result<TaskResult, EvalError> {
     let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| EvalError::Data { path: p.display().to_string(), reason: e.to_string() });
     let open = || LanguageModel::open(runtime, path, opts);
+    // Session creation, then the task on it, timed apart (`painters.timing`).
+    let timed = |task: &mut dyn FnMut(&mut LanguageModel) -> Result<TaskResult, EvalError>| {
+        let start = std::time::Instant::now();
+        let mut lm = open()?;
+        let session_seconds = start.elapsed().as_secs_f64();
+        let start = std::time::Instant::now();
+        let mut result = task(&mut lm)?;
+        let stats = lm.session.stats();
+        result.timing =
+            Some(Timing { session_seconds, task_seconds: start.elapsed().as_secs_f64(), run_seconds: stats.run_seconds, runs: stats.runs });
+        Ok::<_, EvalError>(result)
+    };
     match args.task {
         Task::Perplexity => {
             let text = read(&args.data)?;
@@ -131,21 +143,22 @@ fn run_task(args: &Args, path: &Path, runtime: &Runtime, opts: &SessionOptions, 
                 max_tokens: args.max_tokens,
                 batch: args.batch_size,
             };
-            perplexity::perplexity(&mut open()?, tok, &text, &p)
+            timed(&mut |lm| perplexity::perplexity(lm, tok, &text, &p))
         }
         Task::Choice => {
             let examples = limited(data::load_choice(&args.data)?, args.limit);
             let p = choice::ChoiceParams { fewshot: args.fewshot, seed: args.seed, max_len: max_len(path), reuse_cache: !args.no_cache_reuse };
-            choice::choice(&mut open()?, tok, &examples, &p)
+            timed(&mut |lm| choice::choice(lm, tok, &examples, &p))
         }
         Task::Generate => {
             let examples = limited(data::load_generate(&args.data)?, args.limit);
             let stop = if args.stop.is_empty() { vec!["\n".to_string()] } else { args.stop.clone() };
-            generate::generate(&mut open()?, tok, &examples, &generate::GenerateParams { max_new_tokens: args.max_new_tokens, stop })
+            let p = generate::GenerateParams { max_new_tokens: args.max_new_tokens, stop };
+            timed(&mut |lm| generate::generate(lm, tok, &examples, &p))
         }
         Task::Probe => {
             let examples = limited(data::load_probe(&args.data)?, args.limit);
-            probe::probe(&mut open()?, tok, &examples, args.batch_size)
+            timed(&mut |lm| probe::probe(lm, tok, &examples, args.batch_size))
         }
         Task::Fidelity => {
             let reference = args.reference.as_ref().ok_or_else(|| EvalError::Task("fidelity needs --reference MODEL".into()))?;
@@ -161,6 +174,7 @@ fn run_task(args: &Args, path: &Path, runtime: &Runtime, opts: &SessionOptions, 
                 n_samples: texts.len(),
                 config: serde_json::json!({"reference": ref_path.display().to_string(), "pooling": "mean"}),
                 details: serde_json::Value::Null,
+                timing: None,
             })
         }
         Task::Similarity => {

@@ -109,6 +109,7 @@ pub fn choice(lm: &mut LanguageModel, tok: &Tokenizer, examples: &[ChoiceExample
         n_samples: examples.len(),
         config: serde_json::json!({"fewshot": p.fewshot, "seed": p.seed, "kv_cache_reuse": p.reuse_cache && lm.has_cache()}),
         details: serde_json::json!({"ll": all_ll, "context_tokens": first_ctx_tokens}),
+        timing: None,
     })
 }
 
@@ -136,13 +137,13 @@ fn score_batch(lm: &mut LanguageModel, pairs: &[(Vec<i64>, Vec<i64>, usize)], ma
         spans.push((n - 1 - cont.len(), all[n - cont.len()..].to_vec()));
         rows.push(input);
     }
-    let outs = lm.forward(&rows, None)?;
-    let logits = outs.iter().find(|(k, _)| k == "logits").map(|(_, t)| t).ok_or_else(|| LmError::MissingOutput("logits".into()))?;
-    Ok(spans
-        .iter()
-        .enumerate()
-        .map(|(r, (start, targets))| targets.iter().enumerate().map(|(k, &t)| log_prob(logits_row(logits, r, start + k), t as usize)).sum())
-        .collect())
+    Ok(lm.forward_logits(&rows, None, |logits| {
+        spans
+            .iter()
+            .enumerate()
+            .map(|(r, (start, targets))| targets.iter().enumerate().map(|(k, &t)| log_prob(logits.row(r, start + k), t as usize)).sum())
+            .collect()
+    })?)
 }
 
 /// The context once, then each continuation on its KV cache.
@@ -160,11 +161,9 @@ fn score_with_cache(lm: &mut LanguageModel, pairs: &[(Vec<i64>, Vec<i64>, usize)
     for (_, cont, _) in pairs {
         let mut ll = log_prob(&last, cont[0] as usize);
         if cont.len() > 1 {
-            let outs = lm.forward(&[cont[..cont.len() - 1].to_vec()], Some(&cache))?;
-            let logits = outs.iter().find(|(k, _)| k == "logits").map(|(_, t)| t).ok_or_else(|| LmError::MissingOutput("logits".into()))?;
-            for (k, &t) in cont.iter().enumerate().skip(1) {
-                ll += log_prob(logits_row(logits, 0, k - 1), t as usize);
-            }
+            ll += lm.forward_logits(&[cont[..cont.len() - 1].to_vec()], Some(&cache), |logits| {
+                cont.iter().enumerate().skip(1).map(|(k, &t)| log_prob(logits.row(0, k - 1), t as usize)).sum::<f64>()
+            })?;
         }
         lls.push(ll);
     }

@@ -82,5 +82,6 @@ pub fn generate(lm: &mut LanguageModel, tok: &Tokenizer, examples: &[GenExample]
         n_samples: examples.len(),
         config: serde_json::json!({"max_new_tokens": p.max_new_tokens, "stop": p.stop, "kv_cache": lm.has_cache()}),
         details: serde_json::json!({"outputs": outputs}),
+        timing: None,
     })
 }

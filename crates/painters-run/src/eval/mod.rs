@@ -45,6 +45,21 @@ pub struct TaskResult {
     /// Per-example data (log-likelihoods, generations, matrices).
     #[serde(skip_serializing_if = "serde_json::Value::is_null")]
     pub details: serde_json::Value,
+    /// Where the time went (set by the command line).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timing: Option<Timing>,
+}
+
+/// Where an evaluation's time went.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Timing {
+    /// Creating the ONNX Runtime session (model load and graph optimization).
+    pub session_seconds: f64,
+    /// The task after the session existed: tokenization, inputs, runs, scoring.
+    pub task_seconds: f64,
+    /// Inside ONNX Runtime's `run` calls.
+    pub run_seconds: f64,
+    pub runs: usize,
 }
 
 impl TaskResult {
@@ -57,6 +72,7 @@ impl TaskResult {
             "config": {"model": model, "painters.plan": plan, "task": self.config},
             "n-samples": {&self.task: {"original": self.n_samples, "effective": self.n_samples}},
             "details": self.details,
+            "painters.timing": self.timing,
         })
     }
 }

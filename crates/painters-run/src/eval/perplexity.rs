@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::{progress, EvalError, TaskResult};
-use crate::lm::{log_prob, logits_row, LanguageModel};
+use crate::lm::{log_prob, LanguageModel, Logits};
 use crate::tokenizer::Tokenizer;
 
 /// Perplexity parameters.
@@ -42,6 +42,38 @@ pub fn windows(n: usize, window: usize, stride: usize) -> Vec<Window> {
     out
 }
 
+/// Σ log p(token) over the scored positions of a batch of windows, and how
+/// many; the rows are split over the available cores (ONNX Runtime is idle
+/// while this runs).
+fn score_rows(logits: &Logits<'_>, windows: &[Window], rows: &[Vec<i64>]) -> (f64, usize) {
+    let score = |r: usize| {
+        let w = &windows[r];
+        rows[r].iter().enumerate().skip(w.first).map(|(k, &token)| log_prob(logits.row(r, k - 1), token as usize)).sum::<f64>()
+    };
+    let n: usize = windows.iter().zip(rows).map(|(w, row)| row.len().saturating_sub(w.first)).sum();
+    let threads = std::thread::available_parallelism().map(|t| t.get()).unwrap_or(1).min(rows.len());
+    if threads <= 1 {
+        return ((0..rows.len()).map(score).sum(), n);
+    }
+    let per: Vec<f64> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let score = &score;
+                s.spawn(move || (t..rows.len()).step_by(threads).map(|r| (r, score(r))).collect::<Vec<_>>())
+            })
+            .collect();
+        let mut per = vec![0f64; rows.len()];
+        for h in handles {
+            for (r, v) in h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)) {
+                per[r] = v;
+            }
+        }
+        per
+    });
+    // Summed in row order: the result does not depend on the thread count.
+    (per.iter().sum(), n)
+}
+
 /// Computes the perplexity metrics of `text`.
 pub fn perplexity(lm: &mut LanguageModel, tok: &Tokenizer, text: &str, p: &PerplexityParams) -> Result<TaskResult, EvalError> {
     if p.window < 2 || p.stride == 0 || p.stride > p.window {
@@ -58,14 +90,9 @@ pub fn perplexity(lm: &mut LanguageModel, tok: &Tokenizer, text: &str, p: &Perpl
     let (mut ll, mut n) = (0f64, 0usize);
     for chunk in wins.chunks(p.batch.max(1)) {
         let rows: Vec<Vec<i64>> = chunk.iter().map(|w| tokens[w.begin..w.end].to_vec()).collect();
-        let outs = lm.forward(&rows, None)?;
-        let logits = outs.iter().find(|(k, _)| k == "logits").map(|(_, t)| t).ok_or_else(|| crate::lm::LmError::MissingOutput("logits".into()))?;
-        for (r, w) in chunk.iter().enumerate() {
-            for (k, &token) in rows[r].iter().enumerate().skip(w.first) {
-                ll += log_prob(logits_row(logits, r, k - 1), token as usize);
-                n += 1;
-            }
-        }
+        let (chunk_ll, chunk_n) = lm.forward_logits(&rows, None, |logits| score_rows(&logits, chunk, &rows))?;
+        ll += chunk_ll;
+        n += chunk_n;
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
@@ -93,6 +120,7 @@ pub fn perplexity(lm: &mut LanguageModel, tok: &Tokenizer, text: &str, p: &Perpl
         n_samples: wins.len(),
         config: serde_json::json!({"window": p.window, "stride": p.stride, "max_tokens": p.max_tokens, "tokens": tokens.len()}),
         details: serde_json::Value::Null,
+        timing: None,
     })
 }
 

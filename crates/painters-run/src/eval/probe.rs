@@ -212,6 +212,7 @@ pub fn probe(lm: &mut LanguageModel, tok: &Tokenizer, examples: &[ProbeExample],
         n_samples: test.len(),
         config: serde_json::json!({"train": train.len(), "test": test.len(), "labels": labels, "pooling": "mean", "C": 1.0}),
         details: serde_json::json!({"predictions": pred.iter().map(|&p| labels[p].clone()).collect::<Vec<_>>()}),
+        timing: None,
     })
 }
 

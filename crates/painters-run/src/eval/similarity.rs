@@ -92,6 +92,7 @@ pub fn similarity(lm: &mut LanguageModel, blocks: usize, tok: &Tokenizer, texts:
         n_samples: texts.len(),
         config: serde_json::json!({"max_tokens": max_tokens, "blocks": blocks}),
         details: serde_json::json!({"matrix": matrix, "influence": influence, "labels": labels}),
+        timing: None,
     };
     Ok((result, Similarity { labels, matrix, influence }))
 }

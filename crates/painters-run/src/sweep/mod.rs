@@ -290,6 +290,7 @@ pub fn run_task(lm: &mut LanguageModel, tok: &Tokenizer, t: &SuiteTask, batch: u
                 n_samples: texts.len(),
                 config: serde_json::Value::Null,
                 details: serde_json::Value::Null,
+                timing: None,
             }
         }
         other => return Err(EvalError::Task(format!("unknown task kind '{other}'"))),
