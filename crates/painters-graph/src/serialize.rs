@@ -118,7 +118,7 @@ enum Init<'t> {
     /// Serialized from memory.
     Whole(&'t TensorProto),
     /// Every field but `raw_data` from memory, then `raw_data` copied from the file.
-    Split { head: TensorProto, offset: u64, len: u64 },
+    Split { head: Box<TensorProto>, offset: u64, len: u64 },
     /// The whole field, byte for byte as it is in the source file
     /// (`start..end`, tag and length included): unchanged tensors that were
     /// adjacent in the source are copied as one range.
@@ -251,7 +251,7 @@ fn plan_initializer<'t>(t: &'t TensorProto, source: Option<&PayloadSource<'_>>) 
         return Ok((Init::Verbatim { start: offset - prefix.len() as u64, end: offset + len }, field));
     }
     if raw.len() >= KERNEL_COPY_MIN {
-        return Ok((Init::Split { head, offset, len }, field));
+        return Ok((Init::Split { head: Box::new(head), offset, len }, field));
     }
     Ok(whole(t))
 }
