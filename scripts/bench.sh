@@ -83,6 +83,8 @@ END=$(date +%s)
   echo
   "$PY" scripts/bench_summary.py
   echo
+  # The analysis of the misses (written by hand from the profiles below; committed).
+  if [[ -f docs/bench/NOTES.md ]]; then cat docs/bench/NOTES.md; echo; fi
   for f in bench/out/md/*.md; do cat "$f"; echo; done
 } > BENCHMARKS.md
 echo "wrote BENCHMARKS.md ($((END - START)) s)"

@@ -239,6 +239,13 @@ fn eval_cli_json_and_errors() {
     assert!(close(ppl, 287.11860), "{ppl}");
     assert!(v["n-samples"]["perplexity"]["original"].as_u64().unwrap() > 0);
     assert!(v["config"].is_object());
+    // Where the time went: windows of 16 over the text in batches of 8 → ⌈windows / 8⌉ runs,
+    // all of them inside the task.
+    let t = &v["painters.timing"];
+    let windows = v["n-samples"]["perplexity"]["original"].as_u64().unwrap();
+    assert_eq!(t["runs"].as_u64(), Some(windows.div_ceil(8)), "{t}");
+    let (task, run) = (t["task_seconds"].as_f64().unwrap(), t["run_seconds"].as_f64().unwrap());
+    assert!(run > 0.0 && run <= task && t["session_seconds"].as_f64().unwrap() > 0.0, "{t}");
 
     let tmp = tempfile::tempdir().unwrap();
     // Missing tokenizer.
