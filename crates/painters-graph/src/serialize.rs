@@ -177,11 +177,12 @@ impl<'g, 's> GraphWriter<'g, 's> {
     }
 
     /// The largest range copied from the source: (its offset from the start
-    /// of this field in the output, its offset in the source file). A copy
+    /// of this field in the output, its offset in the source file, its
+    /// length). A copy
     /// whose source and destination offsets agree modulo the page size is
     /// about 1.5× faster (measured with `copy_file_range` on ext4), so the
     /// caller may pad what it writes before this field.
-    pub fn largest_copy(&self) -> Option<(u64, u64)> {
+    pub fn largest_copy(&self) -> Option<(u64, u64, u64)> {
         let mut at = tag_len(MODEL_GRAPH) + varint_len(self.total) + self.rest.compute_size();
         let mut best: Option<(u64, u64, u64)> = None;
         for (part, size) in &self.parts {
@@ -192,7 +193,7 @@ impl<'g, 's> GraphWriter<'g, 's> {
             }
             at += size;
         }
-        best.map(|(_, at, src)| (at, src))
+        best.map(|(len, at, src)| (at, src, len))
     }
 
     /// Writes the field.
