@@ -237,21 +237,6 @@ fn padding(at: u64, src_offset: u64, len: u64) -> Vec<u8> {
     bytes
 }
 
-#[cfg(test)]
-mod tests {
-    use super::padding;
-
-    #[test]
-    fn padding_aligns_the_copy_with_its_source() {
-        for (at, src, len) in [(1_042_382u64 + 164_835, 1_203_121u64, 651_317_194u64), (100, 5000, 2 << 20), (7, 4096 * 3 + 17, 100 << 20), (0, 0, 1 << 30)] {
-            let pad = padding(at, src, len).len() as u64;
-            let align = if len >= 16 << 20 { 65536 } else { 4096 };
-            assert_eq!((at + pad) % align, src % 4096, "at {at} src {src}");
-            assert!(pad < 2 * align + 64);
-        }
-    }
-}
-
 fn instances(schedule: &Schedule) -> Vec<InstanceInfo> {
     let mut copies: BTreeMap<usize, usize> = BTreeMap::new();
     schedule
@@ -437,4 +422,19 @@ fn externalize(proto: &mut ModelProto, src: &OnnxModel, path: &Path, location: &
 
 fn align(x: u64) -> u64 {
     x.div_ceil(64) * 64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::padding;
+
+    #[test]
+    fn padding_aligns_the_copy_with_its_source() {
+        for (at, src, len) in [(1_042_382u64 + 164_835, 1_203_121u64, 651_317_194u64), (100, 5000, 2 << 20), (7, 4096 * 3 + 17, 100 << 20), (0, 0, 1 << 30)] {
+            let pad = padding(at, src, len).len() as u64;
+            let align = if len >= 16 << 20 { 65536 } else { 4096 };
+            assert_eq!((at + pad) % align, src % 4096, "at {at} src {src}");
+            assert!(pad < 2 * align + 64);
+        }
+    }
 }
