@@ -11,6 +11,7 @@
 //! tensor written this way `raw_data` comes after the other fields.
 use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::sync::{Arc, Condvar, Mutex};
 
 use protobuf::Message;
 
@@ -26,21 +27,69 @@ pub const MODEL_METADATA_PROPS: u32 = 14;
 const GRAPH_INITIALIZER: u32 = 5;
 const TENSOR_RAW_DATA: u32 = 9;
 
+/// Kernel copies run in steps of this size, reporting progress after each.
+const COPY_STEP: u64 = 16 << 20;
+
+/// How far the copies have read through the source file, so that another
+/// thread reading the same bytes (the provenance digest) can follow the copy
+/// through the page cache instead of reading a cold file from disk a second
+/// time. Only ever a performance hint: what that thread reads does not
+/// depend on it.
+#[derive(Debug, Default)]
+pub struct CopyProgress {
+    state: Mutex<(u64, bool)>,
+    cv: Condvar,
+}
+
+impl CopyProgress {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (u64, bool)> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The source bytes before `offset` have been copied.
+    pub fn advance(&self, offset: u64) {
+        let mut s = self.lock();
+        s.0 = s.0.max(offset);
+        self.cv.notify_all();
+    }
+
+    /// No more copies will come (also on failure): waiters return.
+    pub fn finish(&self) {
+        self.lock().1 = true;
+        self.cv.notify_all();
+    }
+
+    /// Blocks until the copies have passed `offset` or are finished.
+    pub fn wait_for(&self, offset: u64) {
+        let mut s = self.lock();
+        while s.0 < offset && !s.1 {
+            s = self.cv.wait(s).unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+}
+
 /// The source of kernel-copied payloads: a model loaded from a file, and
 /// that file opened for reading.
 #[derive(Debug)]
 pub struct PayloadSource<'m> {
     model: &'m OnnxModel,
     file: File,
+    progress: Option<Arc<CopyProgress>>,
 }
 
 impl<'m> PayloadSource<'m> {
     /// `None` when the model was not memory-mapped from a file.
     pub fn open(model: &'m OnnxModel) -> std::io::Result<Option<Self>> {
         match model.path() {
-            Some(path) if !model.source_bytes().is_empty() => Ok(Some(Self { model, file: File::open(path)? })),
+            Some(path) if !model.source_bytes().is_empty() => Ok(Some(Self { model, file: File::open(path)?, progress: None })),
             _ => Ok(None),
         }
+    }
+
+    /// Reports the progress of every copy to `progress`.
+    pub fn report_to(mut self, progress: Arc<CopyProgress>) -> Self {
+        self.progress = Some(progress);
+        self
     }
 
     /// The file span of `bytes` when it is worth a kernel copy.
@@ -55,9 +104,18 @@ impl<'m> PayloadSource<'m> {
     pub fn copy_to(&self, w: &mut BufWriter<&File>, offset: u64, len: u64) -> std::io::Result<()> {
         let mut f = &self.file;
         f.seek(SeekFrom::Start(offset))?;
-        let copied = std::io::copy(&mut f.take(len), w)?;
-        if copied != len {
-            return Err(std::io::Error::other(format!("short read from the source model ({copied} of {len} bytes)")));
+        let step = if self.progress.is_some() { COPY_STEP } else { len };
+        let mut done = 0;
+        while done < len {
+            let n = step.min(len - done);
+            let copied = std::io::copy(&mut f.take(n), w)?;
+            if copied != n {
+                return Err(std::io::Error::other(format!("short read from the source model ({} of {len} bytes)", done + copied)));
+            }
+            done += n;
+            if let Some(p) = &self.progress {
+                p.advance(offset + done);
+            }
         }
         Ok(())
     }
@@ -187,7 +245,8 @@ impl<'g, 's> GraphWriter<'g, 's> {
         let mut best: Option<(u64, u64, u64)> = None;
         for (part, size) in &self.parts {
             if let Init::Verbatim { start, end } = part {
-                if best.is_none_or(|b| end - start > b.0) {
+                // Only ranges copied in the kernel (smaller ones are written from memory).
+                if end - start >= KERNEL_COPY_MIN as u64 && best.is_none_or(|b| end - start > b.0) {
                     best = Some((end - start, at, *start));
                 }
             }

@@ -41,6 +41,13 @@ pub fn emit_with(model: &OnnxModel, layout: &BlockLayout, schedule: &Schedule, o
     let last = layout.blocks.last().ok_or(RewriteError::NoSuchBlock { block: 0, count: 0 })?;
     let mut e = Emitter {
         src,
+        taken: src
+            .node
+            .iter()
+            .flat_map(|n| n.output.iter().map(String::as_str))
+            .chain(src.input.iter().map(|v| v.name()))
+            .chain(src.initializer.iter().map(|t| t.name()))
+            .collect(),
         layout,
         nodes: Vec::with_capacity(src.node.len()),
         copies: vec![0; layout.num_blocks()],
@@ -48,7 +55,14 @@ pub fn emit_with(model: &OnnxModel, layout: &BlockLayout, schedule: &Schedule, o
         kv_inputs: Vec::new(),
         kv_outputs: Vec::new(),
         final_name: last.output.clone(),
-        means: 0,
+        // New `Mean` nodes are numbered after those of a source painters
+        // already rewrote, so names stay unique.
+        means: src
+            .node
+            .iter()
+            .filter_map(|n| n.name().strip_prefix("painters.mean.")?.split("__").next()?.parse::<usize>().ok())
+            .max()
+            .map_or(0, |m| m + 1),
         taps: Vec::new(),
     };
     e.nodes.extend(layout.prologue.iter().map(|&n| src.node[n].clone()));
@@ -85,6 +99,8 @@ pub fn emit_with(model: &OnnxModel, layout: &BlockLayout, schedule: &Schedule, o
 
 struct Emitter<'a> {
     src: &'a GraphProto,
+    /// Every tensor name of the source graph.
+    taken: HashSet<&'a str>,
     layout: &'a BlockLayout,
     nodes: Vec<NodeProto>,
     copies: Vec<usize>,
@@ -125,10 +141,11 @@ impl Emitter<'_> {
         let copy = self.copies[j];
         self.copies[j] += 1;
         let mut rename: HashMap<String, String> = HashMap::new();
+        let suffix = if copy > 0 { self.copy_suffix(&block.nodes, copy) } else { String::new() };
         if copy > 0 {
             for &n in &block.nodes {
                 for o in self.src.node[n].output.iter().filter(|o| !o.is_empty()) {
-                    rename.insert(o.clone(), format!("{o}__{copy}"));
+                    rename.insert(o.clone(), format!("{o}{suffix}"));
                 }
             }
         }
@@ -136,28 +153,52 @@ impl Emitter<'_> {
         let output = if last {
             self.final_name.clone()
         } else if natural == self.final_name {
-            format!("{natural}__{copy}")
+            // The last block's output run elsewhere: a fresh name (the source,
+            // itself a rewrite, may hold `{natural}__{k}` already).
+            (0..).map(|n| format!("{natural}__{copy}{}", if n == 0 { String::new() } else { format!("_{n}") })).find(|c| !self.taken.contains(c.as_str())).unwrap_or_default()
         } else {
             natural
         };
         rename.insert(block.output.clone(), output.clone());
         rename.insert(block.input.clone(), input);
         if let Some(kv) = &block.kv {
-            let slot = self.next_slot;
-            self.next_slot += 1;
-            move_to_slot(&kv.inputs, &self.src.input, j, slot, &mut rename, &mut self.kv_inputs);
-            move_to_slot(&kv.outputs, &self.src.output, j, slot, &mut rename, &mut self.kv_outputs);
+            // One slot per cache the block holds, in execution order: one for a
+            // block of an export; several for a parallel group read back from a
+            // model painters rewrote (each branch instance has its own cache,
+            // told apart by the index in its names).
+            let mut caches: Vec<usize> = kv.inputs.iter().chain(&kv.outputs).filter_map(|n| kv_index(n).map(|(_, _, i)| i)).collect();
+            caches.sort_unstable();
+            caches.dedup();
+            let base = self.next_slot;
+            self.next_slot += caches.len().max(1);
+            let slot = |name: &str| kv_index(name).and_then(|(_, _, i)| caches.binary_search(&i).ok()).map_or(base, |r| base + r);
+            move_to_slot(&kv.inputs, &self.src.input, &slot, &mut rename, &mut self.kv_inputs);
+            move_to_slot(&kv.outputs, &self.src.output, &slot, &mut rename, &mut self.kv_outputs);
         }
         for &n in &block.nodes {
             let mut node = self.src.node[n].clone();
             if copy > 0 && !node.name().is_empty() {
-                node.set_name(format!("{}__{copy}", node.name()));
+                node.set_name(format!("{}{suffix}", node.name()));
             }
             rename_node(&mut node, &rename);
             self.nodes.push(node);
         }
         self.taps.push(output.clone());
         output
+    }
+
+    /// The suffix of copy `copy` of a block's nodes and tensors: `__{copy}`,
+    /// or `__{copy}_{n}` when a source that is itself a rewrite already
+    /// holds one of the names `__{copy}` would give.
+    fn copy_suffix(&self, nodes: &[usize], copy: usize) -> String {
+        (0..)
+            .map(|n| if n == 0 { format!("__{copy}") } else { format!("__{copy}_{n}") })
+            .find(|suffix| {
+                !nodes.iter().any(|&n| {
+                    self.src.node[n].output.iter().any(|o| !o.is_empty() && self.taken.contains(format!("{o}{suffix}").as_str()))
+                })
+            })
+            .unwrap_or_default()
     }
 
     /// The new graph: nodes, KV inputs/outputs in slot order, dead code removed.
@@ -215,18 +256,17 @@ impl Emitter<'_> {
     }
 }
 
-/// Renames block `j`'s KV tensors `names` to slot `slot`, recording the new
-/// graph input/output entries (typed as the originals in `declared`).
+/// Renames KV tensors `names` to their slots (`slot(name)`), recording the
+/// new graph input/output entries (typed as the originals in `declared`).
 fn move_to_slot(
     names: &[String],
     declared: &[ValueInfoProto],
-    j: usize,
-    slot: usize,
+    slot: &dyn Fn(&str) -> usize,
     rename: &mut HashMap<String, String>,
     out: &mut Vec<ValueInfoProto>,
 ) {
     for name in names {
-        let new = slot_name(name, j, slot);
+        let new = slot_name(name, slot(name));
         if let Some(v) = declared.iter().find(|v| v.name() == name) {
             let mut v = v.clone();
             v.set_name(new.clone());
@@ -255,23 +295,37 @@ fn splice(list: &[ValueInfoProto], old: &HashSet<&str>, new: Vec<ValueInfoProto>
     out
 }
 
-/// The name of a KV tensor of block `j` moved to slot `s`: the index in
-/// `past_key_values.{j}.key` / `present.{j}.value` is replaced.
-pub fn slot_name(name: &str, j: usize, s: usize) -> String {
-    if j == s {
-        return name.to_string();
-    }
-    for (from, to) in [(format!(".{j}."), format!(".{s}.")), (format!("_{j}_"), format!("_{s}_"))] {
-        if let Some(pos) = name.find(&from) {
-            return format!("{}{}{}", &name[..pos], to, &name[pos + from.len()..]);
+/// The index in a KV tensor's name: the first run of digits between
+/// separators (`past_key_values.3.key`, `present.12.value`, `past_key_1`),
+/// as (start, end, value).
+fn kv_index(name: &str) -> Option<(usize, usize, usize)> {
+    let b = name.as_bytes();
+    let sep = |c: u8| c == b'.' || c == b'_';
+    let mut i = 0;
+    while i < b.len() {
+        if b[i].is_ascii_digit() && i > 0 && sep(b[i - 1]) {
+            let end = (i..b.len()).find(|&k| !b[k].is_ascii_digit()).unwrap_or(b.len());
+            if end == b.len() || sep(b[end]) {
+                if let Ok(v) = name[i..end].parse() {
+                    return Some((i, end, v));
+                }
+            }
+            i = end;
+        } else {
+            i += 1;
         }
     }
-    for (from, to) in [(format!(".{j}"), format!(".{s}")), (format!("_{j}"), format!("_{s}"))] {
-        if name.ends_with(&from) {
-            return format!("{}{}", &name[..name.len() - from.len()], to);
-        }
+    None
+}
+
+/// The name of a KV tensor moved to slot `s`: its index replaced by `s`
+/// (`past_key_values.3.key` → `past_key_values.{s}.key`), or `.slot{s}`
+/// appended when the name has none.
+pub fn slot_name(name: &str, s: usize) -> String {
+    match kv_index(name) {
+        Some((start, end, _)) => format!("{}{s}{}", &name[..start], &name[end..]),
+        None => format!("{name}.slot{s}"),
     }
-    format!("{name}.slot{s}")
 }
 
 fn rename_node(node: &mut NodeProto, rename: &HashMap<String, String>) {
@@ -350,10 +404,11 @@ mod tests {
 
     #[test]
     fn kv_names_follow_their_slot() {
-        assert_eq!(slot_name("past_key_values.3.key", 3, 7), "past_key_values.7.key");
-        assert_eq!(slot_name("present.12.value", 12, 0), "present.0.value");
-        assert_eq!(slot_name("present.1.value", 1, 1), "present.1.value");
-        assert_eq!(slot_name("past_key_1", 1, 4), "past_key_4");
-        assert_eq!(slot_name("cache", 2, 5), "cache.slot5");
+        assert_eq!(slot_name("past_key_values.3.key", 7), "past_key_values.7.key");
+        assert_eq!(slot_name("present.12.value", 0), "present.0.value");
+        assert_eq!(slot_name("present.1.value", 1), "present.1.value");
+        assert_eq!(slot_name("past_key_1", 4), "past_key_4");
+        assert_eq!(slot_name("kv2.layer_3_key", 9), "kv2.layer_9_key");
+        assert_eq!(slot_name("cache", 5), "cache.slot5");
     }
 }

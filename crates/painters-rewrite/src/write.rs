@@ -12,10 +12,11 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use painters_graph::proto::onnx::{tensor_proto::DataLocation, ModelProto, StringStringEntryProto, TensorProto};
 use painters_graph::tensor::{external_ref, is_external};
-use painters_graph::serialize::{write_message_field, GraphWriter, PayloadSource, MODEL_METADATA_PROPS};
+use painters_graph::serialize::{write_message_field, CopyProgress, GraphWriter, PayloadSource, MODEL_METADATA_PROPS};
 use painters_graph::{detect, write_atomic_with, BlockLayout, GraphError, OnnxModel};
 use protobuf::Message;
 
@@ -181,19 +182,29 @@ pub fn rewrite_model(model: &OnnxModel, layout: &BlockLayout, plan: &Plan, out: 
 fn write_model(model: &OnnxModel, proto: &mut ModelProto, plan: &Plan, blocks: usize, out: &Path, sync: bool) -> Result<()> {
     let src = model.path().unwrap_or(out);
     let io = |e: std::io::Error| RewriteError::Graph(GraphError::Write { path: out.to_path_buf(), source: e });
-    let source = PayloadSource::open(model).map_err(|e| GraphError::Io { path: src.to_path_buf(), source: e })?;
+    // The digest thread follows the largest copy through the page cache, so
+    // a cold source is read from disk once.
+    let progress = Arc::new(CopyProgress::default());
+    let source = PayloadSource::open(model)
+        .map_err(|e| GraphError::Io { path: src.to_path_buf(), source: e })?
+        .map(|s| s.report_to(progress.clone()));
     let mut graph = proto.graph.take().unwrap_or_default();
     let inits = std::mem::take(&mut graph.initializer);
     let graph = GraphWriter::new(graph, &inits, source.as_ref()).map_err(io)?;
     let mut head = proto.write_to_bytes().map_err(|e| io(std::io::Error::other(e.to_string())))?;
+    let mut follow = None;
     if let Some((at, src_offset, len)) = graph.largest_copy() {
         head.extend(padding(head.len() as u64 + at, src_offset, len));
+        follow = Some((src_offset, src_offset + len));
     }
     std::thread::scope(|scope| {
-        let digest = scope.spawn(|| source_digest(model));
+        let digest = scope.spawn(|| source_digest(model, follow, &progress));
+        // However writing ends, the digest thread stops waiting for copies.
+        let _finish = FinishOnDrop(&progress);
         write_atomic_with(out, sync, |w| {
             w.write_all(&head)?;
             graph.write(w)?;
+            progress.finish(); // every copy is done
             let digest = digest.join().map_err(|_| std::io::Error::other("hashing the source failed"))??;
             for entry in provenance(src, plan, blocks, digest) {
                 write_message_field(w, MODEL_METADATA_PROPS, &entry)?;
@@ -292,16 +303,37 @@ fn provenance(src: &Path, plan: &Plan, blocks: usize, digest: String) -> Vec<Str
 /// BLAKE3 of the source file (as `b3sum` prints it): of its memory map, or
 /// read when it was not mapped. BLAKE3 rather than SHA-256 because the digest
 /// covers inline weights too, and at ~4 GB/s it stays off the critical path
-/// of a rewrite (it runs while the weights are copied).
-fn source_digest(model: &OnnxModel) -> std::io::Result<String> {
+/// of a rewrite (it runs while the weights are copied). The source bytes
+/// `follow` are hashed behind the copy that reads them (`progress`).
+fn source_digest(model: &OnnxModel, follow: Option<(u64, u64)>, progress: &CopyProgress) -> std::io::Result<String> {
     let mut h = blake3::Hasher::new();
-    if model.source_bytes().is_empty() {
+    let bytes = model.source_bytes();
+    if bytes.is_empty() {
         let mut f = File::open(model.path().unwrap_or(Path::new("")))?;
         h.update_reader(&mut f)?;
-    } else {
-        h.update(model.source_bytes());
+        return Ok(h.finalize().to_hex().to_string());
     }
+    let (start, end) = follow.map_or((0, 0), |(s, e)| (s as usize, (e as usize).min(bytes.len())));
+    let start = start.min(end);
+    h.update(&bytes[..start]);
+    let mut pos = start;
+    while pos < end {
+        let next = (pos + (4 << 20)).min(end);
+        progress.wait_for(next as u64);
+        h.update(&bytes[pos..next]);
+        pos = next;
+    }
+    h.update(&bytes[end..]);
     Ok(h.finalize().to_hex().to_string())
+}
+
+/// Calls [`CopyProgress::finish`] when dropped.
+struct FinishOnDrop<'a>(&'a CopyProgress);
+
+impl Drop for FinishOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.finish();
+    }
 }
 
 /// Relative locations of the external files the emitted graph references.

@@ -33,10 +33,12 @@ pub fn find(
 /// Boundaries from the layer index of each chain tensor's producer: each
 /// maximal run of one index along the chain is a block, ending at the last
 /// tensor of the run. Indices need not start at 0 or increase, so a graph
-/// painters rewrote (blocks skipped, reordered, repeated) is read back too.
+/// painters rewrote (blocks skipped, reordered, repeated) is read back too:
+/// a later instance of a block (node names suffixed `__k`) is a run of its
+/// own even right after the first, and the `Mean` of a parallel group
+/// (`painters.mean.*`) ends a block made of the whole group.
 pub fn by_names(index: &GraphIndex<'_>, chain: &[&str]) -> Result<Vec<usize>, String> {
-    let labels: Vec<Option<usize>> =
-        chain.iter().map(|t| index.producer(t).and_then(|p| node_layer(index.node(p)))).collect();
+    let labels: Vec<Option<Label<'_>>> = chain.iter().map(|t| index.producer(t).and_then(|p| label(index.node(p)))).collect();
     let Some(first) = labels.iter().position(Option::is_some) else {
         return Err("no node on the residual chain carries a layer index in its name".into());
     };
@@ -44,7 +46,7 @@ pub fn by_names(index: &GraphIndex<'_>, chain: &[&str]) -> Result<Vec<usize>, St
         return Err("a layer makes the token input".into());
     }
     let mut bounds = vec![first - 1];
-    let mut run: Option<(usize, usize)> = None; // (label, last position)
+    let mut run: Option<(Label<'_>, usize)> = None; // (label, last position)
     for (pos, l) in labels.iter().enumerate().skip(first) {
         let Some(l) = *l else { continue };
         match run {
@@ -60,6 +62,42 @@ pub fn by_names(index: &GraphIndex<'_>, chain: &[&str]) -> Result<Vec<usize>, St
         bounds.push(last);
     }
     Ok(bounds)
+}
+
+/// What places a chain tensor's producer in a block instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Label<'a> {
+    /// Layer index and painters' copy suffix (`__1`, `__2_1`, …; empty without).
+    Layer(usize, &'a str),
+    /// The `Mean` node closing a parallel group (`painters.mean.3`, `painters.mean.3__1`).
+    Mean(&'a str),
+}
+
+fn label(node: &crate::proto::onnx::NodeProto) -> Option<Label<'_>> {
+    let name = node.name();
+    if name.starts_with("painters.mean.") {
+        return Some(Label::Mean(name));
+    }
+    node_layer(node).map(|l| Label::Layer(l, copy_suffix(name)))
+}
+
+/// The suffix painters gives the nodes of a later instance of a block: one
+/// or more `__{k}` or `__{k}_{n}` at the end of the name ("" without).
+pub fn copy_suffix(name: &str) -> &str {
+    let mut start = name.len();
+    while let Some(p) = name[..start].rfind("__") {
+        let part = &name[p + 2..start];
+        let digits = |d: &str| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit());
+        let ok = match part.split_once('_') {
+            Some((k, n)) => digits(k) && digits(n),
+            None => digits(part),
+        };
+        if !ok {
+            break;
+        }
+        start = p;
+    }
+    &name[start..]
 }
 
 /// Boundaries from the repeating pattern of chain atoms.
@@ -193,5 +231,19 @@ mod tests {
         let sig = [g, c, a, c, m, c, a, c, m, c, 7];
         assert_eq!(best_repeat(&sig, |_, _, _| true), Some((2, 4, 2)));
         assert_eq!(best_repeat(&sig, |s, _, _| s == 1), Some((1, 4, 2)));
+    }
+}
+
+#[cfg(test)]
+mod suffix_tests {
+    use super::copy_suffix;
+
+    #[test]
+    fn copy_suffixes_are_read_off_the_end() {
+        assert_eq!(copy_suffix("/model/layers.1/Add_1"), "");
+        assert_eq!(copy_suffix("/model/layers.1/Add_1__2"), "__2");
+        assert_eq!(copy_suffix("/model/layers.1/Add__1__2_1"), "__1__2_1");
+        assert_eq!(copy_suffix("node_add_3__4"), "__4");
+        assert_eq!(copy_suffix("x__y"), "");
     }
 }
