@@ -34,12 +34,25 @@ impl OnnxModel {
     /// and every external-data reference is relative, inside the model's
     /// directory, and within the size of an existing file.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        Self::load_with(path, false)
+    }
+
+    /// [`Self::load`]; with `prefetch`, the kernel is first asked to read the
+    /// whole file ahead, sequentially. Parsing touches every initializer's
+    /// header, scattered through an inline-weights file: on a cold cache that
+    /// is one disk wait per tensor, unless the file streams in ahead of the
+    /// parser. Worth it when the whole file will be read anyway (a rewrite
+    /// copies and hashes it); not for `inspect`.
+    pub fn load_with(path: impl AsRef<Path>, prefetch: bool) -> Result<Self> {
         let path = path.as_ref();
         let io = |source| GraphError::Io { path: path.to_path_buf(), source };
         let file = File::open(path).map_err(io)?;
         let meta = file.metadata().map_err(io)?;
         if meta.is_dir() {
             return Err(GraphError::NotOnnx { path: path.to_path_buf(), reason: "it is a directory".into() });
+        }
+        if prefetch {
+            crate::serialize::advise(&file, crate::serialize::Advice::WillNeed);
         }
         let bytes = if meta.len() == 0 { Bytes::new() } else { map_file(&file).map_err(io)? };
         let dir = match path.parent() {

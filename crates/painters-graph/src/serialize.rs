@@ -81,7 +81,11 @@ impl<'m> PayloadSource<'m> {
     /// `None` when the model was not memory-mapped from a file.
     pub fn open(model: &'m OnnxModel) -> std::io::Result<Option<Self>> {
         match model.path() {
-            Some(path) if !model.source_bytes().is_empty() => Ok(Some(Self { model, file: File::open(path)?, progress: None })),
+            Some(path) if !model.source_bytes().is_empty() => {
+                let file = File::open(path)?;
+                advise(&file, Advice::Sequential);
+                Ok(Some(Self { model, file, progress: None }))
+            }
             _ => Ok(None),
         }
     }
@@ -128,6 +132,33 @@ impl<'m> PayloadSource<'m> {
         }
     }
 }
+
+/// What a file will be used for (`posix_fadvise`).
+#[derive(Debug, Clone, Copy)]
+pub enum Advice {
+    /// Read front to back: a larger readahead for a cold file (as `cp` asks for).
+    Sequential,
+    /// Read all of it soon: start reading it in now.
+    WillNeed,
+}
+
+/// Passes `advice` about the whole of `file` to the kernel (a hint; errors are ignored).
+#[cfg(target_os = "linux")]
+pub fn advise(file: &File, advice: Advice) {
+    use std::os::fd::AsRawFd;
+    let a = match advice {
+        Advice::Sequential => libc::POSIX_FADV_SEQUENTIAL,
+        Advice::WillNeed => libc::POSIX_FADV_WILLNEED,
+    };
+    #[allow(unsafe_code)]
+    // SAFETY: posix_fadvise only reads the descriptor number, which `file`
+    // keeps open for the duration of the call; it touches no memory of ours.
+    let _ = unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, a) };
+}
+
+/// Passes `advice` about the whole of `file` to the kernel (not on this platform).
+#[cfg(not(target_os = "linux"))]
+pub fn advise(_: &File, _: Advice) {}
 
 fn varint_len(mut v: u64) -> u64 {
     let mut n = 1;

@@ -36,7 +36,9 @@ pub struct Args {
 
 pub fn main(args: Args) -> anyhow::Result<()> {
     let src = super::resolve_model(&args.model)?;
-    let model = OnnxModel::load(&src)?;
+    // An inline-weights model is read whole (copied and hashed): stream it in ahead of the parser.
+    let inline_weights = std::fs::metadata(&src).map(|m| m.len() > 64 << 20).unwrap_or(false);
+    let model = OnnxModel::load_with(&src, inline_weights && !args.dry_run)?;
     let layout = detect(&model)?;
     let plan = args.plan.resolve(layout.num_blocks())?;
     let as_dir = args.output.is_dir() || args.output.as_os_str().to_string_lossy().ends_with('/');
