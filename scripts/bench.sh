@@ -61,7 +61,8 @@ END=$(date +%s)
 {
   echo "# Benchmarks"
   echo
-  echo "Written by \`scripts/bench.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC') (wall time of the run: $((END - START)) s)."
+  echo "Written by \`scripts/bench.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC') (wall time of this run: $((END - START)) s, benchmarks ${ONLY};"
+  echo "each section ends with the time it was measured: a section not rerun keeps its earlier fragment)."
   echo "Every number is a median of ≥ 5 runs after a warm-up unless stated; the exact command is given"
   echo "with each table. Raw numbers: \`bench/out/results/*.json\`. Targets in [brackets]."
   echo
@@ -87,4 +88,7 @@ END=$(date +%s)
   if [[ -f docs/bench/NOTES.md ]]; then cat docs/bench/NOTES.md; echo; fi
   for f in bench/out/md/*.md; do cat "$f"; echo; done
 } > BENCHMARKS.md
+# The plots BENCHMARKS.md shows are committed next to it.
+mkdir -p docs/bench
+cp bench/out/plots/*.svg bench/out/plots/*.png docs/bench/ 2>/dev/null || true
 echo "wrote BENCHMARKS.md ($((END - START)) s)"

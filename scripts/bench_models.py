@@ -345,7 +345,7 @@ def plot4(pts, a0, b, orig):
     (OUT / "plots").mkdir(parents=True, exist_ok=True)
     fig.savefig(OUT / "plots/latency.svg")
     fig.savefig(OUT / "plots/latency.png", dpi=110)
-    return "![latency vs blocks](bench/out/plots/latency.svg)"
+    return "![latency vs blocks](docs/bench/latency.svg)"
 
 
 # ------------------------------------------------------------------------------ 5
@@ -472,7 +472,7 @@ def main():
         la0 = open("/proc/loadavg").read().split()[:3]
         fn(a, md)
         la1 = open("/proc/loadavg").read().split()[:3]
-        md.append(f"(benchmark {k} took {time.perf_counter() - t:.0f} s; load average before "
+        md.append(f"(measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; benchmark {k} took {time.perf_counter() - t:.0f} s; load average before "
                   f"{' '.join(la0)}, after {' '.join(la1)})\n")
         (OUT / f"md/{name}.md").write_text("\n".join(md) + "\n")
 

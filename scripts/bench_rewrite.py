@@ -312,7 +312,7 @@ def plot6(rows_b, rows_w):
     out.mkdir(parents=True, exist_ok=True)
     fig.savefig(out / "scaling.svg")
     fig.savefig(out / "scaling.png", dpi=110)
-    return "![rewrite scaling](bench/out/plots/scaling.svg)"
+    return "![rewrite scaling](docs/bench/scaling.svg)"
 
 
 def main():
@@ -330,13 +330,13 @@ def main():
         md = []
         la0 = open("/proc/loadavg").read().split()[:3]
         bench1(a, res, md)
-        md.append(f"(load average before {' '.join(la0)}, after {' '.join(open('/proc/loadavg').read().split()[:3])})\n")
+        md.append(f"(measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average before {' '.join(la0)}, after {' '.join(open('/proc/loadavg').read().split()[:3])})\n")
         (out / "md/1-rewrite.md").write_text("\n".join(md) + "\n")
     if a.only in (None, "6"):
         md = []
         la0 = open("/proc/loadavg").read().split()[:3]
         bench6(a, res, md)
-        md.append(f"(load average before {' '.join(la0)}, after {' '.join(open('/proc/loadavg').read().split()[:3])})\n")
+        md.append(f"(measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average before {' '.join(la0)}, after {' '.join(open('/proc/loadavg').read().split()[:3])})\n")
         (out / "md/6-scaling.md").write_text("\n".join(md) + "\n")
     for k, v in res.items():
         (out / f"results/{k}.json").write_text(json.dumps(v, indent=1))
