@@ -6,6 +6,7 @@
 #   BENCH_ONLY=1,6 scripts/bench.sh   a subset (1 and 6 need no real model); BENCHMARKS.md is
 #                               rebuilt from every fragment in bench/out/md (older ones kept)
 #   BENCH_RUNS=5                timed runs per command (medians; a warm-up is always excluded)
+#   BENCH_ONLY=none scripts/bench.sh   only reassemble BENCHMARKS.md from the fragments
 #
 # Needs: target/release/painters (built here), .venv-fixtures (onnx, onnxruntime, torch,
 # transformers, tokenizers, numpy; scripts/requirements-fixtures.txt) plus
@@ -61,7 +62,7 @@ END=$(date +%s)
 {
   echo "# Benchmarks"
   echo
-  echo "Written by \`scripts/bench.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC') (wall time of this run: $((END - START)) s, benchmarks ${ONLY};"
+  echo "Written by \`scripts/bench.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC') (wall time of this run: $((END - START)) s, benchmarks ${ONLY} rerun;"
   echo "each section ends with the time it was measured: a section not rerun keeps its earlier fragment)."
   echo "Every number is a median of ≥ 5 runs after a warm-up unless stated; the exact command is given"
   echo "with each table. Raw numbers: \`bench/out/results/*.json\`. Targets in [brackets]."
