@@ -56,12 +56,37 @@ pub struct ModelSession {
     /// Declared input shapes (-1 for dynamic dimensions).
     pub input_shapes: Vec<Vec<i64>>,
     pub outputs: Vec<String>,
+    /// Whether inline weights were handed to ONNX Runtime in place (see [`Self::open`]).
+    pub weights_in_place: bool,
     stats: RunStats,
 }
 
 impl ModelSession {
-    /// Opens `model` on the CPU.
+    /// Opens `model`. A model with inline weights is handed to ONNX Runtime
+    /// as its graph alone, with every large initializer pointing into the
+    /// `.onnx` file itself as external data: ONNX Runtime then reads each
+    /// weight once from the file instead of parsing a copy of it out of the
+    /// protobuf and copying it again (measured: session creation of the
+    /// 652 MB SmolLM2 export 3.3–4.4 s → about 2.2 s, the time of an
+    /// external-data export).
     pub fn open(runtime: &Runtime, model: &Path, opts: &SessionOptions) -> ort::Result<Self> {
+        Self::open_with_threshold(runtime, model, opts, 16 << 20)
+    }
+
+    /// [`Self::open`], referencing inline weights in place when there are at
+    /// least `threshold` bytes of them (tests use 0 to check small models).
+    /// Should ONNX Runtime refuse the in-place form, the file is opened as it is.
+    pub fn open_with_threshold(runtime: &Runtime, model: &Path, opts: &SessionOptions, threshold: usize) -> ort::Result<Self> {
+        if let Some((bytes, dir)) = inline_as_external(model, threshold) {
+            let mapped = Self::build(runtime, opts, |b| {
+                let mut b = b.clone().with_config_entry("session.model_external_initializers_file_folder_path", dir.to_string_lossy())?;
+                b.commit_from_memory(&bytes)
+            });
+            if let Ok(mut s) = mapped {
+                s.weights_in_place = true;
+                return Ok(s);
+            }
+        }
         Self::build(runtime, opts, |b| b.commit_from_file(model))
     }
 
@@ -103,7 +128,7 @@ impl ModelSession {
         let input_shapes =
             session.inputs().iter().map(|o| o.dtype().tensor_shape().map(|s| s.to_vec()).unwrap_or_default()).collect();
         let outputs = session.outputs().iter().map(|o| o.name().to_string()).collect();
-        Ok(Self { session, inputs, input_shapes, outputs, stats: RunStats::default() })
+        Ok(Self { session, inputs, input_shapes, outputs, weights_in_place: false, stats: RunStats::default() })
     }
 
     /// Runs the model on named inputs and returns every output by name (copied to host tensors).
@@ -165,4 +190,53 @@ impl Outputs<'_, '_> {
     pub fn all(&self) -> ort::Result<Vec<(String, HostTensor)>> {
         self.names.iter().map(|n| Ok((n.clone(), self.host(n)?))).collect()
     }
+}
+
+/// Initializers at least this large become external references into the file.
+const EXTERNAL_MIN: usize = 1024;
+
+/// The graph of an inline-weights model file (at least `threshold` bytes of
+/// inline weights) with each large initializer turned into an external
+/// reference to its bytes inside that same file, serialized, and the folder
+/// the reference is relative to. `None` when the model is not such a file.
+fn inline_as_external(model: &Path, threshold: usize) -> Option<(Vec<u8>, std::path::PathBuf)> {
+    use painters_graph::proto::onnx::{tensor_proto::DataLocation, StringStringEntryProto};
+    use protobuf::Message;
+    if std::fs::metadata(model).ok()?.len() < threshold as u64 {
+        return None;
+    }
+    let m = painters_graph::OnnxModel::load(model).ok()?;
+    if m.has_external_data() {
+        return None;
+    }
+    let file_name = model.file_name()?.to_string_lossy().to_string();
+    let mut proto = m.proto.clone();
+    let graph = proto.graph.as_mut()?;
+    let mut moved = 0usize;
+    for t in &mut graph.initializer {
+        let Some(raw) = t.raw_data.as_ref() else { continue };
+        if raw.len() < EXTERNAL_MIN {
+            continue;
+        }
+        let Some(offset) = m.file_offset(raw) else { continue };
+        let len = raw.len();
+        t.raw_data = None;
+        for (k, v) in [("location", file_name.clone()), ("offset", offset.to_string()), ("length", len.to_string())] {
+            let mut e = StringStringEntryProto::new();
+            e.set_key(k.to_string());
+            e.set_value(v);
+            t.external_data.push(e);
+        }
+        t.set_data_location(DataLocation::EXTERNAL);
+        moved += len;
+    }
+    if moved == 0 || moved < threshold {
+        return None;
+    }
+    let bytes = proto.write_to_bytes().ok()?;
+    let dir = match model.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    Some((bytes, dir))
 }

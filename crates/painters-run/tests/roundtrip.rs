@@ -42,6 +42,31 @@ fn load_save_is_bit_identical() {
     }
 }
 
+/// Inline weights handed to ONNX Runtime in place (external references into
+/// the `.onnx` file itself, as `ModelSession::open` does for large models)
+/// give exactly the outputs of opening the file as it is.
+#[test]
+fn inline_weights_in_place_are_bit_identical() {
+    use painters_run::{ModelSession, SessionOptions};
+    let mut checked = 0;
+    for f in common::fixtures() {
+        let reference = f.reference();
+        let opts = SessionOptions { threads: 1, optimization: 0, ..Default::default() };
+        let mut plain = ModelSession::open_with_threshold(common::runtime(), &f.model(), &opts, usize::MAX).unwrap();
+        let mut mapped = ModelSession::open_with_threshold(common::runtime(), &f.model(), &opts, 0).unwrap();
+        assert!(!plain.weights_in_place);
+        if OnnxModel::load(f.model()).unwrap().has_external_data() {
+            assert!(!mapped.weights_in_place, "{}", f.name);
+            continue;
+        }
+        assert!(mapped.weights_in_place, "{}: inline weights were not referenced in place", f.name);
+        let feed = common::feed_for(&plain.inputs, &reference.inputs);
+        assert_eq!(plain.run(&feed).unwrap(), mapped.run(&feed).unwrap(), "{}", f.name);
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} inline fixtures");
+}
+
 #[test]
 fn identity_schedule_is_bit_identical() {
     for f in common::fixtures() {
