@@ -171,7 +171,12 @@ impl Emitter<'_> {
             caches.dedup();
             let base = self.next_slot;
             self.next_slot += caches.len().max(1);
-            let slot = |name: &str| kv_index(name).and_then(|(_, _, i)| caches.binary_search(&i).ok()).map_or(base, |r| base + r);
+            // A block with one cache run in its own place keeps its names, whatever
+            // the exporter numbered them (the identity plan reproduces the source).
+            let keep = caches.len() <= 1 && base == j;
+            let slot = |name: &str| {
+                (!keep).then(|| kv_index(name).and_then(|(_, _, i)| caches.binary_search(&i).ok()).map_or(base, |r| base + r))
+            };
             move_to_slot(&kv.inputs, &self.src.input, &slot, &mut rename, &mut self.kv_inputs);
             move_to_slot(&kv.outputs, &self.src.output, &slot, &mut rename, &mut self.kv_outputs);
         }
@@ -256,17 +261,18 @@ impl Emitter<'_> {
     }
 }
 
-/// Renames KV tensors `names` to their slots (`slot(name)`), recording the
-/// new graph input/output entries (typed as the originals in `declared`).
+/// Renames KV tensors `names` to their slots (`slot(name)`; `None` keeps the
+/// name), recording the new graph input/output entries (typed as the
+/// originals in `declared`).
 fn move_to_slot(
     names: &[String],
     declared: &[ValueInfoProto],
-    slot: &dyn Fn(&str) -> usize,
+    slot: &dyn Fn(&str) -> Option<usize>,
     rename: &mut HashMap<String, String>,
     out: &mut Vec<ValueInfoProto>,
 ) {
     for name in names {
-        let new = slot_name(name, slot(name));
+        let new = slot(name).map_or_else(|| name.clone(), |s| slot_name(name, s));
         if let Some(v) = declared.iter().find(|v| v.name() == name) {
             let mut v = v.clone();
             v.set_name(new.clone());

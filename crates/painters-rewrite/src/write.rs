@@ -81,7 +81,8 @@ pub struct WriteReport {
     pub schedule: Vec<InstanceInfo>,
     pub weights: WeightMode,
     pub data_files: Vec<PathBuf>,
-    /// Bytes of weights read and written (0 when shared or linked).
+    /// Bytes of weights read and written: the inline weights of an inline
+    /// output, the new data file's tensors when copied, 0 when shared or linked.
     pub weight_bytes_copied: u64,
     pub copied_files: Vec<String>,
     pub dry_run: bool,
@@ -155,6 +156,10 @@ pub fn rewrite_model(model: &OnnxModel, layout: &BlockLayout, plan: &Plan, out: 
         report.weights = WeightMode::Copied;
         report.weight_bytes_copied = externalize(&mut proto, model, &out_dir.join(&data_name), &data_name, opts.dry_run, opts.sync)?;
         report.data_files.push(out_dir.join(&data_name));
+    }
+    if report.weights == WeightMode::Inline {
+        // Inline weights go into the new file (copied in the kernel).
+        report.weight_bytes_copied = proto.graph.initializer.iter().map(painters_graph::tensor::byte_size).sum();
     }
     if opts.dry_run {
         return Ok(report);

@@ -2,7 +2,8 @@
 //! from what the graph declares (`input_ids`, `attention_mask`,
 //! `position_ids`, `token_type_ids`, `past_key_values.*`). Rows of a batch
 //! are right-padded; padding never changes a real position's result (causal
-//! attention, masked keys). Log-probabilities are computed in f64.
+//! attention, masked keys). Log-probabilities: f32 exponentials (vectorized),
+//! f64 sums (`log_prob`).
 use std::path::Path;
 
 use crate::session::{ModelSession, SessionOptions};
