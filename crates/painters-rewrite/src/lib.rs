@@ -22,4 +22,4 @@ pub use parse::{parse, ParseError};
 pub use plan::Plan;
 pub use presets::{preset, Preset, PresetParams};
 pub use schedule::{Schedule, Stage};
-pub use write::{rewrite_file, rewrite_model, WeightMode, WriteOptions, WriteReport};
+pub use write::{rewrite_file, rewrite_model, Progress, WeightMode, WriteOptions, WriteReport};

@@ -55,6 +55,19 @@ pub struct WriteOptions {
     /// `fsync` every file before renaming it into place (durability across a
     /// power loss; the writes are atomic either way).
     pub sync: bool,
+    /// Told (bytes done, bytes in all) while weights are copied into a new
+    /// data file, which can take minutes for a large model.
+    pub progress: Option<Progress>,
+}
+
+/// A callback reporting the progress of a weight copy: (bytes done, bytes in all).
+#[derive(Clone)]
+pub struct Progress(pub Arc<dyn Fn(u64, u64) + Send + Sync>);
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress(..)")
+    }
 }
 
 /// Where the output's weights are.
@@ -149,12 +162,12 @@ pub fn rewrite_model(model: &OnnxModel, layout: &BlockLayout, plan: &Plan, out: 
             report.data_files = files.iter().map(|f| out_dir.join(f)).collect();
         } else {
             report.weights = WeightMode::Copied;
-            report.weight_bytes_copied = externalize(&mut proto, model, &out_dir.join(&data_name), &data_name, opts.dry_run, opts.sync)?;
+            report.weight_bytes_copied = externalize(&mut proto, model, &out_dir.join(&data_name), &data_name, opts)?;
             report.data_files.push(out_dir.join(&data_name));
         }
     } else if opts.external_data || proto.compute_size() > INLINE_LIMIT {
         report.weights = WeightMode::Copied;
-        report.weight_bytes_copied = externalize(&mut proto, model, &out_dir.join(&data_name), &data_name, opts.dry_run, opts.sync)?;
+        report.weight_bytes_copied = externalize(&mut proto, model, &out_dir.join(&data_name), &data_name, opts)?;
         report.data_files.push(out_dir.join(&data_name));
     }
     if report.weights == WeightMode::Inline {
@@ -394,7 +407,7 @@ fn same_inode(_: &Path, _: &Path) -> bool {
 /// Moves every initializer with raw data (external, or inline and ≥ 1 KiB)
 /// into a new data file `path`, referenced as `location`; returns the bytes
 /// written. Reads only the tensors still used.
-fn externalize(proto: &mut ModelProto, src: &OnnxModel, path: &Path, location: &str, dry_run: bool, sync: bool) -> Result<u64> {
+fn externalize(proto: &mut ModelProto, src: &OnnxModel, path: &Path, location: &str, opts: &WriteOptions) -> Result<u64> {
     let mut plan: Vec<(usize, u64)> = Vec::new(); // (initializer index, length)
     let mut total = 0u64;
     for (i, t) in proto.graph.initializer.iter().enumerate() {
@@ -408,15 +421,21 @@ fn externalize(proto: &mut ModelProto, src: &OnnxModel, path: &Path, location: &
         total = align(total) + len;
         plan.push((i, len));
     }
-    if dry_run {
+    if opts.dry_run {
         return Ok(total);
     }
+    let report = |done: u64| {
+        if let Some(p) = &opts.progress {
+            (p.0)(done, total);
+        }
+    };
     let mut readers: BTreeMap<PathBuf, File> = BTreeMap::new();
     let mut offsets: Vec<(usize, u64, u64)> = Vec::new();
     let inits = &proto.graph.initializer;
     let source = PayloadSource::open(src).map_err(|e| GraphError::Io { path: src.path().unwrap_or(path).to_path_buf(), source: e })?;
-    write_atomic_with(path, sync, |w| {
+    write_atomic_with(path, opts.sync, |w| {
         let mut pos = 0u64;
+        report(0);
         for &(i, len) in &plan {
             let aligned = align(pos);
             w.write_all(&vec![0u8; (aligned - pos) as usize])?;
@@ -439,6 +458,7 @@ fn externalize(proto: &mut ModelProto, src: &OnnxModel, path: &Path, location: &
             }
             offsets.push((i, pos, len));
             pos += len;
+            report(pos);
         }
         Ok(())
     })?;

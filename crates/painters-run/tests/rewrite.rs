@@ -175,9 +175,20 @@ fn external_data_shared_linked_or_copied() {
     assert!(linked_dir.join("tokenizer.json").is_file() && linked_dir.join("config.json").is_file());
 
     let copied_dir = tmp.path().join("copied");
-    let r = rewrite_file(&src, &plan, &copied_dir.join("model.onnx"), &WriteOptions::default()).unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let progress = {
+        let seen = seen.clone();
+        painters_rewrite::Progress(std::sync::Arc::new(move |done, total| seen.lock().unwrap().push((done, total))))
+    };
+    let r = rewrite_file(&src, &plan, &copied_dir.join("model.onnx"), &WriteOptions { progress: Some(progress), ..Default::default() }).unwrap();
     assert_eq!(r.weights, WeightMode::Copied);
     let copied_size = std::fs::metadata(copied_dir.join("model.onnx.data")).unwrap().len();
+    // Progress goes from 0 to all the bytes copied, never backwards.
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.first(), Some(&(0, r.weight_bytes_copied)));
+    assert_eq!(seen.last(), Some(&(r.weight_bytes_copied, r.weight_bytes_copied)));
+    assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0) && seen.len() > 2, "{seen:?}");
+    assert_eq!(copied_size, r.weight_bytes_copied);
     assert!(copied_size < data_before.len() as u64, "the copy holds only the used tensors: {copied_size}");
 
     let a = common::run(&shared, &reference.inputs);

@@ -2,7 +2,7 @@
 use std::path::PathBuf;
 
 use painters_graph::{detect, OnnxModel};
-use painters_rewrite::{rewrite_model, WriteOptions};
+use painters_rewrite::{rewrite_model, Progress, WriteOptions};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -43,8 +43,30 @@ pub fn main(args: Args) -> anyhow::Result<()> {
     let plan = args.plan.resolve(layout.num_blocks())?;
     let as_dir = args.output.is_dir() || args.output.as_os_str().to_string_lossy().ends_with('/');
     let out = if as_dir { args.output.join("model.onnx") } else { args.output.clone() };
-    let opts = WriteOptions { external_data: args.external_data, link: args.link, tap: args.tap, dry_run: args.dry_run, sync: args.sync };
-    let report = rewrite_model(&model, &layout, &plan, &out, &opts)?;
+    // A progress bar (stderr, when it is a terminal) while weights are copied into a new data file.
+    let bar = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg:>12} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, ETA {eta})") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message("weights");
+    let progress = {
+        let bar = bar.clone();
+        Progress(std::sync::Arc::new(move |done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        }))
+    };
+    let opts = WriteOptions {
+        external_data: args.external_data,
+        link: args.link,
+        tap: args.tap,
+        dry_run: args.dry_run,
+        sync: args.sync,
+        progress: Some(progress),
+    };
+    let report = rewrite_model(&model, &layout, &plan, &out, &opts);
+    bar.finish_and_clear();
+    let report = report?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
