@@ -2,8 +2,8 @@
 //! of the memory-mapped source file. Those payloads are not copied through
 //! memory: the writer emits the protobuf framing itself and copies each
 //! payload file-to-file in the kernel (`std::io::copy` from a `Take<&File>`
-//! into a `BufWriter<&File>` becomes `copy_file_range` on Linux), so writing
-//! an inline-weights model costs about what `cp` costs.
+//! into a `BufWriter<&File>` becomes `copy_file_range` on Linux), so the copy
+//! itself costs what `cp` costs (BENCHMARKS.md, benchmark 2).
 //!
 //! The output is ordinary protobuf: fields may come in any order, and a
 //! repeated field may be split (`metadata_props` written before and after
