@@ -326,18 +326,14 @@ def main():
     (out / "results").mkdir(parents=True, exist_ok=True)
     (out / "md").mkdir(parents=True, exist_ok=True)
     res = {}
-    if a.only in (None, "1"):
+    for key, name, fn in (("1", "1-rewrite", bench1), ("6", "6-scaling", bench6)):
+        if a.only not in (None, key):
+            continue
         md = []
         la0 = open("/proc/loadavg").read().split()[:3]
-        bench1(a, res, md)
+        fn(a, res, md)
         md.append(f"(measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average before {' '.join(la0)}, after {' '.join(open('/proc/loadavg').read().split()[:3])})\n")
-        (out / "md/1-rewrite.md").write_text("\n".join(md) + "\n")
-    if a.only in (None, "6"):
-        md = []
-        la0 = open("/proc/loadavg").read().split()[:3]
-        bench6(a, res, md)
-        md.append(f"(measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average before {' '.join(la0)}, after {' '.join(open('/proc/loadavg').read().split()[:3])})\n")
-        (out / "md/6-scaling.md").write_text("\n".join(md) + "\n")
+        (out / f"md/{name}.md").write_text("\n".join(md) + "\n")
     for k, v in res.items():
         (out / f"results/{k}.json").write_text(json.dumps(v, indent=1))
 

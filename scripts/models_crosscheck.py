@@ -22,6 +22,7 @@ from importlib import metadata
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from convert_models import sha256  # noqa: E402  (stdlib only at import)
 import reference_perplexity as ref  # noqa: E402  (sets HF_HUB_OFFLINE before importing torch)
 
 import torch  # noqa: E402
@@ -33,14 +34,6 @@ EXPORTS = ["models/smollm2-135m", "models/smollm2-135m-past"]
 TOLERANCE = 0.005
 METRICS = ["token_perplexity", "word_perplexity", "bits_per_byte", "loglikelihood_sum",
            "n_tokens", "words", "bytes"]
-
-
-def file_sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def rel(a, b):
@@ -125,7 +118,7 @@ def main():
             res[m] = int(res[m])
         onnx_path = ROOT / export / "model.onnx"
         out["painters"][export] = {"command": " ".join(cmd),
-                                   "model_onnx_sha256": file_sha256(onnx_path),
+                                   "model_onnx_sha256": sha256(onnx_path),
                                    "results": res, "seconds": round(secs, 2)}
         diff = {m: rel(res[m], torch_res[m]) for m in
                 ("token_perplexity", "word_perplexity", "bits_per_byte", "loglikelihood_sum")}

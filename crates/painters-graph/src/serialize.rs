@@ -256,13 +256,9 @@ impl<'g, 's> GraphWriter<'g, 's> {
     }
 
     /// Bytes this writes (the whole field: tag, length and graph).
-    pub fn len(&self) -> u64 {
+    #[cfg(test)]
+    fn len(&self) -> u64 {
         tag_len(MODEL_GRAPH) + varint_len(self.total) + self.total
-    }
-
-    /// Whether it writes nothing (never: a graph field has a tag).
-    pub fn is_empty(&self) -> bool {
-        false
     }
 
     /// The largest range copied from the source: (its offset from the start

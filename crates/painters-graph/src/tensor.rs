@@ -43,6 +43,20 @@ pub struct ExternalRef {
     pub length: Option<u64>,
 }
 
+/// Makes `t` an external tensor: its data is `length` bytes at `offset` of
+/// the file `location` (relative to the model); inline data is dropped.
+pub fn set_external(t: &mut TensorProto, location: &str, offset: u64, length: u64) {
+    t.raw_data = None;
+    t.external_data.clear();
+    for (k, v) in [("location", location.to_string()), ("offset", offset.to_string()), ("length", length.to_string())] {
+        let mut e = crate::proto::onnx::StringStringEntryProto::new();
+        e.set_key(k.to_string());
+        e.set_value(v);
+        t.external_data.push(e);
+    }
+    t.set_data_location(DataLocation::EXTERNAL);
+}
+
 /// Reads the external-data entries of `t`; `Err` names the malformed entry.
 pub fn external_ref(t: &TensorProto) -> Result<ExternalRef, String> {
     let mut location = None;

@@ -41,13 +41,7 @@ pub fn emit_with(model: &OnnxModel, layout: &BlockLayout, schedule: &Schedule, o
     let last = layout.blocks.last().ok_or(RewriteError::NoSuchBlock { block: 0, count: 0 })?;
     let mut e = Emitter {
         src,
-        taken: src
-            .node
-            .iter()
-            .flat_map(|n| n.output.iter().map(String::as_str))
-            .chain(src.input.iter().map(|v| v.name()))
-            .chain(src.initializer.iter().map(|t| t.name()))
-            .collect(),
+        taken: std::cell::OnceCell::new(),
         layout,
         nodes: Vec::with_capacity(src.node.len()),
         copies: vec![0; layout.num_blocks()],
@@ -99,8 +93,8 @@ pub fn emit_with(model: &OnnxModel, layout: &BlockLayout, schedule: &Schedule, o
 
 struct Emitter<'a> {
     src: &'a GraphProto,
-    /// Every tensor name of the source graph.
-    taken: HashSet<&'a str>,
+    /// Every tensor name of the source graph (built when a copy first needs it).
+    taken: std::cell::OnceCell<HashSet<&'a str>>,
     layout: &'a BlockLayout,
     nodes: Vec<NodeProto>,
     copies: Vec<usize>,
@@ -155,7 +149,7 @@ impl Emitter<'_> {
         } else if natural == self.final_name {
             // The last block's output run elsewhere: a fresh name (the source,
             // itself a rewrite, may hold `{natural}__{k}` already).
-            (0..).map(|n| format!("{natural}__{copy}{}", if n == 0 { String::new() } else { format!("_{n}") })).find(|c| !self.taken.contains(c.as_str())).unwrap_or_default()
+            (0..).map(|n| format!("{natural}__{copy}{}", if n == 0 { String::new() } else { format!("_{n}") })).find(|c| !self.taken().contains(c.as_str())).unwrap_or_default()
         } else {
             natural
         };
@@ -192,6 +186,18 @@ impl Emitter<'_> {
         output
     }
 
+    fn taken(&self) -> &HashSet<&str> {
+        let src = self.src;
+        self.taken.get_or_init(|| {
+            src.node
+                .iter()
+                .flat_map(|n| n.output.iter().map(String::as_str))
+                .chain(src.input.iter().map(|v| v.name()))
+                .chain(src.initializer.iter().map(|t| t.name()))
+                .collect()
+        })
+    }
+
     /// The suffix of copy `copy` of a block's nodes and tensors: `__{copy}`,
     /// or `__{copy}_{n}` when a source that is itself a rewrite already
     /// holds one of the names `__{copy}` would give.
@@ -200,7 +206,7 @@ impl Emitter<'_> {
             .map(|n| if n == 0 { format!("__{copy}") } else { format!("__{copy}_{n}") })
             .find(|suffix| {
                 !nodes.iter().any(|&n| {
-                    self.src.node[n].output.iter().any(|o| !o.is_empty() && self.taken.contains(format!("{o}{suffix}").as_str()))
+                    self.src.node[n].output.iter().any(|o| !o.is_empty() && self.taken().contains(format!("{o}{suffix}").as_str()))
                 })
             })
             .unwrap_or_default()

@@ -14,8 +14,8 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use painters_graph::proto::onnx::{tensor_proto::DataLocation, ModelProto, StringStringEntryProto, TensorProto};
-use painters_graph::tensor::{external_ref, is_external};
+use painters_graph::proto::onnx::{ModelProto, StringStringEntryProto, TensorProto};
+use painters_graph::tensor::{external_ref, is_external, set_external};
 use painters_graph::serialize::{write_message_field, CopyProgress, GraphWriter, PayloadSource, MODEL_METADATA_PROPS};
 use painters_graph::{detect, write_atomic_with, BlockLayout, GraphError, OnnxModel};
 use protobuf::Message;
@@ -463,16 +463,7 @@ fn externalize(proto: &mut ModelProto, src: &OnnxModel, path: &Path, location: &
         Ok(())
     })?;
     for (i, offset, len) in offsets {
-        let t = &mut proto.graph.mut_or_insert_default().initializer[i];
-        t.raw_data = None;
-        t.external_data.clear();
-        for (k, v) in [("location", location.to_string()), ("offset", offset.to_string()), ("length", len.to_string())] {
-            let mut e = StringStringEntryProto::new();
-            e.set_key(k.to_string());
-            e.set_value(v);
-            t.external_data.push(e);
-        }
-        t.set_data_location(DataLocation::EXTERNAL);
+        set_external(&mut proto.graph.mut_or_insert_default().initializer[i], location, offset, len);
     }
     Ok(total)
 }

@@ -200,7 +200,6 @@ const EXTERNAL_MIN: usize = 1024;
 /// reference to its bytes inside that same file, serialized, and the folder
 /// the reference is relative to. `None` when the model is not such a file.
 fn inline_as_external(model: &Path, threshold: usize) -> Option<(Vec<u8>, std::path::PathBuf)> {
-    use painters_graph::proto::onnx::{tensor_proto::DataLocation, StringStringEntryProto};
     use protobuf::Message;
     if std::fs::metadata(model).ok()?.len() < threshold as u64 {
         return None;
@@ -220,14 +219,7 @@ fn inline_as_external(model: &Path, threshold: usize) -> Option<(Vec<u8>, std::p
         }
         let Some(offset) = m.file_offset(raw) else { continue };
         let len = raw.len();
-        t.raw_data = None;
-        for (k, v) in [("location", file_name.clone()), ("offset", offset.to_string()), ("length", len.to_string())] {
-            let mut e = StringStringEntryProto::new();
-            e.set_key(k.to_string());
-            e.set_value(v);
-            t.external_data.push(e);
-        }
-        t.set_data_location(DataLocation::EXTERNAL);
+        painters_graph::tensor::set_external(t, &file_name, offset, len as u64);
         moved += len;
     }
     if moved == 0 || moved < threshold {
