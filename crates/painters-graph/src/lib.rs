@@ -5,8 +5,10 @@
 //! ```text
 //! model.onnx ──OnnxModel::load──▶ OnnxModel ──detect──▶ BlockLayout
 //! ```
+pub mod casts;
 pub mod detect;
 pub mod error;
+pub mod fused;
 pub mod index;
 pub mod layout;
 pub mod model;

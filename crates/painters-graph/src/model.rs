@@ -67,6 +67,18 @@ impl OnnxModel {
         Ok(model)
     }
 
+    /// Puts the graph in the canonical form detection and rewriting work on:
+    /// fused residual nodes split (see [`crate::fused`]; an emitted graph
+    /// joins them again), and casts of inputs shared by a shape read and a
+    /// block split ([`crate::casts`]). Returns how many nodes were split; 0
+    /// for the first output of the exporters. Outputs are unchanged.
+    pub fn canonicalize(&mut self) -> Result<usize> {
+        match self.proto.graph.as_mut() {
+            Some(g) => Ok(crate::fused::split(g)? + crate::casts::split(g)),
+            None => Ok(0),
+        }
+    }
+
     /// The offset in the source file of `bytes` when they are a slice of the
     /// file this model was memory-mapped from (so a writer can copy them
     /// file-to-file, in the kernel, instead of through memory).

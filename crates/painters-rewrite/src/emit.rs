@@ -10,6 +10,7 @@
 //!   so the epilogue and graph outputs (`last_hidden_state`) keep their names;
 //! - every executed instance gets its own KV-cache slot, numbered in
 //!   execution order (`past_key_values.{s}.*` → `present.{s}.*`);
+//! - fused residual nodes split for detection are joined again (`fused::join`);
 //! - unused nodes and initializers are removed, and the result is validated.
 use foldhash::{HashMap, HashMapExt, HashSet};
 
@@ -70,6 +71,8 @@ pub fn emit_with(model: &OnnxModel, layout: &BlockLayout, schedule: &Schedule, o
     if opts.tap {
         add_taps(&mut graph, &layout.blocks[0].input, &taps);
     }
+    // Fused residual nodes the source had, split for detection, join again.
+    painters_graph::fused::join(&mut graph);
     validate(&graph).map_err(RewriteError::Invalid)?;
     // Every field but the graph, without cloning the source graph (an
     // exhaustive literal: a field added to the schema must be handled here).
@@ -310,7 +313,7 @@ fn splice(list: &[ValueInfoProto], old: &HashSet<&str>, new: Vec<ValueInfoProto>
 /// The index in a KV tensor's name: the first run of digits between
 /// separators (`past_key_values.3.key`, `present.12.value`, `past_key_1`),
 /// as (start, end, value).
-fn kv_index(name: &str) -> Option<(usize, usize, usize)> {
+pub(crate) fn kv_index(name: &str) -> Option<(usize, usize, usize)> {
     let b = name.as_bytes();
     let sep = |c: u8| c == b'.' || c == b'_';
     let mut i = 0;

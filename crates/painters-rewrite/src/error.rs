@@ -17,6 +17,8 @@ pub enum RewriteError {
     PlanFile { path: String, reason: String },
     #[error("the rewritten graph is invalid: {0}")]
     Invalid(#[source] GraphError),
+    #[error("detected {detected} blocks but {by} says {declared}: refusing a model painters would misread")]
+    DepthMismatch { detected: usize, declared: usize, by: String },
     #[error(transparent)]
     Graph(#[from] GraphError),
 }

@@ -6,7 +6,9 @@
 //! plan text / preset ──parse──▶ Plan ──lower──▶ Schedule ──emit──▶ ModelProto
 //! ```
 pub mod emit;
+pub mod declared;
 pub mod error;
+pub mod folder;
 pub mod lower;
 pub mod parse;
 pub mod plan;
@@ -15,6 +17,7 @@ pub mod presets;
 pub mod schedule;
 pub mod write;
 
+pub use declared::open;
 pub use emit::{emit, emit_with, EmitOptions};
 pub use error::{Result, RewriteError};
 pub use lower::lower;

@@ -17,17 +17,21 @@ use std::sync::Arc;
 use painters_graph::proto::onnx::{ModelProto, StringStringEntryProto, TensorProto};
 use painters_graph::tensor::{external_ref, is_external, set_external};
 use painters_graph::serialize::{write_message_field, CopyProgress, GraphWriter, PayloadSource, MODEL_METADATA_PROPS};
-use painters_graph::{detect, write_atomic_with, BlockLayout, GraphError, OnnxModel};
+use painters_graph::{write_atomic_with, BlockLayout, GraphError, OnnxModel};
 use protobuf::Message;
 
 use crate::emit::{emit_with, EmitOptions};
 use crate::error::{Result, RewriteError};
+use crate::folder::FolderModel;
 use crate::lower::lower;
 use crate::plan::Plan;
 use crate::schedule::Schedule;
 
-/// Files copied next to the output so it is a usable model folder.
-pub const MODEL_FOLDER_FILES: [&str; 9] = [
+/// Files copied next to the output so it is a usable model folder
+/// (`config.json` and `genai_config.json` rewritten to describe it: see `folder`).
+pub const MODEL_FOLDER_FILES: [&str; 11] = [
+    "genai_config.json",
+    "added_tokens.json",
     "tokenizer.json",
     "tokenizer_config.json",
     "special_tokens_map.json",
@@ -113,8 +117,7 @@ pub struct InstanceInfo {
 
 /// Rewrites `src` by `plan` into `out`.
 pub fn rewrite_file(src: &Path, plan: &Plan, out: &Path, opts: &WriteOptions) -> Result<WriteReport> {
-    let model = OnnxModel::load(src)?;
-    let layout = detect(&model)?;
+    let (model, layout) = crate::declared::open(src, false)?;
     rewrite_model(&model, &layout, plan, out, opts)
 }
 
@@ -179,16 +182,57 @@ pub fn rewrite_model(model: &OnnxModel, layout: &BlockLayout, plan: &Plan, out: 
     }
     write_model(model, &mut proto, plan, layout.num_blocks(), out, opts.sync)?;
     if !same_dir {
+        let instances = schedule.instances();
+        let folder = FolderModel {
+            plan: &report.plan,
+            instances: &instances,
+            source_blocks: layout.num_blocks(),
+            depth: depth(layout, &instances),
+            depth_of_source: depth(layout, &(0..layout.num_blocks()).collect::<Vec<_>>()),
+            file_name: &out.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(),
+        };
         for name in MODEL_FOLDER_FILES {
             let from = src_dir.join(name);
-            if from.is_file() {
-                let mut f = File::open(&from).map_err(|e| werr(format!("{}: {e}", from.display())))?;
-                write_atomic_with(&out_dir.join(name), opts.sync, |w| std::io::copy(&mut f, w).map(drop))?;
-                report.copied_files.push(name.to_string());
+            if !from.is_file() {
+                continue;
             }
+            let rewritten = if name.ends_with(".json") {
+                let text = std::fs::read_to_string(&from).map_err(|e| werr(format!("{}: {e}", from.display())))?;
+                crate::folder::rewrite_file(name, &text, &folder).map_err(|e| werr(format!("{}: {e}", from.display())))?
+            } else {
+                None
+            };
+            match rewritten {
+                Some(text) => write_atomic_with(&out_dir.join(name), opts.sync, |w| w.write_all(text.as_bytes()))?,
+                None => {
+                    let mut f = File::open(&from).map_err(|e| werr(format!("{}: {e}", from.display())))?;
+                    write_atomic_with(&out_dir.join(name), opts.sync, |w| std::io::copy(&mut f, w).map(drop))?;
+                }
+            }
+            report.copied_files.push(name.to_string());
         }
     }
     Ok(report)
+}
+
+/// The depth a runtime sees when `instances` (block indices) run: the KV
+/// caches they hold (one per instance of an export's block; a block read
+/// back from a painters rewrite may hold several), or the number of
+/// instances without a cache.
+fn depth(layout: &BlockLayout, instances: &[usize]) -> usize {
+    if !layout.has_kv_cache() {
+        return instances.len();
+    }
+    instances
+        .iter()
+        .map(|&b| {
+            let Some(kv) = layout.blocks.get(b).and_then(|x| x.kv.as_ref()) else { return 0 };
+            let mut caches: Vec<usize> = kv.inputs.iter().filter_map(|n| crate::emit::kv_index(n).map(|(_, _, i)| i)).collect();
+            caches.sort_unstable();
+            caches.dedup();
+            caches.len().max(1)
+        })
+        .sum()
 }
 
 /// Writes `proto` (the graph emitted from `model`) to `out` with the

@@ -9,7 +9,7 @@ use painters_graph::{detect, detect_graph_with, DetectionMethod, Family, NamingS
 #[test]
 fn every_fixture_has_the_expected_blocks() {
     for f in common::fixtures() {
-        let model = OnnxModel::load(f.model()).unwrap();
+        let model = common::load(f.model());
         let layout = detect(&model).unwrap_or_else(|e| panic!("{}: {e}", f.name));
         assert_eq!(layout.num_blocks(), f.num_blocks(), "{}", f.name);
         let family = match layout.family {
@@ -54,7 +54,7 @@ fn every_fixture_has_the_expected_blocks() {
 #[test]
 fn names_and_structure_agree_on_named_exports() {
     for f in common::fixtures() {
-        let model = OnnxModel::load(f.model()).unwrap();
+        let model = common::load(f.model());
         if f.expected["anonymous"].as_bool() == Some(true) {
             continue;
         }

@@ -79,7 +79,7 @@ fn every_plan_matches_pytorch() {
         covered += 1;
         let t = f.num_blocks();
         assert_eq!(refs["num_blocks"].as_u64().unwrap() as usize, t);
-        let model = OnnxModel::load(f.model()).unwrap();
+        let model = common::load(f.model());
         let layout = detect(&model).unwrap();
         let tmp = tempfile::tempdir().unwrap();
         let entries = refs["plans"].as_array().unwrap();
@@ -113,7 +113,7 @@ fn every_plan_matches_pytorch() {
                 let copy_dir = tmp.path().join(format!("ext{k}"));
                 std::fs::create_dir_all(&copy_dir).unwrap();
                 let src = f.copy_to(&copy_dir);
-                let m = OnnxModel::load(&src).unwrap();
+                let m = common::load(&src);
                 let l = detect(&m).unwrap();
                 let p = emit_with(&m, &l, &lower(&plan), &EmitOptions { tap }).unwrap();
                 let o = copy_dir.join("plan.onnx");

@@ -15,7 +15,7 @@ use painters_run::decode::greedy;
 use painters_run::{ModelSession, SessionOptions};
 
 fn initializer_bytes(path: &Path) -> u64 {
-    OnnxModel::load(path).unwrap().graph().initializer.iter().map(byte_size).sum()
+    common::load(path).graph().initializer.iter().map(byte_size).sum()
 }
 
 fn write(f: &common::Fixture, plan: &str, dir: &Path) -> PathBuf {
@@ -51,8 +51,8 @@ fn duplicating_blocks_adds_no_weight_bytes_and_skipping_removes_them() {
     let names: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
     assert!(!names.iter().any(|n| n.starts_with("dup9.onnx.")), "a data file was written: {names:?}");
     // Skipping blocks 1 and 2 removes exactly their own weights.
-    let layout = detect(&OnnxModel::load(f.model()).unwrap()).unwrap();
-    let model = OnnxModel::load(f.model()).unwrap();
+    let layout = detect(&common::load(f.model())).unwrap();
+    let model = common::load(f.model());
     let own: u64 = [1usize, 2]
         .iter()
         .flat_map(|&b| layout.blocks[b].initializers.iter())
@@ -78,7 +78,7 @@ fn random_plans_always_validate_and_run() {
     };
     for f in common::fixtures() {
         let t = f.num_blocks();
-        let model = OnnxModel::load(f.model()).unwrap();
+        let model = common::load(f.model());
         let layout = detect(&model).unwrap();
         let tmp = tempfile::tempdir().unwrap();
         f.copy_to(tmp.path());
@@ -214,7 +214,7 @@ fn identity_rewrite_is_bit_identical_and_carries_provenance() {
         rewrite_file(&f.model(), &Plan::sequence(0..t), &out, &WriteOptions::default()).unwrap();
         let reference = f.reference();
         assert_eq!(common::run(&f.model(), &reference.inputs), common::run(&out, &reference.inputs), "{}", f.name);
-        let m = OnnxModel::load(&out).unwrap();
+        let m = common::load(&out);
         let meta: Vec<(String, String)> = m.proto.metadata_props.iter().map(|p| (p.key().to_string(), p.value().to_string())).collect();
         assert!(meta.contains(&("painters.plan".into(), format!("0-{}", t - 1))), "{}: {meta:?}", f.name);
         // The digest (hashed on another thread, behind the kernel copy) is the file's BLAKE3.
@@ -315,7 +315,7 @@ fn assert_close(a: &[(String, painters_run::HostTensor)], b: &[(String, painters
 fn rewritten_models_are_read_back_and_rewritten_again() {
     let mut checked = 0;
     for f in common::fixtures() {
-        let layout = detect(&OnnxModel::load(f.model()).unwrap()).unwrap();
+        let layout = detect(&common::load(f.model())).unwrap();
         if layout.method != painters_graph::DetectionMethod::Names {
             continue; // graphs without layer names: the Mean of a group breaks the repeating pattern
         }
@@ -329,7 +329,7 @@ fn rewritten_models_are_read_back_and_rewritten_again() {
         };
         // Stages: 0 | [0,1] | 1 | 1 | [0,1] | [0,1]
         let first = rw(&src, "0,[0,1],1*2,[0,1]*2", "first.onnx");
-        let back = detect(&OnnxModel::load(&first).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", f.name));
+        let back = detect(&common::load(&first)).unwrap_or_else(|e| panic!("{}: {e}", f.name));
         assert_eq!(back.num_blocks(), 6, "{}: blocks read back", f.name);
         let again = rw(&first, "0-5", "again.onnx");
         assert_eq!(common::run(&again, &inputs), common::run(&first, &inputs), "{}: identity of a rewrite", f.name);

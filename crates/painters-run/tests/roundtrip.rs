@@ -29,7 +29,7 @@ fn load_save_is_bit_identical() {
     for f in common::fixtures() {
         let tmp = tempfile::tempdir().unwrap();
         let src = f.copy_to(tmp.path());
-        let model = OnnxModel::load(&src).unwrap();
+        let model = common::load(&src);
         let out = tmp.path().join("resaved.onnx");
         model.save(&out).unwrap();
         let reference = f.reference();
@@ -55,7 +55,7 @@ fn inline_weights_in_place_are_bit_identical() {
         let mut plain = ModelSession::open_with_threshold(common::runtime(), &f.model(), &opts, usize::MAX).unwrap();
         let mut mapped = ModelSession::open_with_threshold(common::runtime(), &f.model(), &opts, 0).unwrap();
         assert!(!plain.weights_in_place);
-        if OnnxModel::load(f.model()).unwrap().has_external_data() {
+        if common::load(f.model()).has_external_data() {
             assert!(!mapped.weights_in_place, "{}", f.name);
             continue;
         }
@@ -72,7 +72,7 @@ fn identity_schedule_is_bit_identical() {
     for f in common::fixtures() {
         let tmp = tempfile::tempdir().unwrap();
         let src = f.copy_to(tmp.path());
-        let model = OnnxModel::load(&src).unwrap();
+        let model = common::load(&src);
         let layout = detect(&model).unwrap();
         let proto = emit(&model, &layout, &Schedule::sequence(0..layout.num_blocks())).unwrap();
         assert_eq!(proto.graph.node.len(), model.graph().node.len(), "{}", f.name);
@@ -87,14 +87,14 @@ fn identity_schedule_is_bit_identical() {
 fn rewrite_and_run(f: &common::Fixture, blocks: Vec<usize>) -> (Vec<f32>, Vec<f32>, Vec<i64>, Vec<i64>) {
     let tmp = tempfile::tempdir().unwrap();
     let src = f.copy_to(tmp.path());
-    let model = OnnxModel::load(&src).unwrap();
+    let model = common::load(&src);
     let layout = detect(&model).unwrap();
     let proto = emit(&model, &layout, &Schedule::sequence(blocks.clone())).unwrap_or_else(|e| panic!("{}: {e}", f.name));
     let out = tmp.path().join("rewritten.onnx");
     let rewritten = OnnxModel::from_proto(proto, tmp.path()).unwrap();
     rewritten.save(&out).unwrap();
     // Detection on the result finds the new block count again.
-    let again = detect(&OnnxModel::load(&out).unwrap()).unwrap_or_else(|e| panic!("{}: re-detect {blocks:?}: {e}", f.name));
+    let again = detect(&common::load(&out)).unwrap_or_else(|e| panic!("{}: re-detect {blocks:?}: {e}", f.name));
     assert_eq!(again.num_blocks(), blocks.len(), "{}: {blocks:?}", f.name);
     let reference = f.reference();
     let main = &model.graph().output[0].name().to_string();

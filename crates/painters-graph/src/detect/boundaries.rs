@@ -38,7 +38,7 @@ pub fn find(
 /// own even right after the first, and the `Mean` of a parallel group
 /// (`painters.mean.*`) ends a block made of the whole group.
 pub fn by_names(index: &GraphIndex<'_>, chain: &[&str]) -> Result<Vec<usize>, String> {
-    let labels: Vec<Option<Label<'_>>> = chain.iter().map(|t| index.producer(t).and_then(|p| label(index.node(p)))).collect();
+    let labels: Vec<Option<Label<'_>>> = chain.iter().map(|t| index.producer(t).and_then(|p| label(index, p, 0))).collect();
     let Some(first) = labels.iter().position(Option::is_some) else {
         return Err("no node on the residual chain carries a layer index in its name".into());
     };
@@ -73,12 +73,53 @@ enum Label<'a> {
     Mean(&'a str),
 }
 
-fn label(node: &crate::proto::onnx::NodeProto) -> Option<Label<'_>> {
+/// The label of node `n`. The halves of a split fused node (see
+/// [`crate::fused`]) are placed by what they compute: the add ends the block
+/// of the sub-layer it adds (the producer of the input that is not the
+/// residual, i.e. not another split add); the norm
+/// belongs to that block too (post-LN: BERT's `SkipLayerNormalization`),
+/// unless the fused node's own name places it in another layer — then it is
+/// the next block's input norm (pre-LN: the genai builder names the node
+/// `layers.{i+1}/input_layernorm`) or the final norm (`layers.{T}/final_norm`),
+/// and carries no label of its own.
+fn label<'g>(index: &GraphIndex<'g>, n: usize, depth: usize) -> Option<Label<'g>> {
+    let node = index.node(n);
     let name = node.name();
     if name.starts_with("painters.mean.") {
         return Some(Label::Mean(name));
     }
-    node_layer(node).map(|l| Label::Layer(l, copy_suffix(name)))
+    let upstream = |depth: usize| {
+        let first = node.input.first()?;
+        let p = index.producer(first)?;
+        (depth < 16).then(|| label(index, p, depth + 1)).flatten()
+    };
+    if crate::fused::is_split_add(node) {
+        // The sub-layer's output, not the residual (another split add, or the embeddings).
+        let sublayer = node.input.iter().filter_map(|t| index.producer(t)).filter(|&p| !crate::fused::is_split_add(index.node(p)));
+        let mut found = None;
+        for p in sublayer {
+            if depth < 16 {
+                found = label(index, p, depth + 1);
+            }
+            if found.is_some() {
+                break;
+            }
+        }
+        return match found? {
+            Label::Layer(l, _) => Some(Label::Layer(l, copy_suffix(name))),
+            mean => Some(mean),
+        };
+    }
+    let own = node_layer(node).or_else(|| index.outputs(n).find_map(crate::names::layer_in));
+    if crate::fused::is_split_norm(node) {
+        let up = upstream(depth);
+        return match (own, up) {
+            (Some(o), Some(Label::Layer(l, _))) if o != l => None,
+            (None, None) => None,
+            (_, up) => up,
+        };
+    }
+    own.map(|l| Label::Layer(l, copy_suffix(name)))
 }
 
 /// The suffix painters gives the nodes of a later instance of a block: one

@@ -35,13 +35,19 @@ pub fn residual_chain<'g>(
         if super::stream::is_shape_op(index.node(n)) {
             continue;
         }
+        let node = index.node(n);
         let ins: Vec<&str> = index.inputs(n).iter().copied().filter(|t| value.contains(t)).collect();
         if ins.is_empty() {
             continue;
         }
-        for o in index.outputs(n) {
+        for (oi, o) in node.output.iter().enumerate().filter(|(_, o)| value.contains(o.as_str())) {
             let o_id = id_of(o, &mut dag);
             for &i in &ins {
+                // positions of `i` among the node's direct inputs (none: read by a subgraph)
+                let mut at = node.input.iter().enumerate().filter(|(_, t)| t.as_str() == i).map(|(p, _)| p).peekable();
+                if at.peek().is_some() && !at.any(|p| super::stream::output_reads(node, oi, p)) {
+                    continue;
+                }
                 let i_id = id_of(i, &mut dag);
                 dag.add_edge(i_id, o_id, ());
             }

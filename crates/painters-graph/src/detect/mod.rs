@@ -1,12 +1,14 @@
 //! Block detection, as a pipeline:
 //! 1. `stream`: find the token input and the value-dependent tensors;
-//! 2. `chain`: the residual chain (dominators of the main output);
+//! 2. `chain`: the residual chain (dominators of the main output), and
+//!    `ops`: every op on it is one painters understands;
 //! 3. `boundaries`: which chain tensors separate blocks (names or structure);
 //! 4. `sections`: every node to prologue, block or epilogue (context hoisted);
 //! 5. `verify`: one residual tensor in and out of each block, nothing else
 //!    crossing; then the `BlockLayout` is assembled.
 mod boundaries;
 mod chain;
+mod ops;
 mod sections;
 mod stream;
 mod verify;
@@ -37,9 +39,17 @@ pub fn detect_graph(graph: &GraphProto) -> Result<BlockLayout> {
 /// given (tests use it to check that names and structure agree).
 pub fn detect_graph_with(graph: &GraphProto, method: Option<DetectionMethod>) -> Result<BlockLayout> {
     let index = GraphIndex::new(graph)?;
+    if let Some(n) = graph.node.iter().find(|n| crate::fused::is_fused(n)) {
+        return Err(GraphError::Detection {
+            node: n.name().to_string(),
+            tensor: n.output.first().cloned().unwrap_or_default(),
+            reason: format!("fused residual node {}: split it first (OnnxModel::canonicalize)", n.op_type()),
+        });
+    }
     let token = stream::token_input(&index)?;
     let value = stream::value_dependent(&index, token);
     let chain = chain::residual_chain(&index, token, &value)?;
+    ops::check(&index, &chain)?;
     let naming = naming_style(graph);
     let (positions, method) = match method {
         None => boundaries::find(&index, &value, &chain, naming)?,

@@ -10,9 +10,12 @@ use crate::error::{GraphError, Result};
 use crate::index::{GraphIndex, Source};
 use crate::proto::onnx::NodeProto;
 
-/// Ops whose outputs carry only shape information about their inputs.
+/// Ops whose outputs carry only shape information about their inputs (and
+/// the casts painters made for shape reads only, see [`crate::casts`]).
 pub fn is_shape_op(node: &NodeProto) -> bool {
-    matches!(node.domain(), "" | "ai.onnx") && matches!(node.op_type(), "Shape" | "Size")
+    matches!(node.domain(), "" | "ai.onnx")
+        && (matches!(node.op_type(), "Shape" | "Size")
+            || (node.op_type() == "Cast" && node.name().contains(crate::casts::SHAPE_CAST)))
 }
 
 /// Finds the graph input holding token ids: `input_ids` when present,
@@ -53,15 +56,35 @@ fn feeds_gather_indices(index: &GraphIndex<'_>, tensor: &str, depth: usize) -> b
     })
 }
 
+/// Whether output `out` of `node` can depend on the values of its input
+/// `input` (positions). True but for fused ops with outputs computed from
+/// some inputs only: `EmbedLayerNormalization`'s mask index (output 1) comes
+/// from the attention mask (input 7) alone, not from the token ids.
+pub fn output_reads(node: &NodeProto, out: usize, input: usize) -> bool {
+    match (node.domain(), node.op_type()) {
+        ("com.microsoft", "EmbedLayerNormalization") if out == 1 => input == 7,
+        _ => true,
+    }
+}
+
 /// The value-dependent tensors (the token input included).
 pub fn value_dependent<'g>(index: &GraphIndex<'g>, token: &'g str) -> HashSet<&'g str> {
     let mut value: HashSet<&str> = [token].into_iter().collect();
     for &n in index.topo_order() {
-        if is_shape_op(index.node(n)) {
+        let node = index.node(n);
+        if is_shape_op(node) {
             continue;
         }
-        if index.inputs(n).iter().any(|t| value.contains(t)) {
-            value.extend(index.outputs(n));
+        let value_inputs: Vec<usize> =
+            node.input.iter().enumerate().filter(|(_, t)| value.contains(t.as_str())).map(|(i, _)| i).collect();
+        if value_inputs.is_empty() && !index.inputs(n).iter().any(|t| value.contains(t)) {
+            continue;
+        }
+        let subgraph_read = value_inputs.is_empty(); // only through a subgraph: every output
+        for (o, name) in node.output.iter().enumerate().filter(|(_, o)| !o.is_empty()) {
+            if subgraph_read || value_inputs.iter().any(|&i| output_reads(node, o, i)) {
+                value.insert(name.as_str());
+            }
         }
     }
     value

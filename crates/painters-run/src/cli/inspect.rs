@@ -3,7 +3,6 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use painters_graph::summary::ModelSummary;
-use painters_graph::{detect, OnnxModel};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -16,8 +15,7 @@ pub struct Args {
 
 pub fn main(args: Args) -> anyhow::Result<()> {
     let path = super::resolve_model(&args.model)?;
-    let model = OnnxModel::load(&path)?;
-    let layout = detect(&model).with_context(|| format!("{}", path.display()))?;
+    let (model, layout) = painters_rewrite::open(&path, false).with_context(|| format!("{}", path.display()))?;
     let summary = ModelSummary::new(&model, &layout);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);

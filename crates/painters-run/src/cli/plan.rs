@@ -2,7 +2,6 @@
 //! form of a plan) and its schedule.
 use std::path::PathBuf;
 
-use painters_graph::{detect, OnnxModel};
 use painters_rewrite::lower;
 
 #[derive(Debug, clap::Args)]
@@ -24,7 +23,7 @@ pub fn main(args: Args) -> anyhow::Result<()> {
     let layers = match (&args.model, args.layers) {
         (Some(m), _) => {
             let path = super::resolve_model(m)?;
-            detect(&OnnxModel::load(&path)?)?.num_blocks()
+            painters_rewrite::open(&path, false)?.1.num_blocks()
         }
         (None, Some(t)) => t,
         (None, None) => anyhow::bail!("give --layers T or --model MODEL"),

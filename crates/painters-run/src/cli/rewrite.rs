@@ -1,7 +1,6 @@
 //! `painters rewrite MODEL (--plan P | --plan-file F | --preset NAME …) -o OUT`.
 use std::path::PathBuf;
 
-use painters_graph::{detect, OnnxModel};
 use painters_rewrite::{rewrite_model, Progress, WriteOptions};
 
 #[derive(Debug, clap::Args)]
@@ -38,8 +37,7 @@ pub fn main(args: Args) -> anyhow::Result<()> {
     let src = super::resolve_model(&args.model)?;
     // An inline-weights model is read whole (copied and hashed): stream it in ahead of the parser.
     let inline_weights = std::fs::metadata(&src).map(|m| m.len() > 64 << 20).unwrap_or(false);
-    let model = OnnxModel::load_with(&src, inline_weights && !args.dry_run)?;
-    let layout = detect(&model)?;
+    let (model, layout) = painters_rewrite::open(&src, inline_weights && !args.dry_run)?;
     let plan = args.plan.resolve(layout.num_blocks())?;
     let as_dir = args.output.is_dir() || args.output.as_os_str().to_string_lossy().ends_with('/');
     let out = if as_dir { args.output.join("model.onnx") } else { args.output.clone() };

@@ -6,7 +6,6 @@ use std::io::Write;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use painters_graph::{detect, OnnxModel};
 use painters_rewrite::{emit_with, EmitOptions, Schedule};
 use protobuf::Message;
 
@@ -26,8 +25,7 @@ pub struct Similarity {
 
 /// Opens `model` with taps on every block output.
 pub fn tapped_session(runtime: &Runtime, model: &Path, opts: &SessionOptions) -> Result<(LanguageModel, usize), EvalError> {
-    let m = OnnxModel::load(model)?;
-    let layout = detect(&m)?;
+    let (m, layout) = painters_rewrite::open(model, false)?;
     let t = layout.num_blocks();
     let proto = emit_with(&m, &layout, &Schedule::sequence(0..t), &EmitOptions { tap: true })?;
     let bytes = proto.write_to_bytes().map_err(|e| EvalError::Task(e.to_string()))?;

@@ -120,8 +120,8 @@ fn key(preset: &str, n: Option<usize>, task: &str) -> String {
 pub fn run(runtime: &Runtime, o: &SweepOptions) -> Result<Vec<Record>, EvalError> {
     let io = |e: std::io::Error| EvalError::Task(format!("{}: {e}", o.out.display()));
     std::fs::create_dir_all(&o.out).map_err(io)?;
-    let model = OnnxModel::load(&o.model)?;
-    let layers = detect(&model)?.num_blocks();
+    let (model, layout) = painters_rewrite::open(&o.model, false)?;
+    let layers = layout.num_blocks();
     let base = base_model(&o.model, &model, &o.out)?;
     let results = o.out.join("results.jsonl");
     drop_torn_tail(&results).map_err(io)?;
@@ -225,7 +225,7 @@ fn base_model(src: &Path, model: &OnnxModel, out: &Path) -> Result<PathBuf, Eval
     if path.is_file() {
         return Ok(path);
     }
-    let layers = detect(model)?.num_blocks();
+    let layers = detect(model)?.num_blocks(); // `model` is in canonical form (painters_rewrite::open)
     let opts = WriteOptions { external_data: !model.has_external_data(), link: true, ..Default::default() };
     rewrite_file(src, &Plan::sequence(0..layers), &path, &opts)?;
     Ok(path)

@@ -50,6 +50,13 @@ impl Fixture {
     }
 }
 
+/// Loads a model in the canonical form detection works on (fused residual nodes split).
+pub fn load(path: impl AsRef<Path>) -> painters_graph::OnnxModel {
+    let mut m = painters_graph::OnnxModel::load(path.as_ref()).unwrap_or_else(|e| panic!("{}: {e}", path.as_ref().display()));
+    m.canonicalize().unwrap_or_else(|e| panic!("{}: {e}", path.as_ref().display()));
+    m
+}
+
 pub fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
 }
