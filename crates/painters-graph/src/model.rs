@@ -15,6 +15,25 @@ use crate::error::{GraphError, Result};
 use crate::proto::onnx::{GraphProto, ModelProto, TensorProto};
 use crate::tensor::{byte_size, external_ref, is_external};
 
+/// Puts the nodes of `g` in a topological order when they are not (the fp16
+/// converter appends its input casts at the end); a valid order is kept. Fails on a cycle, naming a node on it.
+fn sort_topologically(g: &mut GraphProto) -> Result<()> {
+    let produced: foldhash::HashSet<&str> = g.node.iter().flat_map(|n| n.output.iter().map(String::as_str)).collect();
+    let mut defined: foldhash::HashSet<&str> = foldhash::HashSet::default();
+    let sorted = g.node.iter().all(|n| {
+        let ok = crate::index::node_inputs(n).iter().all(|t| !produced.contains(t) || defined.contains(t));
+        defined.extend(n.output.iter().map(String::as_str));
+        ok
+    });
+    if sorted {
+        return Ok(());
+    }
+    let order: Vec<usize> = crate::index::GraphIndex::new(g)?.topo_order().to_vec();
+    let mut old: Vec<Option<crate::proto::onnx::NodeProto>> = std::mem::take(&mut g.node).into_iter().map(Some).collect();
+    g.node = order.into_iter().filter_map(|n| old[n].take()).collect();
+    Ok(())
+}
+
 /// A loaded ONNX model.
 #[derive(Debug, Clone)]
 pub struct OnnxModel {
@@ -70,13 +89,13 @@ impl OnnxModel {
     /// Puts the graph in the canonical form detection and rewriting work on:
     /// fused residual nodes split (see [`crate::fused`]; an emitted graph
     /// joins them again), and casts of inputs shared by a shape read and a
-    /// block split ([`crate::casts`]). Returns how many nodes were split; 0
+    /// block split ([`crate::casts`]); nodes in topological order. Returns how many nodes were split; 0
     /// for the first output of the exporters. Outputs are unchanged.
     pub fn canonicalize(&mut self) -> Result<usize> {
-        match self.proto.graph.as_mut() {
-            Some(g) => Ok(crate::fused::split(g)? + crate::casts::split(g)),
-            None => Ok(0),
-        }
+        let Some(g) = self.proto.graph.as_mut() else { return Ok(0) };
+        let split = crate::fused::split(g)? + crate::casts::split(g);
+        sort_topologically(g)?;
+        Ok(split)
     }
 
     /// The offset in the source file of `bytes` when they are a slice of the

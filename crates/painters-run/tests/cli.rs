@@ -46,11 +46,23 @@ fn inspect_snapshots() {
         v["model"] = serde_json::Value::from(format!("tests/fixtures/{}/model.onnx", f.name));
         let text = serde_json::to_string_pretty(&v).unwrap() + "\n";
         let snap = dir.join(format!("{}.inspect.json", f.name));
-        if update || !snap.exists() {
+        if update {
             std::fs::write(&snap, &text).unwrap();
-        } else {
-            let expected = std::fs::read_to_string(&snap).unwrap();
-            assert!(expected == text, "{}: inspect output changed; rerun with UPDATE_SNAPSHOTS=1 if intended", f.name);
+            continue;
+        }
+        // A missing snapshot fails (a test that writes what it should compare with cannot fail).
+        let expected = std::fs::read_to_string(&snap)
+            .unwrap_or_else(|_| panic!("{}: no snapshot {}; run with UPDATE_SNAPSHOTS=1 and review it", f.name, snap.display()));
+        if expected != text {
+            let diff: Vec<String> = expected
+                .lines()
+                .zip(text.lines())
+                .enumerate()
+                .filter(|(_, (a, b))| a != b)
+                .take(5)
+                .map(|(i, (a, b))| format!("line {}: -{a} +{b}", i + 1))
+                .collect();
+            panic!("{}: inspect output changed; rerun with UPDATE_SNAPSHOTS=1 if intended\n{}", f.name, diff.join("\n"));
         }
     }
 }

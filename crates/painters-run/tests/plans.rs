@@ -75,6 +75,9 @@ fn run_with_past(model: &Path, prefix: &[(String, HostTensor)], cont: &[(String,
 fn every_plan_matches_pytorch() {
     let mut covered = 0;
     for f in common::fixtures() {
+        if f.expected["quantized"].as_bool() == Some(true) {
+            continue; // no fp32 PyTorch model computes what int8/int4/fp16 weights do (see int4_skips_…)
+        }
         let Some(refs) = plans_for(&f) else { continue };
         covered += 1;
         let t = f.num_blocks();
@@ -143,4 +146,45 @@ fn every_plan_matches_pytorch() {
         }
     }
     assert!(covered >= 13, "plans.json found for only {covered} fixtures");
+}
+
+/// The independent reference for int4: the genai builder's int4 export of the
+/// PyTorch model with the layers already removed (`pruned/`, made by
+/// `scripts/make_deploy_fixtures.py`). Block-wise quantization is per tensor,
+/// so painters' skip rewrite of the int4 export must compute exactly what the
+/// pruned export computes. Both run here, on this CPU (int4 kernels with
+/// int8 activations differ across CPUs, so stored numbers would not do).
+#[test]
+fn int4_skips_equal_the_builders_export_of_the_pruned_model() {
+    let dir = common::fixtures_dir().join("llama-genai-int4");
+    let refs: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("int4_plans.json")).unwrap()).unwrap();
+    let model = common::load(dir.join("model.onnx"));
+    let layout = detect(&model).unwrap();
+    let mut checked = 0;
+    for e in refs["plans"].as_array().unwrap() {
+        let text = e["plan"].as_str().unwrap();
+        let slug = text.replace(',', "_").replace('-', "to");
+        let pruned = dir.join("pruned").join(&slug).join("model.onnx");
+        if !pruned.is_file() {
+            continue;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let src = common::Fixture { name: "llama-genai-int4".into(), dir: dir.clone(), expected: serde_json::Value::Null }.copy_to(tmp.path());
+        let m = common::load(&src);
+        let l = detect(&m).unwrap();
+        assert_eq!(l.blocks.len(), layout.blocks.len());
+        let p = emit_with(&m, &l, &lower(&parse(text).unwrap()), &EmitOptions::default()).unwrap();
+        let out = tmp.path().join("plan.onnx");
+        OnnxModel::from_proto(p, tmp.path()).unwrap().save(&out).unwrap();
+        let (prefix, cont) = (named(&e["inputs"]["prefix"]), named(&e["inputs"]["continuation"]));
+        let (a1, a2) = run_with_past(&out, &prefix, &cont);
+        let (b1, b2) = run_with_past(&pruned, &prefix, &cont);
+        for (what, a, b) in [("prefix", &a1, &b1), ("continuation", &a2, &b2)] {
+            let logits = |v: &[(String, HostTensor)]| common::output(v, "logits").clone();
+            let d = max_abs_diff(&logits(a), &logits(b)).unwrap();
+            assert!(d <= 1e-5, "{text}: {what}: max |painters skip rewrite - builder's pruned int4 export| = {d}");
+        }
+        checked += 1;
+    }
+    assert!(checked >= 3, "only {checked} pruned int4 exports found under {}", dir.join("pruned").display());
 }

@@ -16,10 +16,14 @@ fn fixtures_agree_with_pytorch() {
         let reference = f.reference();
         let outs = common::run(&f.model(), &reference.inputs);
         assert!(!reference.outputs.is_empty(), "{}: reference has no outputs", f.name);
+        // Quantized fixtures' references are ONNX Runtime's own outputs on the machine that made
+        // them, and int8 kernels differ across CPUs (AVX2 saturates u8*s8 pair sums, VNNI does
+        // not): 0.21 on llama-quant's logits measured on an AVX2-only EPYC. Exact elsewhere.
+        let tol = if f.expected["quantized"].as_bool() == Some(true) { 0.5 } else { 1e-4 };
         for (name, expected) in &reference.outputs {
             let got = common::output(&outs, name);
             let d = max_abs_diff(got, expected).unwrap_or_else(|| panic!("{}: {name}: shape {:?} vs {:?}", f.name, got.shape, expected.shape));
-            assert!(d <= 1e-4, "{}: {name}: max |ORT - PyTorch| = {d}", f.name);
+            assert!(d <= tol, "{}: {name}: max |ORT - reference| = {d}", f.name);
         }
     }
 }
@@ -29,7 +33,7 @@ fn load_save_is_bit_identical() {
     for f in common::fixtures() {
         let tmp = tempfile::tempdir().unwrap();
         let src = f.copy_to(tmp.path());
-        let model = common::load(&src);
+        let model = OnnxModel::load(&src).unwrap();
         let out = tmp.path().join("resaved.onnx");
         model.save(&out).unwrap();
         let reference = f.reference();
@@ -75,7 +79,9 @@ fn identity_schedule_is_bit_identical() {
         let model = common::load(&src);
         let layout = detect(&model).unwrap();
         let proto = emit(&model, &layout, &Schedule::sequence(0..layout.num_blocks())).unwrap();
-        assert_eq!(proto.graph.node.len(), model.graph().node.len(), "{}", f.name);
+        // The source's nodes, fused ones joined again, plus the casts the canonical form adds for shape reads.
+        let shape_casts = model.graph().node.iter().filter(|n| n.name().contains(painters_graph::casts::SHAPE_CAST)).count();
+        assert_eq!(proto.graph.node.len(), OnnxModel::load(&src).unwrap().graph().node.len() + shape_casts, "{}", f.name);
         let out = tmp.path().join("identity.onnx");
         OnnxModel::from_proto(proto, tmp.path()).unwrap().save(&out).unwrap();
         let reference = f.reference();

@@ -38,7 +38,7 @@ pub fn find(
 /// own even right after the first, and the `Mean` of a parallel group
 /// (`painters.mean.*`) ends a block made of the whole group.
 pub fn by_names(index: &GraphIndex<'_>, chain: &[&str]) -> Result<Vec<usize>, String> {
-    let labels: Vec<Option<Label<'_>>> = chain.iter().map(|t| index.producer(t).and_then(|p| label(index, p, 0))).collect();
+    let labels: Vec<Option<Label>> = chain.iter().map(|t| index.producer(t).and_then(|p| label(index, p, 0))).collect();
     let Some(first) = labels.iter().position(Option::is_some) else {
         return Err("no node on the residual chain carries a layer index in its name".into());
     };
@@ -46,11 +46,11 @@ pub fn by_names(index: &GraphIndex<'_>, chain: &[&str]) -> Result<Vec<usize>, St
         return Err("a layer makes the token input".into());
     }
     let mut bounds = vec![first - 1];
-    let mut run: Option<(Label<'_>, usize)> = None; // (label, last position)
+    let mut run: Option<(Label, usize)> = None; // (label, last position)
     for (pos, l) in labels.iter().enumerate().skip(first) {
-        let Some(l) = *l else { continue };
+        let Some(l) = l.clone() else { continue };
         match run {
-            Some((cur, _)) if cur == l => run = Some((l, pos)),
+            Some((ref cur, _)) if *cur == l => run = Some((l, pos)),
             Some((_, last)) => {
                 bounds.push(last);
                 run = Some((l, pos));
@@ -65,28 +65,30 @@ pub fn by_names(index: &GraphIndex<'_>, chain: &[&str]) -> Result<Vec<usize>, St
 }
 
 /// What places a chain tensor's producer in a block instance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Label<'a> {
-    /// Layer index and painters' copy suffix (`__1`, `__2_1`, …; empty without).
-    Layer(usize, &'a str),
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Label {
+    /// Layer index and painters' copy suffix (`__1`, `__2_1`, …; empty
+    /// without; of a split node's name, the suffixes on both sides of the
+    /// split marker, in order).
+    Layer(usize, String),
     /// The `Mean` node closing a parallel group (`painters.mean.3`, `painters.mean.3__1`).
-    Mean(&'a str),
+    Mean(String),
 }
 
 /// The label of node `n`. The halves of a split fused node (see
 /// [`crate::fused`]) are placed by what they compute: the add ends the block
-/// of the sub-layer it adds (the producer of the input that is not the
-/// residual, i.e. not another split add); the norm
-/// belongs to that block too (post-LN: BERT's `SkipLayerNormalization`),
-/// unless the fused node's own name places it in another layer — then it is
-/// the next block's input norm (pre-LN: the genai builder names the node
-/// `layers.{i+1}/input_layernorm`) or the final norm (`layers.{T}/final_norm`),
-/// and carries no label of its own.
-fn label<'g>(index: &GraphIndex<'g>, n: usize, depth: usize) -> Option<Label<'g>> {
+/// instance of the sub-layer it adds (the producer of the input that is not
+/// the residual, i.e. not another split add); the norm belongs to that
+/// instance too (post-LN: BERT's `SkipLayerNormalization`), unless the fused
+/// node's own name (layer index and copy suffix) places it in another
+/// instance — then it is the next block's input norm (pre-LN: the genai
+/// builder names the node `layers.{i+1}/input_layernorm`) or the final norm
+/// (`layers.{T}/final_norm`), and carries no label of its own.
+fn label(index: &GraphIndex<'_>, n: usize, depth: usize) -> Option<Label> {
     let node = index.node(n);
     let name = node.name();
     if name.starts_with("painters.mean.") {
-        return Some(Label::Mean(name));
+        return Some(Label::Mean(name.to_string()));
     }
     let upstream = |depth: usize| {
         let first = node.input.first()?;
@@ -94,32 +96,42 @@ fn label<'g>(index: &GraphIndex<'g>, n: usize, depth: usize) -> Option<Label<'g>
         (depth < 16).then(|| label(index, p, depth + 1)).flatten()
     };
     if crate::fused::is_split_add(node) {
-        // The sub-layer's output, not the residual (another split add, or the embeddings).
-        let sublayer = node.input.iter().filter_map(|t| index.producer(t)).filter(|&p| !crate::fused::is_split_add(index.node(p)));
-        let mut found = None;
-        for p in sublayer {
-            if depth < 16 {
-                found = label(index, p, depth + 1);
-            }
-            if found.is_some() {
-                break;
-            }
-        }
-        return match found? {
-            Label::Layer(l, _) => Some(Label::Layer(l, copy_suffix(name))),
-            mean => Some(mean),
+        // The sub-layer's output, not the residual: the residual is made by another split
+        // add (pre-LN), a split norm (post-LN), a parallel group's `Mean`, or the embeddings
+        // (no label).
+        let residual = |p: usize| {
+            let n = index.node(p);
+            crate::fused::is_split_add(n) || crate::fused::is_split_norm(n) || n.name().starts_with("painters.mean.")
         };
+        let producers: Vec<usize> = node.input.iter().filter_map(|t| index.producer(t)).collect();
+        if depth >= 16 {
+            return None;
+        }
+        // the sub-layer's instance (the fused node may be named for the next one)
+        return producers
+            .iter()
+            .filter(|&&p| !residual(p))
+            .chain(producers.iter().filter(|&&p| residual(p)))
+            .find_map(|&p| label(index, p, depth + 1));
     }
     let own = node_layer(node).or_else(|| index.outputs(n).find_map(crate::names::layer_in));
     if crate::fused::is_split_norm(node) {
-        let up = upstream(depth);
-        return match (own, up) {
-            (Some(o), Some(Label::Layer(l, _))) if o != l => None,
-            (None, None) => None,
+        let own = own.map(|l| Label::Layer(l, split_suffix(name, crate::fused::SPLIT_NORM)));
+        return match (own, upstream(depth)) {
+            (Some(o), Some(up)) if o != up => None,
             (_, up) => up,
         };
     }
-    own.map(|l| Label::Layer(l, copy_suffix(name)))
+    own.map(|l| Label::Layer(l, copy_suffix(name).to_string()))
+}
+
+/// The copy suffix of a split node's name `{base}{marker}{suffix}`: the
+/// base's suffix (a rewrite being split) followed by the one after the marker.
+fn split_suffix(name: &str, marker: &str) -> String {
+    match name.split_once(marker) {
+        Some((base, rest)) => format!("{}{}", copy_suffix(base), copy_suffix(rest)),
+        None => copy_suffix(name).to_string(),
+    }
 }
 
 /// The suffix painters gives the nodes of a later instance of a block: one

@@ -1,7 +1,7 @@
 //! Block detection, as a pipeline:
 //! 1. `stream`: find the token input and the value-dependent tensors;
 //! 2. `chain`: the residual chain (dominators of the main output), and
-//!    `ops`: every op on it is one painters understands;
+//!    `ops`: every op on the value path is one painters understands;
 //! 3. `boundaries`: which chain tensors separate blocks (names or structure);
 //! 4. `sections`: every node to prologue, block or epilogue (context hoisted);
 //! 5. `verify`: one residual tensor in and out of each block, nothing else
@@ -49,7 +49,7 @@ pub fn detect_graph_with(graph: &GraphProto, method: Option<DetectionMethod>) ->
     let token = stream::token_input(&index)?;
     let value = stream::value_dependent(&index, token);
     let chain = chain::residual_chain(&index, token, &value)?;
-    ops::check(&index, &chain)?;
+    ops::check(&index, &value)?;
     let naming = naming_style(graph);
     let (positions, method) = match method {
         None => boundaries::find(&index, &value, &chain, naming)?,

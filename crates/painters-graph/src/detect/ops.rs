@@ -3,8 +3,9 @@
 //! `com.microsoft`), only those listed here are known to read the stream as
 //! an ordinary op does (every value output depends on every value input, or
 //! as `stream::output_reads` says). A node of any other non-standard op that
-//! reads or makes a residual-chain tensor is refused by name: a layout built
-//! through an op whose dataflow painters does not know could be wrong.
+//! reads or makes a value-dependent tensor (the residual stream and
+//! everything computed from it) is refused by name: a layout built through
+//! an op whose dataflow painters does not know could be wrong.
 use foldhash::HashSet;
 
 use crate::error::{GraphError, Result};
@@ -41,15 +42,15 @@ fn is_standard(domain: &str) -> bool {
     matches!(domain, "" | "ai.onnx")
 }
 
-/// Fails on the first node of an unknown non-standard op that reads or makes a chain tensor.
-pub fn check(index: &GraphIndex<'_>, chain: &[&str]) -> Result<()> {
-    let on_chain: HashSet<&str> = chain.iter().copied().collect();
+/// Fails on the first node of an unknown non-standard op that reads or makes a value-dependent tensor.
+pub fn check(index: &GraphIndex<'_>, value: &HashSet<&str>) -> Result<()> {
+    let on_stream = value;
     for &n in index.topo_order() {
         let node = index.node(n);
         if is_standard(node.domain()) || (node.domain() == "com.microsoft" && KNOWN_CONTRIB_OPS.contains(&node.op_type())) {
             continue;
         }
-        let touches = index.inputs(n).iter().copied().chain(index.outputs(n)).find(|t| on_chain.contains(t));
+        let touches = index.inputs(n).iter().copied().chain(index.outputs(n)).find(|t| on_stream.contains(t));
         if let Some(t) = touches {
             return Err(GraphError::Detection {
                 node: super::verify::node_label(index, n),
