@@ -65,8 +65,8 @@ impl Client {
     }
 
     /// Runs the script on `dir`: (cached, recomputed).
-    fn run(&self, dir: &Path) -> Result<(Vec<i64>, Vec<i64>), String> {
-        let ids: Vec<String> = PROMPT.iter().map(i64::to_string).collect();
+    fn run(&self, dir: &Path, prompt: &[i64]) -> Result<(Vec<i64>, Vec<i64>), String> {
+        let ids: Vec<String> = prompt.iter().map(i64::to_string).collect();
         let mut cmd = Command::new(&self.program);
         cmd.arg(clients_dir().join(self.script)).arg(dir).args(["--ids", &ids.join(","), "--new", &NEW.to_string()]);
         if let Some(p) = &self.pythonpath {
@@ -106,7 +106,12 @@ impl Client {
 
     /// Runs the client on `dir` and checks its tokens.
     fn check(&self, label: &str, dir: &Path) -> Result<(), String> {
-        let (cached, recomputed) = self.run(dir)?;
+        self.check_with(label, dir, PROMPT)
+    }
+
+    /// [`Self::check`] from `prompt`.
+    fn check_with(&self, label: &str, dir: &Path, prompt: &[i64]) -> Result<(), String> {
+        let (cached, recomputed) = self.run(dir, prompt)?;
         let name = &self.name;
         if cached.len() != NEW {
             return Err(format!("{name} {label}: {} tokens instead of {NEW}: {cached:?}", cached.len()));
@@ -120,7 +125,7 @@ impl Client {
         if cached.iter().collect::<BTreeSet<_>>().len() < 2 {
             return Err(format!("{name} {label}: constant continuation {cached:?}; pick a PROMPT that exercises the cache"));
         }
-        let ours = painters_greedy(&dir.join("model.onnx"));
+        let ours = painters_greedy(&dir.join("model.onnx"), prompt);
         if cached != ours {
             return Err(format!("{name} {label}: tokens differ from painters' own greedy decode: {cached:?} vs {ours:?}"));
         }
@@ -147,11 +152,11 @@ fn rewrite(src: &Path, plan: &str, out: &Path) {
 }
 
 /// painters' own greedy decode of `model`, with the cache and by recomputation (they must agree).
-fn painters_greedy(model: &Path) -> Vec<i64> {
+fn painters_greedy(model: &Path, prompt: &[i64]) -> Vec<i64> {
     let opts = SessionOptions { threads: 1, ..Default::default() };
     let mut s = ModelSession::open(common::runtime(), model, &opts).unwrap_or_else(|e| panic!("{}: {e}", model.display()));
-    let cached = greedy(&mut s, PROMPT, NEW, true).unwrap_or_else(|e| panic!("{}: {e}", model.display())).tokens;
-    let recomputed = greedy(&mut s, PROMPT, NEW, false).unwrap_or_else(|e| panic!("{}: {e}", model.display())).tokens;
+    let cached = greedy(&mut s, prompt, NEW, true).unwrap_or_else(|e| panic!("{}: {e}", model.display())).tokens;
+    let recomputed = greedy(&mut s, prompt, NEW, false).unwrap_or_else(|e| panic!("{}: {e}", model.display())).tokens;
     assert_eq!(cached, recomputed, "painters' own decode of {}: cached != recomputed", model.display());
     cached
 }
@@ -245,4 +250,63 @@ fn genai_runs_more_instances_than_the_source_has() {
 #[test]
 fn genai_runs_a_looped_parallel_plan() {
     genai(Some("0,[1-2]*2,3"));
+}
+
+// ---------------------------------------------------------------- every preset, both clients
+
+/// The paper's presets for 4 blocks with the 2 centred middle blocks (1 and 2)
+/// affected, plus the neighbour swap and skip-one, each as `painters plan` prints it.
+fn presets() -> Vec<String> {
+    let mut out = Vec::new();
+    for args in [
+        &["--preset", "skip", "--m", "2"][..],
+        &["--preset", "middle-repeat", "--m", "2"],
+        &["--preset", "reverse", "--m", "2"],
+        &["--preset", "random", "--m", "2", "--seed", "3"],
+        &["--preset", "parallel", "--m", "2"],
+        &["--preset", "looped-parallel", "--m", "2", "--loops", "3"],
+        &["--preset", "skip-one", "--index", "2"],
+        &["--preset", "swap", "--index", "1"],
+    ] {
+        let mut a = vec!["plan", "--layers", "4"];
+        a.extend_from_slice(args);
+        let (code, text, err) = common::painters(&a);
+        assert_eq!(code, 0, "painters {a:?}: {err}");
+        out.push(text.trim().to_string());
+    }
+    out
+}
+
+/// Prompts tried in turn until the continuation is not constant (random tiny models
+/// often repeat one token; a constant continuation could hide a broken cache).
+const PROMPTS: [&[i64]; 5] = [PROMPT, &[1, 17, 42, 99, 5], &[1, 200, 3, 77], &[1, 60, 61, 62, 63, 64], &[1, 128, 9, 250, 31, 4]];
+
+/// Runs `client` on the rewrite of `fixture` by `plan` from the first prompt that
+/// gives a non-constant continuation.
+fn check_preset(client: &Client, fixture: &str, plan: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("model");
+    rewrite(&fixture_dir(fixture), plan, &out);
+    let label = format!("{fixture} --plan {plan}");
+    let mut errors = Vec::new();
+    for prompt in PROMPTS {
+        match client.check_with(&label, &out, prompt) {
+            Ok(()) => return,
+            Err(e) if e.contains("constant continuation") => errors.push(e),
+            Err(e) => panic!("{e}"),
+        }
+    }
+    panic!("every prompt gave a constant continuation:\n{}", errors.join("\n"));
+}
+
+#[test]
+fn every_preset_runs_in_transformers_js_and_onnxruntime_genai() {
+    let plans = presets();
+    assert!(plans.iter().any(|p| p.contains('[')) && plans.iter().any(|p| p.contains('*')), "{plans:?}");
+    let (tjs, genai_new, genai_old) = (Client::transformers_js(), Client::genai(None), Client::genai(Some(GENAI_OLD)));
+    for plan in &plans {
+        check_preset(&tjs, OPTIMUM, plan);
+        check_preset(&genai_new, GENAI, plan);
+        check_preset(&genai_old, GENAI, plan);
+    }
 }
