@@ -30,4 +30,4 @@ pub use index::{GraphIndex, Source};
 pub use layout::{Block, BlockLayout, DetectionMethod, Family, KvSlot, Section};
 pub use model::{write_atomic, write_atomic_with, OnnxModel};
 pub use names::NamingStyle;
-pub use validate::validate;
+pub use validate::{validate, validate_input};

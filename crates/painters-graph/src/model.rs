@@ -89,12 +89,15 @@ impl OnnxModel {
     /// Puts the graph in the canonical form detection and rewriting work on:
     /// fused residual nodes split (see [`crate::fused`]; an emitted graph
     /// joins them again), and casts of inputs shared by a shape read and a
-    /// block split ([`crate::casts`]); nodes in topological order. Returns how many nodes were split; 0
+    /// block split ([`crate::casts`]); nodes in topological order, and the
+    /// graph checked ([`crate::validate::validate_input`]: a model with an
+    /// undefined input or two producers of a tensor is refused). Returns how many nodes were split; 0
     /// for the first output of the exporters. Outputs are unchanged.
     pub fn canonicalize(&mut self) -> Result<usize> {
         let Some(g) = self.proto.graph.as_mut() else { return Ok(0) };
-        let split = crate::fused::split(g)? + crate::casts::split(g);
         sort_topologically(g)?;
+        crate::validate::validate_input(g)?;
+        let split = crate::fused::split(g)? + crate::casts::split(g);
         Ok(split)
     }
 

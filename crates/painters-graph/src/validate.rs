@@ -12,6 +12,19 @@ use crate::proto::onnx::GraphProto;
 
 /// Checks `graph` and returns the first violation, naming node and tensor.
 pub fn validate(graph: &GraphProto) -> Result<()> {
+    check(graph, true)
+}
+
+/// The same checks for a model painters is given, which may hold dead
+/// nodes (exporters leave some): every input defined before use, one
+/// producer per tensor, every graph output produced. Every command reads a
+/// model through this (after sorting it topologically; see
+/// `OnnxModel::canonicalize`), so they agree on what a valid input is.
+pub fn validate_input(graph: &GraphProto) -> Result<()> {
+    check(graph, false)
+}
+
+fn check(graph: &GraphProto, no_dead_nodes: bool) -> Result<()> {
     let names = graph.input.len() + graph.initializer.len() + graph.node.len() * 2;
     let mut defined: HashSet<&str> = HashSet::with_capacity(names);
     let mut read: HashSet<&str> = HashSet::with_capacity(names);
@@ -44,7 +57,7 @@ pub fn validate(graph: &GraphProto) -> Result<()> {
         }
         read.insert(v.name());
     }
-    for node in &graph.node {
+    for node in graph.node.iter().filter(|_| no_dead_nodes) {
         if !node.output.iter().any(|o| !o.is_empty() && read.contains(o.as_str())) {
             return Err(GraphError::Invalid(format!(
                 "node '{}' ({}) is dead: none of its outputs is read or returned",

@@ -9,6 +9,10 @@ pub enum RewriteError {
     EmptyParallel,
     #[error("a repeat count must be at least 1")]
     ZeroRepeat,
+    #[error("the plan runs {instances} block instances; the limit is {limit} (each instance becomes graph nodes)")]
+    TooLarge { instances: usize, limit: usize },
+    #[error("the plan nests groups more than {limit} deep")]
+    TooDeep { limit: usize },
     #[error(transparent)]
     Parse(#[from] crate::parse::ParseError),
     #[error("preset {preset}: {reason}")]

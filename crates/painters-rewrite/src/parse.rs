@@ -9,7 +9,7 @@
 //! In a sequence a range expands to its blocks; inside `[...]` a range
 //! expands to single-block branches. `(…)` is always a `Seq`, the top level
 //! too; `a-b*K` repeats the range as one `Seq`.
-use crate::plan::Plan;
+use crate::plan::{Plan, MAX_DEPTH, MAX_INSTANCES};
 
 /// A syntax error at a 1-based column.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,7 +21,7 @@ pub struct ParseError {
 
 /// Parses a plan string; the result is always a top-level `Seq`.
 pub fn parse(text: &str) -> Result<Plan, ParseError> {
-    let mut p = Parser { chars: text.char_indices().collect(), pos: 0 };
+    let mut p = Parser { chars: text.char_indices().collect(), pos: 0, depth: 0 };
     let items = p.items()?;
     p.skip_ws();
     if let Some(c) = p.peek() {
@@ -37,6 +37,8 @@ pub fn parse(text: &str) -> Result<Plan, ParseError> {
 struct Parser {
     chars: Vec<(usize, char)>,
     pos: usize,
+    /// Nesting of `[` and `(` at the current position.
+    depth: usize,
 }
 
 /// What one stage contributes to its enclosing list.
@@ -64,10 +66,21 @@ impl Parser {
     /// `stage ("," stage)*`, with ranges expanded into their blocks.
     fn items(&mut self) -> Result<Vec<Plan>, ParseError> {
         let mut out = Vec::new();
+        let mut instances = 0usize;
         loop {
+            let at = self.pos;
             match self.stage()? {
-                Parsed::Blocks(b) => out.extend(b.into_iter().map(Plan::Block)),
-                Parsed::One(p) => out.push(p),
+                Parsed::Blocks(b) => {
+                    instances = instances.saturating_add(b.len());
+                    out.extend(b.into_iter().map(Plan::Block));
+                }
+                Parsed::One(p) => {
+                    instances = instances.saturating_add(p.instances());
+                    out.push(p);
+                }
+            }
+            if instances > MAX_INSTANCES {
+                return Err(ParseError { column: at + 1, message: too_many(instances) });
             }
             self.skip_ws();
             if self.peek() == Some(',') {
@@ -96,30 +109,41 @@ impl Parser {
             Parsed::Blocks(b) => Plan::Seq(b.into_iter().map(Plan::Block).collect()),
             Parsed::One(p) => p,
         };
-        Ok(Parsed::One(Plan::Repeat { body: Box::new(body), times }))
+        let plan = Plan::Repeat { body: Box::new(body), times };
+        if plan.instances() > MAX_INSTANCES {
+            return Err(ParseError { column: at + 1, message: too_many(plan.instances()) });
+        }
+        Ok(Parsed::One(plan))
     }
 
     fn atom(&mut self) -> Result<Parsed, ParseError> {
         self.skip_ws();
+        if matches!(self.peek(), Some('[' | '(')) && self.depth >= MAX_DEPTH {
+            return Err(self.error(format!("groups nested more than {MAX_DEPTH} deep")));
+        }
         match self.peek() {
             Some('[') => {
                 self.pos += 1;
+                self.depth += 1;
                 self.skip_ws();
                 if self.peek() == Some(']') {
                     return Err(self.error("empty parallel group"));
                 }
                 let branches = self.items()?;
                 self.close(']')?;
+                self.depth -= 1;
                 Ok(Parsed::One(Plan::Parallel(branches)))
             }
             Some('(') => {
                 self.pos += 1;
+                self.depth += 1;
                 self.skip_ws();
                 if self.peek() == Some(')') {
                     return Err(self.error("empty group"));
                 }
                 let items = self.items()?;
                 self.close(')')?;
+                self.depth -= 1;
                 Ok(Parsed::One(Plan::Seq(items)))
             }
             _ => {
@@ -130,7 +154,12 @@ impl Parser {
                 }
                 self.pos += 1;
                 self.skip_ws();
+                let at = self.pos;
                 let b = self.int("a block index after '-'")?;
+                let len = a.abs_diff(b).saturating_add(1);
+                if len > MAX_INSTANCES {
+                    return Err(ParseError { column: at + 1, message: too_many(len) });
+                }
                 let blocks = if a <= b { (a..=b).collect() } else { (b..=a).rev().collect() };
                 Ok(Parsed::Blocks(blocks))
             }
@@ -162,6 +191,10 @@ impl Parser {
         let s: String = self.chars[start..self.pos].iter().map(|&(_, c)| c).collect();
         s.parse().map_err(|_| ParseError { column: start + 1, message: format!("number '{s}' is too large") })
     }
+}
+
+fn too_many(n: usize) -> String {
+    format!("the plan runs {n} block instances or more; the limit is {MAX_INSTANCES} (each instance becomes graph nodes)")
 }
 
 #[cfg(test)]
@@ -213,6 +246,19 @@ mod tests {
         assert_eq!(p("6,5,4").to_string(), "6-4");
         assert_eq!(p("3,3").to_string(), "3,3");
         assert_eq!(p("((0-1)*2)*3").to_string(), "((0-1)*2)*3");
+    }
+
+    #[test]
+    fn huge_plans_are_refused_before_they_are_expanded() {
+        for (text, column) in [("[0-5]*99999999999", 7), ("6-47113691856", 3), ("0-99999,0-9", 9), ("(0*1000)*1000", 10)] {
+            let e = parse(text).unwrap_err();
+            assert!(e.message.contains("limit is 100000"), "{text}: {e}");
+            assert_eq!(e.column, column, "{text}: {e}");
+        }
+        let deep = format!("{}0{}", "(".repeat(MAX_DEPTH + 1), ")".repeat(MAX_DEPTH + 1));
+        assert!(parse(&deep).unwrap_err().message.contains("nested more than"));
+        assert!(parse(&format!("{}0{}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH))).is_ok());
+        assert!(parse("0-99998").is_ok());
     }
 
     #[test]

@@ -6,6 +6,12 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+/// The most block instances a plan may run: each becomes graph nodes (a
+/// 100-layer model repeated 1,000 times); checked before anything is expanded.
+pub const MAX_INSTANCES: usize = 100_000;
+/// The deepest nesting of groups, repeats and parallel groups a plan may have.
+pub const MAX_DEPTH: usize = 64;
+
 /// A plan over blocks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -27,11 +33,12 @@ impl Plan {
     }
 
     /// Number of block executions (instances) the plan makes.
+    /// (Saturating: a plan past [`MAX_INSTANCES`] is refused by `validate`.)
     pub fn instances(&self) -> usize {
         match self {
             Plan::Block(_) => 1,
-            Plan::Seq(v) | Plan::Parallel(v) => v.iter().map(Plan::instances).sum(),
-            Plan::Repeat { body, times } => body.instances() * times,
+            Plan::Seq(v) | Plan::Parallel(v) => v.iter().map(Plan::instances).fold(0, usize::saturating_add),
+            Plan::Repeat { body, times } => body.instances().saturating_mul(*times),
         }
     }
 
@@ -50,7 +57,22 @@ impl Plan {
         if let Some(max) = self.max_block().filter(|&m| m >= count) {
             return Err(crate::RewriteError::NoSuchBlock { block: max, count });
         }
+        if self.instances() > MAX_INSTANCES {
+            return Err(crate::RewriteError::TooLarge { instances: self.instances(), limit: MAX_INSTANCES });
+        }
+        if self.depth() > MAX_DEPTH {
+            return Err(crate::RewriteError::TooDeep { limit: MAX_DEPTH });
+        }
         self.validate_shape(count)
+    }
+
+    /// Nesting depth (a block is 0).
+    pub fn depth(&self) -> usize {
+        match self {
+            Plan::Block(_) => 0,
+            Plan::Seq(v) | Plan::Parallel(v) => 1 + v.iter().map(Plan::depth).max().unwrap_or(0),
+            Plan::Repeat { body, .. } => 1 + body.depth(),
+        }
     }
 
     fn validate_shape(&self, count: usize) -> crate::Result<()> {

@@ -39,8 +39,34 @@ enum Command {
     Run(cli::run::Args),
 }
 
+/// A command-line mistake as painters' one line (clap's help and version print as usual).
+fn usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::{ContextKind, ErrorKind};
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+        let _ = e.print();
+        return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand { ExitCode::from(2) } else { ExitCode::SUCCESS };
+    }
+    let text = e.to_string();
+    // The first paragraph (clap lists missing arguments on the lines after a colon).
+    let first: Vec<&str> = text.lines().map(str::trim).take_while(|l| !l.is_empty()).collect();
+    let mut msg = first.join(" ").trim_start_matches("error: ").to_string();
+    if let Some(clap::error::ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) {
+        if arg.starts_with('-') && arg[1..].starts_with(|c: char| c.is_ascii_digit()) {
+            msg.push_str(&format!(" (a value starting with '-' goes after '=', e.g. --plan={arg})"));
+        }
+    }
+    if let Some(tip) = text.lines().find_map(|l| l.trim().strip_prefix("tip: ")) {
+        msg.push_str(&format!("; {tip}"));
+    }
+    eprintln!("painters: error: {msg}; see painters --help");
+    ExitCode::from(2)
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
     let result = match cli.command {
         Command::Eval(args) => cli::eval::main(args, cli.ort_lib.as_deref()),
         Command::Inspect(args) => cli::inspect::main(args),

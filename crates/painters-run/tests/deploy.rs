@@ -152,3 +152,52 @@ fn identity_keeps_the_fused_nodes() {
         assert_eq!(ops(&src.join("model.onnx")), ops(&out.join("model.onnx")), "{name}");
     }
 }
+
+/// One definition of a valid input model, in every command: an undefined
+/// input or a second producer of a tensor is one line and nothing written; a
+/// graph merely out of topological order is sorted (the same in inspect,
+/// rewrite, eval).
+#[test]
+fn every_command_agrees_on_what_a_valid_model_is() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = copy_fixture("llama-optimum", tmp.path());
+    let data = common::fixtures_dir().join("../data/text.txt");
+    let variant = |name: &str, edit: &dyn Fn(&mut painters_graph::proto::onnx::GraphProto)| {
+        let mut m = OnnxModel::load(&src).unwrap();
+        edit(m.proto.graph.as_mut().unwrap());
+        let p = tmp.path().join(name);
+        m.save(&p).unwrap();
+        p
+    };
+    let undefined = variant("undefined.onnx", &|g| {
+        let n = g.node.iter_mut().find(|n| n.name() == "/model/layers.1/self_attn/q_proj/MatMul").unwrap();
+        n.input[0] = "nowhere".into();
+    });
+    let duplicate = variant("duplicate.onnx", &|g| {
+        let out = g.node.iter().find(|n| n.name() == "/model/layers.1/self_attn/q_proj/MatMul").unwrap().output[0].clone();
+        let n = g.node.iter_mut().find(|n| n.name() == "/model/layers.1/self_attn/k_proj/MatMul").unwrap();
+        n.output[0] = out;
+    });
+    let unsorted = variant("unsorted.onnx", &|g| g.node.reverse());
+    for (bad, what) in [(&undefined, "nothing produces it"), (&duplicate, "produced more than once")] {
+        let b = bad.to_str().unwrap();
+        let out = tmp.path().join("out.onnx");
+        for args in [
+            vec!["inspect", b],
+            vec!["rewrite", b, "--plan", "0-3", "-o", out.to_str().unwrap()],
+            vec!["eval", b, "--task", "perplexity", "--data", data.to_str().unwrap(), "--window", "8", "--max-tokens", "16"],
+        ] {
+            let line = fails(&args);
+            assert!(line.contains(what), "{args:?}: {line}");
+        }
+        assert!(!out.exists());
+    }
+    let u = unsorted.to_str().unwrap();
+    let (code, _, err) = painters(&["inspect", u]);
+    assert_eq!(code, 0, "{err}");
+    let out = tmp.path().join("sorted.onnx");
+    let (code, _, err) = painters(&["rewrite", u, "--plan", "0-3", "-o", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let reference = common::fixtures().into_iter().find(|f| f.name == "llama-optimum").unwrap().reference();
+    assert_eq!(common::run(&out, &reference.inputs), common::run(&src, &reference.inputs), "sorting changes no output");
+}

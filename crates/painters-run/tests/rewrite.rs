@@ -240,6 +240,10 @@ fn bad_plans_give_one_line_and_no_file() {
         ("0,[],3", "plan:1:4: empty parallel group"),
         ("0,1*0", "plan:1:5: repeat count must be at least 1"),
         ("0,(1", "expected ')'"),
+        // bounded before anything is expanded (these used to run until the machine killed them)
+        ("[0-5]*99999999999", "plan:1:7: the plan runs 599999999994 block instances or more; the limit is 100000"),
+        ("6-47113691856", "plan:1:3: the plan runs 47113691851 block instances or more; the limit is 100000"),
+        ("-1", "unexpected argument '-1' found (a value starting with '-' goes after '=', e.g. --plan=-1)"),
     ] {
         let (code, err) = painters(&["rewrite", m.to_str().unwrap(), "--plan", plan, "-o", out.to_str().unwrap()]);
         assert_ne!(code, 0, "{plan}");

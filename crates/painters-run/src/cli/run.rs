@@ -27,7 +27,7 @@ pub struct Args {
 
 pub fn main(args: Args, ort_lib: Option<&Path>) -> anyhow::Result<()> {
     let path = super::resolve_model(&args.model)?;
-    painters_graph::OnnxModel::load(&path)?;
+    painters_graph::OnnxModel::load(&path)?.canonicalize()?; // valid input, as in every command
     let reference = Reference::load(&args.inputs).with_context(|| format!("{}", args.inputs.display()))?;
     let runtime = Runtime::global(ort_lib)?;
     let opts = SessionOptions { threads: args.threads, optimization: args.opt_level, ..Default::default() };
