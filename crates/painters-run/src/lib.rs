@@ -4,6 +4,7 @@ pub mod eval;
 pub mod lm;
 pub mod ortlib;
 pub mod plot;
+pub mod prune;
 pub mod reference;
 pub mod session;
 pub mod sweep;

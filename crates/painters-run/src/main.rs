@@ -31,6 +31,8 @@ enum Command {
     Inspect(cli::inspect::Args),
     /// Print the explicit plan of a preset, or the canonical form of a plan
     Plan(cli::plan::Args),
+    /// Choose K blocks to remove (bi, angular, greedy, paper) and write the pruned model
+    Prune(cli::prune::Args),
     /// Rewrite a model's block sequence by a plan and write the new model
     Rewrite(cli::rewrite::Args),
     /// Rewrite a model by every preset and start layer, evaluate a suite, write plots and a report
@@ -71,6 +73,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => cli::eval::main(args, cli.ort_lib.as_deref()),
         Command::Inspect(args) => cli::inspect::main(args),
         Command::Plan(args) => cli::plan::main(args),
+        Command::Prune(args) => cli::prune::main(args, cli.ort_lib.as_deref()),
         Command::Rewrite(args) => cli::rewrite::main(args),
         Command::Sweep(args) => cli::sweep::main(args, cli.ort_lib.as_deref()),
         Command::Run(args) => cli::run::main(args, cli.ort_lib.as_deref()),

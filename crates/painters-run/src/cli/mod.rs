@@ -3,6 +3,7 @@ pub mod eval;
 pub mod inspect;
 pub mod plan;
 pub mod plansrc;
+pub mod prune;
 pub mod rewrite;
 pub mod run;
 pub mod sweep;

@@ -1,0 +1,267 @@
+//! `painters prune`: choosing which blocks to remove for a budget of K
+//! blocks, by the layer-pruning literature's methods (exact definitions and
+//! sources in `docs/PRUNE.md`), on calibration text:
+//! - `bi` — ShortGPT's Block Influence, one shot: the K lowest;
+//! - `angular` — Gromov et al.'s angular distance of a span of K blocks, one
+//!   shot: the contiguous span with the smallest distance;
+//! - `greedy` — SLEB: K rounds, each removes the block whose removal gives
+//!   the lowest calibration NLL (resumable: every evaluated candidate is
+//!   appended to a log and reused on a rerun);
+//! - `paper` — the paper's skip preset with M = K centred blocks (baseline).
+//!
+//! The first and last blocks are excluded unless `allow_ends` (as SLEB and
+//! Shortened-LLaMA do). The result is a plan (the blocks kept, in order);
+//! writing it is an ordinary rewrite, so the pruned model is bit-identical
+//! to `painters rewrite --plan` of the same plan.
+pub mod calib;
+pub mod metrics;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use painters_graph::{BlockLayout, Family, OnnxModel};
+use painters_rewrite::{preset, Plan, Preset, PresetParams, Schedule};
+use serde::Serialize;
+
+use crate::eval::{progress, EvalError};
+use crate::session::SessionOptions;
+use crate::Runtime;
+use calib::Calibration;
+
+/// A pruning method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    Bi,
+    Angular,
+    Greedy,
+    Paper,
+}
+
+impl Method {
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Bi => "bi",
+            Method::Angular => "angular",
+            Method::Greedy => "greedy",
+            Method::Paper => "paper",
+        }
+    }
+}
+
+/// What to search for.
+#[derive(Debug, Clone)]
+pub struct PruneOptions {
+    /// K, the number of blocks to remove.
+    pub budget: usize,
+    pub method: Method,
+    /// Consider the first and last blocks too.
+    pub allow_ends: bool,
+    pub session: SessionOptions,
+    /// Greedy: the resumable log of evaluated candidates (JSON lines).
+    pub log: Option<PathBuf>,
+}
+
+/// One round of a search: every candidate's score, and the block removed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Round {
+    pub round: usize,
+    /// (candidate block, score): calibration NLL (greedy), BI, or angular distance of the span starting there.
+    pub scores: Vec<(usize, f64)>,
+    pub removed: Vec<usize>,
+}
+
+/// The result of a search.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub method: Method,
+    pub budget: usize,
+    pub blocks: usize,
+    /// Blocks removed, in removal order.
+    pub removed: Vec<usize>,
+    /// Blocks kept, in order: the plan.
+    pub kept: Vec<usize>,
+    pub plan: String,
+    /// Blocks no method may remove (the ends, unless `allow_ends`).
+    pub excluded: Vec<usize>,
+    pub rounds: Vec<Round>,
+    pub calibration: Calibration,
+    /// Calibration NLL of the unmodified model and of the result (decoders).
+    pub nll_full: Option<f64>,
+    pub nll: Option<f64>,
+    /// Candidates evaluated in this run, and reused from the log (greedy).
+    pub evaluated: usize,
+    pub reused: usize,
+    pub seconds: f64,
+}
+
+/// Runs the search.
+pub fn prune(
+    runtime: &Runtime,
+    model: &OnnxModel,
+    layout: &BlockLayout,
+    calib: Calibration,
+    o: &PruneOptions,
+) -> Result<Outcome, EvalError> {
+    let start = std::time::Instant::now();
+    let t = layout.num_blocks();
+    let excluded: Vec<usize> = if o.allow_ends { Vec::new() } else { vec![0, t - 1] };
+    let eligible: Vec<usize> = (0..t).filter(|b| !excluded.contains(b)).collect();
+    if o.budget == 0 || o.budget > eligible.len() || o.budget >= t {
+        return Err(EvalError::Task(format!(
+            "--budget {} is not possible: the model has {t} blocks, {} of them eligible{}",
+            o.budget,
+            eligible.len(),
+            if o.allow_ends { "" } else { " (the first and last are excluded; --allow-ends includes them)" }
+        )));
+    }
+    let decoder = layout.family == Family::Decoder;
+    if o.method == Method::Greedy && !decoder {
+        return Err(EvalError::Task("--method greedy scores calibration NLL, which needs a decoder (logits)".into()));
+    }
+    let mut rounds = Vec::new();
+    let (mut evaluated, mut reused) = (0, 0);
+    let removed: Vec<usize> = match o.method {
+        Method::Paper => {
+            let plan = preset(Preset::Skip, &PresetParams { layers: t, m: Some(o.budget), ..Default::default() })?;
+            let kept = painters_rewrite::lower(&plan).instances();
+            (0..t).filter(|b| !kept.contains(b)).collect()
+        }
+        Method::Bi | Method::Angular => {
+            let mut lm = calib::session_for(runtime, model, layout, &Schedule::sequence(0..t), true, &o.session)?;
+            let hidden = calib::hidden_states(&mut lm, t, &calib)?;
+            if o.method == Method::Bi {
+                let bi = metrics::block_influence(&hidden);
+                let mut order: Vec<usize> = eligible.clone();
+                order.sort_by(|&a, &b| bi[a].total_cmp(&bi[b]).then(a.cmp(&b)));
+                let chosen: Vec<usize> = order.into_iter().take(o.budget).collect();
+                rounds.push(Round { round: 0, scores: (0..t).map(|b| (b, bi[b])).collect(), removed: chosen.clone() });
+                chosen
+            } else {
+                let d = metrics::angular(&hidden, o.budget);
+                let span_ok = |l: usize| (l..l + o.budget).all(|b| !excluded.contains(&b));
+                let best = (0..d.len())
+                    .filter(|&l| span_ok(l))
+                    .min_by(|&a, &b| d[a].total_cmp(&d[b]).then(a.cmp(&b)))
+                    .ok_or_else(|| EvalError::Task("no span of that length avoids the excluded blocks".into()))?;
+                let chosen: Vec<usize> = (best..best + o.budget).collect();
+                rounds.push(Round { round: 0, scores: d.iter().copied().enumerate().collect(), removed: chosen.clone() });
+                chosen
+            }
+        }
+        Method::Greedy => {
+            let mut log = GreedyLog::open(o.log.as_deref(), &calib.blake3)?;
+            let mut removed = Vec::new();
+            let total: u64 = (0..o.budget).map(|r| (eligible.len() - r) as u64).sum();
+            let bar = progress(total, "greedy");
+            for round in 0..o.budget {
+                let mut scores = Vec::new();
+                for &c in eligible.iter().filter(|b| !removed.contains(*b)) {
+                    let nll = match log.get(&removed, c) {
+                        Some(v) => {
+                            reused += 1;
+                            v
+                        }
+                        None => {
+                            let kept: Vec<usize> = (0..t).filter(|b| *b != c && !removed.contains(b)).collect();
+                            let mut lm = calib::session_for(runtime, model, layout, &Schedule::sequence(kept), false, &o.session)?;
+                            let v = calib::nll(&mut lm, &calib)?;
+                            log.put(&removed, c, v)?;
+                            evaluated += 1;
+                            v
+                        }
+                    };
+                    scores.push((c, nll));
+                    bar.inc(1);
+                }
+                let best = scores.iter().min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0))).map(|s| s.0).unwrap_or(0);
+                removed.push(best);
+                rounds.push(Round { round, scores, removed: vec![best] });
+            }
+            bar.finish_and_clear();
+            removed
+        }
+    };
+    let kept: Vec<usize> = (0..t).filter(|b| !removed.contains(b)).collect();
+    let plan = Plan::sequence(kept.iter().copied());
+    let (nll_full, nll) = if decoder {
+        let mut full = calib::session_for(runtime, model, layout, &Schedule::sequence(0..t), false, &o.session)?;
+        let mut pruned = calib::session_for(runtime, model, layout, &Schedule::sequence(kept.iter().copied()), false, &o.session)?;
+        (Some(calib::nll(&mut full, &calib)?), Some(calib::nll(&mut pruned, &calib)?))
+    } else {
+        (None, None)
+    };
+    Ok(Outcome {
+        method: o.method,
+        budget: o.budget,
+        blocks: t,
+        removed,
+        plan: plan.to_string(),
+        kept,
+        excluded,
+        rounds,
+        calibration: calib,
+        nll_full,
+        nll,
+        evaluated,
+        reused,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// The greedy search's log: one JSON line per evaluated candidate, keyed by
+/// the calibration digest, the blocks already removed and the candidate. A
+/// killed search reruns without repeating what it evaluated; a torn last
+/// line (killed mid-write) is ignored.
+struct GreedyLog {
+    file: Option<std::fs::File>,
+    calib: String,
+    seen: Vec<(Vec<usize>, usize, f64)>,
+}
+
+#[derive(Serialize, serde::Deserialize)]
+struct LogLine {
+    calib: String,
+    removed: Vec<usize>,
+    candidate: usize,
+    nll: f64,
+}
+
+impl GreedyLog {
+    fn open(path: Option<&Path>, calib: &str) -> Result<Self, EvalError> {
+        let Some(path) = path else { return Ok(Self { file: None, calib: calib.into(), seen: Vec::new() }) };
+        let io = |e: std::io::Error| EvalError::Task(format!("{}: {e}", path.display()));
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(io(e)),
+        };
+        let seen = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<LogLine>(l).ok())
+            .filter(|l| l.calib == calib)
+            .map(|l| (l.removed, l.candidate, l.nll))
+            .collect();
+        if !text.is_empty() && !text.ends_with('\n') {
+            // a torn last line: rewrite the file without it
+            let good: String = text.lines().filter(|l| serde_json::from_str::<LogLine>(l).is_ok()).map(|l| format!("{l}\n")).collect();
+            std::fs::write(path, good).map_err(io)?;
+        }
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(io)?;
+        Ok(Self { file: Some(file), calib: calib.into(), seen })
+    }
+
+    fn get(&self, removed: &[usize], candidate: usize) -> Option<f64> {
+        self.seen.iter().find(|(r, c, _)| r == removed && *c == candidate).map(|s| s.2)
+    }
+
+    fn put(&mut self, removed: &[usize], candidate: usize, nll: f64) -> Result<(), EvalError> {
+        self.seen.push((removed.to_vec(), candidate, nll));
+        if let Some(f) = &mut self.file {
+            let line = serde_json::to_string(&LogLine { calib: self.calib.clone(), removed: removed.to_vec(), candidate, nll })
+                .map_err(|e| EvalError::Task(e.to_string()))?;
+            f.write_all(format!("{line}\n").as_bytes()).map_err(|e| EvalError::Task(format!("prune log: {e}")))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,229 @@
+//! `painters prune`: the metrics against an independent PyTorch computation
+//! of the same definitions (`tests/data/expected/prune/`, made by
+//! `scripts/make_prune_references.py`), the greedy search against brute
+//! force, the pruned model against the rewrite of the plan it names, and the
+//! resumable search log.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use painters_graph::detect;
+use painters_rewrite::Schedule;
+use painters_run::prune::calib::{hidden_states, nll, session_for, Calibration};
+use painters_run::prune::metrics::{angular, block_influence};
+use painters_run::tokenizer::Tokenizer;
+use painters_run::SessionOptions;
+
+use common::{fails, painters};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn opts() -> SessionOptions {
+    SessionOptions { threads: 1, optimization: 0, ..Default::default() }
+}
+
+#[test]
+fn bi_and_angular_agree_with_pytorch() {
+    let dir = root().join("tests/data/expected/prune");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let name = r["fixture"].as_str().unwrap();
+        let model_path = common::fixtures_dir().join(name).join("model.onnx");
+        let model = common::load(&model_path);
+        let layout = detect(&model).unwrap();
+        let t = layout.num_blocks();
+        assert_eq!(r["num_blocks"].as_u64().unwrap() as usize, t, "{name}");
+        let tok = Tokenizer::for_model(&model_path, None).unwrap();
+        let calib = Calibration::load(
+            &root().join(r["text"].as_str().unwrap()),
+            &tok,
+            r["window"].as_u64().unwrap() as usize,
+            r["max_tokens"].as_u64().unwrap() as usize,
+        )
+        .unwrap();
+        assert_eq!(calib.tokens as u64, r["tokens"].as_u64().unwrap(), "{name}: calibration tokens");
+        assert_eq!(calib.n_windows as u64, r["windows"].as_u64().unwrap(), "{name}: windows");
+        let mut lm = session_for(common::runtime(), &model, &layout, &Schedule::sequence(0..t), true, &opts()).unwrap();
+        let hidden = hidden_states(&mut lm, t, &calib).unwrap();
+        let close = |what: &str, ours: &[f64], theirs: &serde_json::Value| {
+            let theirs: Vec<f64> = theirs.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+            assert_eq!(ours.len(), theirs.len(), "{name}: {what}");
+            for (k, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+                assert!((a - b).abs() <= 1e-4, "{name}: {what}[{k}]: painters {a} vs PyTorch {b}");
+            }
+        };
+        close("bi", &block_influence(&hidden), &r["bi"]);
+        for n in 1..t {
+            close(&format!("angular n={n}"), &angular(&hidden, n), &r["angular"][n.to_string()]);
+        }
+        checked += 1;
+    }
+    assert!(checked >= 12, "only {checked} prune references");
+}
+
+/// SLEB's greedy search on a 6-block fixture, K = 1 … 3, against brute force
+/// over every set of K eligible blocks. When the optimal sets are nested
+/// (the optimum for K contains the optimum for K − 1), greedy must find
+/// each; otherwise the test says so and checks what greedy guarantees: each
+/// round's choice is the best given the earlier ones.
+#[test]
+fn greedy_equals_brute_force_where_greedy_is_optimal() {
+    let fixture = "llama-quant";
+    let model_path = common::fixtures_dir().join(fixture).join("model.onnx");
+    let model = common::load(&model_path);
+    let layout = detect(&model).unwrap();
+    let t = layout.num_blocks();
+    assert_eq!(t, 6);
+    let tok = Tokenizer::for_model(&model_path, None).unwrap();
+    let calib = Calibration::load(&root().join("tests/data/text.txt"), &tok, 32, 128).unwrap();
+    let eligible: Vec<usize> = (1..t - 1).collect();
+    let mut cache: Vec<(Vec<usize>, f64)> = Vec::new();
+    let mut nll_without = |removed: &[usize]| {
+        let mut key = removed.to_vec();
+        key.sort_unstable();
+        if let Some((_, v)) = cache.iter().find(|(k, _)| *k == key) {
+            return *v;
+        }
+        let kept: Vec<usize> = (0..t).filter(|b| !key.contains(b)).collect();
+        // the session options `painters prune --threads 1` uses (ORT's optimizations on)
+        let cli = SessionOptions { threads: 1, ..Default::default() };
+        let mut lm = session_for(common::runtime(), &model, &layout, &Schedule::sequence(kept), false, &cli).unwrap();
+        let v = nll(&mut lm, &calib).unwrap();
+        cache.push((key, v));
+        v
+    };
+    let subsets = |k: usize| -> Vec<Vec<usize>> {
+        let mut out: Vec<Vec<usize>> = vec![vec![]];
+        for _ in 0..k {
+            let mut next = Vec::new();
+            for s in &out {
+                for &b in eligible.iter().filter(|&&b| s.last().is_none_or(|&l| b > l)) {
+                    next.push([s.clone(), vec![b]].concat());
+                }
+            }
+            out = next;
+        }
+        out
+    };
+    let mut best: Vec<Vec<usize>> = vec![vec![]];
+    for k in 1..=3 {
+        let b = subsets(k).into_iter().min_by(|a, b| nll_without(a).total_cmp(&nll_without(b))).unwrap();
+        best.push(b);
+    }
+    for k in 1..=3 {
+        let tmp = tempfile::tempdir().unwrap();
+        let (code, out, err) = painters(&[
+            "prune", model_path.to_str().unwrap(), "--budget", &k.to_string(), "--method", "greedy",
+            "--calib", root().join("tests/data/text.txt").to_str().unwrap(), "--window", "32", "--max-tokens", "128",
+            "--threads", "1", "--json", "-o", tmp.path().join("out").to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let mut greedy: Vec<usize> = v["removed"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect();
+        // Every round picked the best candidate given the earlier removals.
+        for round in v["rounds"].as_array().unwrap() {
+            let scores: Vec<f64> = round["scores"].as_array().unwrap().iter().map(|s| s[1].as_f64().unwrap()).collect();
+            let min = scores.iter().copied().fold(f64::INFINITY, f64::min);
+            let picked = round["removed"][0].as_u64().unwrap() as usize;
+            let picked_score = round["scores"].as_array().unwrap().iter().find(|s| s[0] == picked).unwrap()[1].as_f64().unwrap();
+            assert_eq!(picked_score, min, "K={k}: round {} did not pick its best candidate", round["round"]);
+        }
+        greedy.sort_unstable();
+        let nested = (1..=k).all(|j| best[j - 1].iter().all(|b| best[j].contains(b)));
+        if nested {
+            assert_eq!(greedy, best[k], "K={k}: greedy {greedy:?} vs brute force {:?}", best[k]);
+        } else {
+            eprintln!("K={k}: the optimal sets are not nested ({:?}), so greedy need not find {:?}; it found {greedy:?}", &best[1..=k], best[k]);
+            assert!(nll_without(&greedy) >= nll_without(&best[k]) - 1e-12);
+        }
+        let reported = v["nll"].as_f64().unwrap();
+        assert!((reported - nll_without(&greedy)).abs() < 1e-9, "K={k}: reported NLL {reported}");
+    }
+}
+
+/// The pruned folder is the rewrite of the plan it names, bit for bit in its outputs.
+#[test]
+fn every_method_writes_the_model_of_its_plan() {
+    for (fixture, methods) in [("llama-dynamo", &["bi", "angular", "greedy", "paper"][..]), ("bert-optimum", &["bi", "angular", "paper"][..])] {
+        let f = common::fixtures().into_iter().find(|f| f.name == fixture).unwrap();
+        let reference = f.reference();
+        for method in methods {
+            let tmp = tempfile::tempdir().unwrap();
+            let out = tmp.path().join("pruned");
+            let (code, text, err) = painters(&[
+                "prune", f.dir.to_str().unwrap(), "--budget", "2", "--method", method, "--calib",
+                root().join("tests/data/text.txt").to_str().unwrap(), "--window", "32", "--max-tokens", "128", "--json",
+                "-o", out.to_str().unwrap(),
+            ]);
+            assert_eq!(code, 0, "{fixture} {method}: {err}");
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let plan = v["plan"].as_str().unwrap();
+            let removed: Vec<u64> = v["removed"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect();
+            assert_eq!(removed.len(), 2);
+            assert!(!removed.contains(&0) && !removed.contains(&(f.num_blocks() as u64 - 1)), "{fixture} {method}: ends excluded");
+            assert!(out.join("prune.json").is_file());
+            let manual = tmp.path().join("manual");
+            let (code, _, err) = painters(&["rewrite", f.dir.to_str().unwrap(), "--plan", plan, "-o", &format!("{}/", manual.display())]);
+            assert_eq!(code, 0, "{err}");
+            assert_eq!(
+                common::run(&out.join("model.onnx"), &reference.inputs),
+                common::run(&manual.join("model.onnx"), &reference.inputs),
+                "{fixture} {method}: the pruned model differs from rewrite --plan {plan}"
+            );
+            let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+            assert_eq!(config["num_hidden_layers"].as_u64().unwrap() as usize, f.num_blocks() - 2, "{fixture} {method}");
+        }
+    }
+}
+
+/// A killed greedy search resumes from its log: nothing is evaluated twice,
+/// a torn last line is dropped, and the result is the same.
+#[test]
+fn greedy_resumes_from_its_log() {
+    let f = common::fixtures().into_iter().find(|f| f.name == "llama-dynamo").unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("log.jsonl");
+    let run = || {
+        let (code, text, err) = painters(&[
+            "prune", f.dir.to_str().unwrap(), "--budget", "2", "--method", "greedy", "--calib",
+            root().join("tests/data/text.txt").to_str().unwrap(), "--window", "32", "--max-tokens", "96", "--json",
+            "--log", log.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()
+    };
+    let first = run();
+    assert_eq!(first["evaluated"], 3 + 2);
+    // Kill it after two evaluations, mid-line.
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    std::fs::write(&log, format!("{}\n{}\n{}", lines[0], lines[1], &lines[2][..lines[2].len() / 2])).unwrap();
+    let second = run();
+    assert_eq!(second["reused"], 2);
+    assert_eq!(second["evaluated"], 3);
+    assert_eq!(second["removed"], first["removed"]);
+    assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 5);
+    let third = run();
+    assert_eq!((third["evaluated"].as_u64(), third["reused"].as_u64()), (Some(0), Some(5)));
+}
+
+#[test]
+fn impossible_budgets_are_one_line() {
+    let m = common::fixtures_dir().join("llama-dynamo");
+    let text = root().join("tests/data/text.txt");
+    for (budget, method) in [("4", "bi"), ("0", "paper")] {
+        let line = fails(&["prune", m.to_str().unwrap(), "--budget", budget, "--method", method, "--calib", text.to_str().unwrap()]);
+        assert!(line.contains("not possible") && line.contains("3 of them eligible"), "{line}");
+    }
+    let bert = common::fixtures_dir().join("bert-optimum");
+    let line = fails(&["prune", bert.to_str().unwrap(), "--budget", "1", "--method", "greedy", "--calib", text.to_str().unwrap()]);
+    assert!(line.contains("needs a decoder"), "{line}");
+}
