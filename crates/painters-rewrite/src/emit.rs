@@ -28,7 +28,16 @@ pub struct EmitOptions {
     /// (`painters.hidden.input`) and every block instance's output
     /// (`painters.hidden.{k}`, k in execution order) as graph outputs.
     pub tap: bool,
+    /// Read the residual stream entering the first stage from a new graph
+    /// input, [`STREAM_INPUT`] (float, `[batch, sequence, hidden]`), instead
+    /// of the embeddings: the rest of a model from some block on, run on a
+    /// stream computed before (a pruning search reuses what a round did not
+    /// change). The prologue still makes the context (masks, rotary tables).
+    pub stream_input: bool,
 }
+
+/// The graph input of an emission with `stream_input`.
+pub const STREAM_INPUT: &str = "painters.stream";
 
 /// Emits the model that runs `schedule` over `layout`'s blocks.
 pub fn emit(model: &OnnxModel, layout: &BlockLayout, schedule: &Schedule) -> Result<ModelProto> {
@@ -61,15 +70,20 @@ pub fn emit_with(model: &OnnxModel, layout: &BlockLayout, schedule: &Schedule, o
         taps: Vec::new(),
     };
     e.nodes.extend(layout.prologue.iter().map(|&n| src.node[n].clone()));
-    let stream = e.stages(&schedule.stages, layout.blocks[0].input.clone(), true);
+    let first = if opts.stream_input { STREAM_INPUT.to_string() } else { layout.blocks[0].input.clone() };
+    let stream = e.stages(&schedule.stages, first, true);
     if stream != e.final_name {
         e.nodes.push(node("Identity", "painters.identity", vec![stream], e.final_name.clone()));
     }
     e.nodes.extend(layout.epilogue.iter().map(|&n| src.node[n].clone()));
     let taps = std::mem::take(&mut e.taps);
     let mut graph = e.assemble();
+    if opts.stream_input {
+        graph.input.push(float_value(&graph, STREAM_INPUT));
+    }
     if opts.tap {
-        add_taps(&mut graph, &layout.blocks[0].input, &taps);
+        let input = if opts.stream_input { STREAM_INPUT } else { &layout.blocks[0].input };
+        add_taps(&mut graph, input, &taps);
     }
     // Fused residual nodes the source had, split for detection, join again.
     painters_graph::fused::join(&mut graph);
@@ -365,6 +379,17 @@ fn rename_node(node: &mut NodeProto, rename: &HashMap<String, String>) {
 /// Adds `painters.hidden.*` outputs (Identity of each stream tensor), typed
 /// like the main output.
 fn add_taps(g: &mut GraphProto, input: &str, taps: &[String]) {
+    let names = std::iter::once(("painters.hidden.input".to_string(), input.to_string()))
+        .chain(taps.iter().enumerate().map(|(k, t)| (format!("painters.hidden.{k}"), t.clone())));
+    for (name, tensor) in names {
+        g.node.push(node("Identity", &name, vec![tensor], name.clone()));
+        let v = float_value(g, &name);
+        g.output.push(v);
+    }
+}
+
+/// A value typed like the graph's main output (its element type, no shape).
+fn float_value(g: &GraphProto, name: &str) -> ValueInfoProto {
     use painters_graph::proto::onnx::{type_proto, TypeProto};
     let elem = g
         .output
@@ -374,19 +399,14 @@ fn add_taps(g: &mut GraphProto, input: &str, taps: &[String]) {
             _ => None,
         })
         .unwrap_or(1);
-    let names = std::iter::once(("painters.hidden.input".to_string(), input.to_string()))
-        .chain(taps.iter().enumerate().map(|(k, t)| (format!("painters.hidden.{k}"), t.clone())));
-    for (name, tensor) in names {
-        g.node.push(node("Identity", &name, vec![tensor], name.clone()));
-        let mut tt = type_proto::Tensor::new();
-        tt.set_elem_type(elem);
-        let mut tp = TypeProto::new();
-        tp.value = Some(type_proto::Value::TensorType(tt));
-        let mut v = ValueInfoProto::new();
-        v.set_name(name);
-        v.type_ = Some(tp).into();
-        g.output.push(v);
-    }
+    let mut tt = type_proto::Tensor::new();
+    tt.set_elem_type(elem);
+    let mut tp = TypeProto::new();
+    tp.value = Some(type_proto::Value::TensorType(tt));
+    let mut v = ValueInfoProto::new();
+    v.set_name(name.to_string());
+    v.type_ = Some(tp).into();
+    v
 }
 
 fn node(op: &str, name: &str, inputs: Vec<String>, output: String) -> NodeProto {

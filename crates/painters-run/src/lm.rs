@@ -35,6 +35,9 @@ pub struct Cache {
 pub struct LanguageModel {
     pub session: ModelSession,
     kv: Vec<(String, i64, i64)>,
+    /// The residual stream fed to a model emitted with a stream input
+    /// (`painters.stream`), set by [`Self::forward_logits_from`].
+    stream: Option<HostTensor>,
 }
 
 impl LanguageModel {
@@ -48,6 +51,7 @@ impl LanguageModel {
         for (name, shape) in session.inputs.iter().zip(&session.input_shapes) {
             match name.as_str() {
                 "input_ids" | "attention_mask" | "position_ids" | "token_type_ids" => {}
+                n if n == painters_rewrite::STREAM_INPUT => {}
                 n if n.starts_with("past_key_values.") => {
                     if shape.len() != 4 || shape[1] < 0 || shape[3] < 0 {
                         return Err(LmError::KvShape(n.to_string()));
@@ -57,7 +61,7 @@ impl LanguageModel {
                 other => return Err(LmError::UnknownInput(other.to_string())),
             }
         }
-        Ok(Self { session, kv })
+        Ok(Self { session, kv, stream: None })
     }
 
     /// Whether the model takes a KV cache.
@@ -91,6 +95,16 @@ impl LanguageModel {
         result
     }
 
+    /// [`Self::forward_logits`] of a model emitted with a stream input: one
+    /// row, whose residual stream entering the first block is `stream`
+    /// (`[1, len, hidden]`).
+    pub fn forward_logits_from<R>(&mut self, row: &[i64], stream: HostTensor, score: impl FnOnce(Logits<'_>) -> R) -> Result<R, LmError> {
+        self.stream = Some(stream);
+        let out = self.forward_logits(&[row.to_vec()], None, score);
+        self.stream = None;
+        out
+    }
+
     fn inputs(&self, rows: &[Vec<i64>], cache: Option<&Cache>) -> Result<Vec<(String, HostTensor)>, LmError> {
         let b = rows.len() as i64;
         let len = rows.iter().map(Vec::len).max().unwrap_or(0) as i64;
@@ -113,6 +127,7 @@ impl LanguageModel {
                 "attention_mask" => HostTensor::i64(vec![b, past + len], mask.clone()),
                 "position_ids" => HostTensor::i64(vec![b, len], pos.clone()),
                 "token_type_ids" => HostTensor::i64(vec![b, len], vec![0; (b * len) as usize]),
+                n if n == painters_rewrite::STREAM_INPUT => self.stream.clone().ok_or_else(|| LmError::UnknownInput(n.into()))?,
                 n => match cache.and_then(|c| c.tensors.iter().find(|(k, _)| k == n)) {
                     Some((_, t)) => t.clone(),
                     None => {

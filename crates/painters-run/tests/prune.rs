@@ -227,3 +227,37 @@ fn impossible_budgets_are_one_line() {
     let line = fails(&["prune", bert.to_str().unwrap(), "--budget", "1", "--method", "greedy", "--calib", text.to_str().unwrap()]);
     assert!(line.contains("needs a decoder"), "{line}");
 }
+
+/// Reusing the stream entering each candidate (the default) scores exactly
+/// what re-running the whole pruned model scores (`--no-reuse`), with and
+/// without a KV cache, through fused genai graphs too.
+#[test]
+fn greedy_reuse_scores_what_a_full_rerun_scores() {
+    for fixture in ["llama-dynamo", "llama-optimum-past", "llama-genai"] {
+        let f = common::fixtures_dir().join(fixture);
+        let run = |extra: &[&str]| {
+            let mut args = vec![
+                "prune", f.to_str().unwrap(), "--budget", "2", "--method", "greedy", "--calib",
+                "", "--window", "32", "--max-tokens", "160", "--json", "--session-cache", "2",
+            ];
+            let text = root().join("tests/data/text.txt");
+            let text = text.to_str().unwrap().to_string();
+            args[7] = &text;
+            args.extend_from_slice(extra);
+            let (code, out, err) = painters(&args);
+            assert_eq!(code, 0, "{fixture}: {err}");
+            serde_json::from_str::<serde_json::Value>(&out).unwrap()
+        };
+        let (fast, full) = (run(&[]), run(&["--no-reuse"]));
+        assert_eq!(fast["reuse"], true);
+        assert_eq!(full["reuse"], false);
+        assert_eq!(fast["removed"], full["removed"], "{fixture}");
+        for (a, b) in fast["rounds"].as_array().unwrap().iter().zip(full["rounds"].as_array().unwrap()) {
+            for (x, y) in a["scores"].as_array().unwrap().iter().zip(b["scores"].as_array().unwrap()) {
+                assert_eq!(x[0], y[0]);
+                let (x, y) = (x[1].as_f64().unwrap(), y[1].as_f64().unwrap());
+                assert!((x - y).abs() <= 1e-5, "{fixture}: reuse {x} vs full {y}");
+            }
+        }
+    }
+}

@@ -34,6 +34,13 @@ pub struct Args {
     /// Greedy: the resumable log of evaluated candidates (default OUT/prune.log.jsonl with -o)
     #[arg(long)]
     log: Option<PathBuf>,
+    /// Greedy: re-run the whole model for every candidate instead of reusing the
+    /// stream entering it (slower; for comparison)
+    #[arg(long)]
+    no_reuse: bool,
+    /// Greedy: sessions of partial models kept between candidates (memory: each holds the weights it reads)
+    #[arg(long, default_value_t = 8)]
+    session_cache: usize,
     /// Intra-op threads (0: ONNX Runtime's default)
     #[arg(long, default_value_t = 0)]
     threads: usize,
@@ -58,6 +65,8 @@ pub fn main(args: Args, ort_lib: Option<&Path>) -> anyhow::Result<()> {
         allow_ends: args.allow_ends,
         session: SessionOptions { threads: args.threads, ..Default::default() },
         log,
+        reuse: !args.no_reuse,
+        session_cache: args.session_cache,
     };
     let outcome = prune::prune(runtime, &model, &layout, calib, &opts)?;
     let mut report = serde_json::to_value(&outcome)?;

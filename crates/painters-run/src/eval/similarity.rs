@@ -27,7 +27,7 @@ pub struct Similarity {
 pub fn tapped_session(runtime: &Runtime, model: &Path, opts: &SessionOptions) -> Result<(LanguageModel, usize), EvalError> {
     let (m, layout) = painters_rewrite::open(model, false)?;
     let t = layout.num_blocks();
-    let proto = emit_with(&m, &layout, &Schedule::sequence(0..t), &EmitOptions { tap: true })?;
+    let proto = emit_with(&m, &layout, &Schedule::sequence(0..t), &EmitOptions { tap: true, ..Default::default() })?;
     let bytes = proto.write_to_bytes().map_err(|e| EvalError::Task(e.to_string()))?;
     let session = if m.has_external_data() {
         // External data is resolved relative to the model file: write the tapped graph beside it.

@@ -72,7 +72,19 @@ pub fn session_for(
     tap: bool,
     opts: &SessionOptions,
 ) -> Result<LanguageModel, EvalError> {
-    let proto = emit_with(model, layout, schedule, &EmitOptions { tap })?;
+    session_with(runtime, model, layout, schedule, &EmitOptions { tap, ..Default::default() }, opts)
+}
+
+/// [`session_for`] with any emission options (a stream input: the rest of a model).
+pub fn session_with(
+    runtime: &Runtime,
+    model: &OnnxModel,
+    layout: &BlockLayout,
+    schedule: &Schedule,
+    emit: &EmitOptions,
+    opts: &SessionOptions,
+) -> Result<LanguageModel, EvalError> {
+    let proto = emit_with(model, layout, schedule, emit)?;
     let bytes = proto.write_to_bytes().map_err(|e| EvalError::Task(e.to_string()))?;
     let session = if model.has_external_data() {
         let dir = model.dir();
@@ -120,9 +132,15 @@ pub fn hidden_states(lm: &mut LanguageModel, instances: usize, calib: &Calibrati
 
 /// The calibration NLL of a decoder (mean −log p per predicted token).
 pub fn nll(lm: &mut LanguageModel, calib: &Calibration) -> Result<f64, EvalError> {
+    nll_from(lm, calib, None)
+}
+
+/// [`nll`] of the rest of a model (emitted with a stream input) fed, for
+/// window w, the stream `streams[w]` entering its first block.
+pub fn nll_from(lm: &mut LanguageModel, calib: &Calibration, streams: Option<&[&[f32]]>) -> Result<f64, EvalError> {
     let (mut sum, mut n) = (0f64, 0usize);
-    for w in &calib.windows {
-        let ll = lm.forward_logits(std::slice::from_ref(w), None, |logits| {
+    for (i, w) in calib.windows.iter().enumerate() {
+        let score = |logits: crate::lm::Logits<'_>| {
             (1..w.len())
                 .map(|k| {
                     let row = logits.row(0, k - 1);
@@ -130,7 +148,15 @@ pub fn nll(lm: &mut LanguageModel, calib: &Calibration) -> Result<f64, EvalError
                     Some(log_prob(row, t))
                 })
                 .sum::<Option<f64>>()
-        })?;
+        };
+        let ll = match streams {
+            None => lm.forward_logits(std::slice::from_ref(w), None, score)?,
+            Some(s) => {
+                let h = s.get(i).ok_or_else(|| EvalError::Task("a stream per calibration window is needed".into()))?;
+                let t = crate::HostTensor::f32(vec![1, w.len() as i64, (h.len() / w.len()) as i64], h.to_vec());
+                lm.forward_logits_from(w, t, score)?
+            }
+        };
         sum += ll.ok_or_else(|| EvalError::Task("a calibration token id is outside the model's vocabulary (wrong tokenizer?)".into()))?;
         n += w.len() - 1;
     }

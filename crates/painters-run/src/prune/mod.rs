@@ -60,6 +60,11 @@ pub struct PruneOptions {
     pub session: SessionOptions,
     /// Greedy: the resumable log of evaluated candidates (JSON lines).
     pub log: Option<PathBuf>,
+    /// Greedy: run only the blocks after each candidate, on the stream a
+    /// round computed once (see `Greedy`); false re-runs the whole model.
+    pub reuse: bool,
+    /// Greedy with reuse: how many sessions (rests of the model) to keep.
+    pub session_cache: usize,
 }
 
 /// One round of a search: every candidate's score, and the block removed.
@@ -92,6 +97,8 @@ pub struct Outcome {
     /// Candidates evaluated in this run, and reused from the log (greedy).
     pub evaluated: usize,
     pub reused: usize,
+    /// Greedy: whether the streams before each candidate were reused.
+    pub reuse: bool,
     pub seconds: f64,
 }
 
@@ -151,21 +158,25 @@ pub fn prune(
         }
         Method::Greedy => {
             let mut log = GreedyLog::open(o.log.as_deref(), &calib.blake3)?;
+            let mut search = Greedy { runtime, model, layout, calib: &calib, o, sessions: Vec::new() };
             let mut removed = Vec::new();
             let total: u64 = (0..o.budget).map(|r| (eligible.len() - r) as u64).sum();
             let bar = progress(total, "greedy");
             for round in 0..o.budget {
+                let candidates: Vec<usize> = eligible.iter().copied().filter(|b| !removed.contains(b)).collect();
+                let kept: Vec<usize> = (0..t).filter(|b| !removed.contains(b)).collect();
+                // The streams entering every kept block, once per round (only when something is new).
+                let todo = candidates.iter().any(|&c| log.get(&removed, c).is_none());
+                let hidden = if o.reuse && todo { Some(search.streams(&kept)?) } else { None };
                 let mut scores = Vec::new();
-                for &c in eligible.iter().filter(|b| !removed.contains(*b)) {
+                for &c in &candidates {
                     let nll = match log.get(&removed, c) {
                         Some(v) => {
                             reused += 1;
                             v
                         }
                         None => {
-                            let kept: Vec<usize> = (0..t).filter(|b| *b != c && !removed.contains(b)).collect();
-                            let mut lm = calib::session_for(runtime, model, layout, &Schedule::sequence(kept), false, &o.session)?;
-                            let v = calib::nll(&mut lm, &calib)?;
+                            let v = search.nll_without(&kept, c, hidden.as_deref())?;
                             log.put(&removed, c, v)?;
                             evaluated += 1;
                             v
@@ -205,8 +216,60 @@ pub fn prune(
         nll,
         evaluated,
         reused,
+        reuse: o.reuse && o.method == Method::Greedy,
         seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+/// How the greedy search evaluates a candidate. With `reuse` (the default),
+/// the blocks before the candidate are not run again: a round computes the
+/// stream entering every kept block once (hidden-state taps), and a
+/// candidate at position p is scored by the rest of the model after it
+/// (emitted with a stream input) run on the stream entering p. Sessions of
+/// those rests are kept (at most `session_cache`): a block's rest is the same
+/// in the next round when the block removed lies before it. Without reuse,
+/// every candidate is the whole pruned model, run from the tokens.
+struct Greedy<'a> {
+    runtime: &'a Runtime,
+    model: &'a OnnxModel,
+    layout: &'a BlockLayout,
+    calib: &'a Calibration,
+    o: &'a PruneOptions,
+    sessions: Vec<(Vec<usize>, crate::lm::LanguageModel)>,
+}
+
+impl Greedy<'_> {
+    fn streams(&mut self, kept: &[usize]) -> Result<Vec<calib::Hidden>, EvalError> {
+        let mut lm = calib::session_for(self.runtime, self.model, self.layout, &Schedule::sequence(kept.iter().copied()), true, &self.o.session)?;
+        calib::hidden_states(&mut lm, kept.len(), self.calib)
+    }
+
+    fn nll_without(&mut self, kept: &[usize], c: usize, hidden: Option<&[calib::Hidden]>) -> Result<f64, EvalError> {
+        let p = kept.iter().position(|&b| b == c).ok_or_else(|| EvalError::Task(format!("block {c} is not kept")))?;
+        let Some(hidden) = hidden else {
+            let rest: Vec<usize> = kept.iter().copied().filter(|&b| b != c).collect();
+            let mut lm = calib::session_for(self.runtime, self.model, self.layout, &Schedule::sequence(rest), false, &self.o.session)?;
+            return calib::nll(&mut lm, self.calib);
+        };
+        let rest: Vec<usize> = kept[p + 1..].to_vec();
+        let at = match self.sessions.iter().position(|(k, _)| *k == rest) {
+            Some(i) => i,
+            None => {
+                if self.sessions.len() >= self.o.session_cache.max(1) {
+                    self.sessions.remove(0);
+                }
+                let emit = painters_rewrite::EmitOptions { stream_input: true, ..Default::default() };
+                let lm = calib::session_with(self.runtime, self.model, self.layout, &Schedule::sequence(rest.iter().copied()), &emit, &self.o.session)?;
+                self.sessions.push((rest, lm));
+                self.sessions.len() - 1
+            }
+        };
+        let entry = self.sessions.remove(at);
+        self.sessions.push(entry); // most recently used last
+        let streams: Vec<&[f32]> = hidden.iter().map(|h| h.states[p].as_slice()).collect();
+        let lm = &mut self.sessions.last_mut().ok_or_else(|| EvalError::Task("no session".into()))?.1;
+        calib::nll_from(lm, self.calib, Some(&streams))
+    }
 }
 
 /// The greedy search's log: one JSON line per evaluated candidate, keyed by
