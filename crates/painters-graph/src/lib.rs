@@ -11,6 +11,7 @@ pub mod error;
 pub mod fused;
 pub mod index;
 pub mod layout;
+pub mod lock;
 pub mod model;
 pub mod names;
 pub mod serialize;

@@ -29,8 +29,9 @@ use crate::schedule::Schedule;
 
 /// Files copied next to the output so it is a usable model folder
 /// (`config.json` and `genai_config.json` rewritten to describe it: see `folder`).
-pub const MODEL_FOLDER_FILES: [&str; 11] = [
+pub const MODEL_FOLDER_FILES: [&str; 12] = [
     "genai_config.json",
+    "chat_template.jinja",
     "added_tokens.json",
     "tokenizer.json",
     "tokenizer_config.json",
@@ -147,9 +148,7 @@ pub fn rewrite_model(model: &OnnxModel, layout: &BlockLayout, plan: &Plan, out: 
         copied_files: Vec::new(),
         dry_run: opts.dry_run,
     };
-    if !opts.dry_run {
-        std::fs::create_dir_all(&out_dir).map_err(|e| werr(e.to_string()))?;
-    }
+    let _lock = if opts.dry_run { None } else { Some(painters_graph::lock::FolderLock::acquire(&out_dir, "rewrite")?) };
     let same_dir = canonical(&src_dir) == canonical(&out_dir);
     let data_name = format!("{}.data", out.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default());
     if model.has_external_data() {

@@ -203,3 +203,32 @@ fn plan_prints_presets_and_canonical_plans() {
     let err = fails(&["plan", "--preset", "sideways", "--layers", "32", "--n", "1"]);
     assert!(err.contains("unknown preset"), "{err}");
 }
+
+/// Two painters processes never write one folder at once: a folder locked by
+/// a live process is refused in one line; a lock left by a killed process is
+/// taken over; the lock is gone when the command ends.
+#[test]
+fn a_folder_in_use_is_refused_and_a_stale_lock_taken_over() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let lock = out.join(painters_graph::lock::LOCK_FILE);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "localhost".into());
+    let m = common::fixtures_dir().join("llama-optimum");
+    let target = format!("{}/", out.display());
+    let rewrite = ["rewrite", m.to_str().unwrap(), "--plan", "0,3", "-o", &target];
+    // pid 1 is alive: the folder is in use
+    std::fs::write(&lock, format!("1\n{host}\n0\nsweep\n")).unwrap();
+    let line = fails(&rewrite);
+    assert!(line.contains("in use by another painters sweep (pid 1)"), "{line}");
+    assert!(!out.join("model.onnx").exists());
+    let suite = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/suite.json");
+    let line = fails(&["sweep", "--model", m.to_str().unwrap(), "--n-range", "0..0", "--tasks", suite.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(line.contains("in use by another painters sweep"), "{line}");
+    // a lock whose process is gone is taken over
+    std::fs::write(&lock, format!("999999999\n{host}\n0\nsweep\n")).unwrap();
+    let (code, _, err) = painters(&rewrite);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.join("model.onnx").is_file());
+    assert!(!lock.exists(), "the lock is released");
+}

@@ -1,5 +1,5 @@
 //! `painters prune`: the metrics against an independent PyTorch computation
-//! of the same definitions (`tests/data/expected/prune/`, made by
+//! of the same definitions (`tests/data/prune/`, made by
 //! `scripts/make_prune_references.py`), the greedy search against brute
 //! force, the pruned model against the rewrite of the plan it names, and the
 //! resumable search log.
@@ -27,7 +27,7 @@ fn opts() -> SessionOptions {
 
 #[test]
 fn bi_and_angular_agree_with_pytorch() {
-    let dir = root().join("tests/data/expected/prune");
+    let dir = root().join("tests/data/prune");
     let mut checked = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();

@@ -55,6 +55,7 @@ pub fn main(args: Args, ort_lib: Option<&Path>) -> anyhow::Result<()> {
     let tok = Tokenizer::for_model(&src, None)?;
     let calib = Calibration::load(&args.calib, &tok, args.window, args.max_tokens)?;
     let runtime = Runtime::global(ort_lib)?;
+    let _lock = args.output.as_deref().map(|o| painters_graph::lock::FolderLock::acquire(o, "prune")).transpose()?;
     let log = args.log.clone().or_else(|| args.output.as_ref().filter(|_| args.method == Method::Greedy).map(|o| o.join("prune.log.jsonl")));
     if let Some(dir) = log.as_ref().and_then(|l| l.parent()).filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;

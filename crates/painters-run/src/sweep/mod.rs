@@ -120,6 +120,7 @@ fn key(preset: &str, n: Option<usize>, task: &str) -> String {
 pub fn run(runtime: &Runtime, o: &SweepOptions) -> Result<Vec<Record>, EvalError> {
     let io = |e: std::io::Error| EvalError::Task(format!("{}: {e}", o.out.display()));
     std::fs::create_dir_all(&o.out).map_err(io)?;
+    let _lock = painters_graph::lock::FolderLock::acquire(&o.out, "sweep")?;
     let (model, layout) = painters_rewrite::open(&o.model, false)?;
     let layers = layout.num_blocks();
     let base = base_model(&o.model, &model, &o.out)?;
