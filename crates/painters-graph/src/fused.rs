@@ -177,7 +177,9 @@ pub fn split(graph: &mut GraphProto) -> Result<usize> {
         norm.output = vec![n.output.first().cloned().unwrap_or_default()];
         norm.attribute = vec![int_attr("axis", -1), float_attr("epsilon", epsilon)];
         out.push(add);
-        out.push(norm);
+        if !norm.output[0].is_empty() {
+            out.push(norm); // (a fused node whose normed output nobody asked for is just its add)
+        }
         count += 1;
     }
     graph.node = out;
@@ -185,7 +187,7 @@ pub fn split(graph: &mut GraphProto) -> Result<usize> {
 }
 
 /// Joins split halves back into fused nodes (see the module docs); returns
-/// how many fused nodes the graph holds afterwards that were split.
+/// how many pairs it fused.
 pub fn join(graph: &mut GraphProto) -> usize {
     if !graph.node.iter().any(is_split_norm) {
         return 0;
@@ -208,7 +210,9 @@ pub fn join(graph: &mut GraphProto) -> usize {
             "Sum" => add.input.len() == 3,
             _ => false,
         };
-        if taken[a] || !is_split_add(add) || !arity_ok || !matches!(add.domain(), "" | "ai.onnx") {
+        // The fused node takes the add's place: the norm's parameters must exist there already.
+        let params_ready = n.input.iter().skip(1).all(|t| producer.get(t.as_str()).is_none_or(|&p| p < a));
+        if taken[a] || !is_split_add(add) || !arity_ok || !params_ready || !matches!(add.domain(), "" | "ai.onnx") {
             continue;
         }
         taken[a] = true;

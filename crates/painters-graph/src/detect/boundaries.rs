@@ -78,7 +78,7 @@ enum Label {
 /// The label of node `n`. The halves of a split fused node (see
 /// [`crate::fused`]) are placed by what they compute: the add ends the block
 /// instance of the sub-layer it adds (the producer of the input that is not
-/// the residual, i.e. not another split add); the norm belongs to that
+/// the residual: not another split half, nor a parallel group's `Mean`); the norm belongs to that
 /// instance too (post-LN: BERT's `SkipLayerNormalization`), unless the fused
 /// node's own name (layer index and copy suffix) places it in another
 /// instance — then it is the next block's input norm (pre-LN: the genai
