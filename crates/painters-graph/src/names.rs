@@ -61,7 +61,12 @@ pub fn naming_style(graph: &GraphProto) -> NamingStyle {
     if with_meta * 4 >= n {
         return NamingStyle::Metadata;
     }
-    let with_path = graph.node.iter().filter(|node| node.name().starts_with('/')).count();
+    // A module path in the node's name, or (fused nodes the ORT optimizer renamed) in its output's.
+    let with_path = graph
+        .node
+        .iter()
+        .filter(|node| node.name().starts_with('/') || node.output.first().is_some_and(|o| o.starts_with('/')))
+        .count();
     if with_path * 4 >= n {
         return NamingStyle::ModulePath;
     }

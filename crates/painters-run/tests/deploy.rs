@@ -201,3 +201,21 @@ fn every_command_agrees_on_what_a_valid_model_is() {
     let reference = common::fixtures().into_iter().find(|f| f.name == "llama-optimum").unwrap().reference();
     assert_eq!(common::run(&out, &reference.inputs), common::run(&src, &reference.inputs), "sorting changes no output");
 }
+
+/// A one-block rewrite of a deployment graph reads back as one block (the ORT
+/// optimizer renames fused nodes generically, so few node names carry the
+/// module path; their outputs do).
+#[test]
+fn one_block_rewrites_read_back() {
+    for name in ["bert-ortopt", "llama-genai", "llama-genai-int4"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = common::fixtures_dir().join(name);
+        let out = format!("{}/", tmp.path().join("one").display());
+        let (code, _, err) = painters(&["rewrite", src.to_str().unwrap(), "--plan", "1", "-o", &out]);
+        assert_eq!(code, 0, "{name}: {err}");
+        let (code, text, err) = painters(&["inspect", &out, "--json"]);
+        assert_eq!(code, 0, "{name}: {err}");
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["num_blocks"], 1, "{name}");
+    }
+}
