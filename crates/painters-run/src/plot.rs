@@ -109,6 +109,8 @@ pub fn esc(s: &str) -> String {
 pub struct Series {
     pub name: String,
     pub points: Vec<(f64, f64)>,
+    /// Error bars: (x, low, high), drawn as vertical lines with caps.
+    pub intervals: Vec<(f64, f64, f64)>,
 }
 
 /// A line chart.
@@ -144,6 +146,10 @@ impl LineChart {
         for (v, _) in &self.hlines {
             y0 = y0.min(*v);
             y1 = y1.max(*v);
+        }
+        for &(_, lo, hi) in self.series.iter().flat_map(|s| s.intervals.iter()).filter(|i| i.1.is_finite() && i.2.is_finite()) {
+            y0 = y0.min(lo);
+            y1 = y1.max(hi);
         }
         if let Some((a, c)) = self.y_range {
             (y0, y1) = (a, c);
@@ -193,6 +199,14 @@ impl LineChart {
             let path: Vec<String> = pts.iter().map(|&(a, c)| format!("{:.1},{:.1}", sx(a), sy(c.clamp(y0, y1)))).collect();
             if path.len() > 1 {
                 let _ = writeln!(s, r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2"/>"#, path.join(" "));
+            }
+            for &(a, lo, hi) in se.intervals.iter().filter(|i| i.0.is_finite() && i.1.is_finite() && i.2.is_finite()) {
+                let (xa, ylo, yhi) = (sx(a), sy(lo.clamp(y0, y1)), sy(hi.clamp(y0, y1)));
+                let _ = writeln!(
+                    s,
+                    r#"<path d="M{xa:.1},{ylo:.1} V{yhi:.1} M{:.1},{ylo:.1} H{:.1} M{:.1},{yhi:.1} H{:.1}" stroke="{color}" stroke-width="1.2" fill="none"/>"#,
+                    xa - 3.0, xa + 3.0, xa - 3.0, xa + 3.0
+                );
             }
             for &(a, c) in &pts {
                 let _ = writeln!(s, r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{color}"><title>{} M={a}: {c:.4}</title></circle>"#, sx(a), sy(c.clamp(y0, y1)), esc(&se.name));

@@ -261,3 +261,58 @@ fn greedy_reuse_scores_what_a_full_rerun_scores() {
         }
     }
 }
+
+/// `--compare`: every method for K = 1 … 3 in one table, report and plot;
+/// the full model's held-out perplexity is `painters eval --task perplexity`
+/// on the same windows; each cell is what a single search finds; identical
+/// calibration and held-out data are refused.
+#[test]
+fn compare_tables_every_method_and_budget() {
+    let f = common::fixtures_dir().join("llama-dynamo");
+    let (calib, heldout) = (root().join("tests/data/text.txt"), root().join("tests/data/heldout.txt"));
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("cmp");
+    let (code, text, err) = painters(&[
+        "prune", f.to_str().unwrap(), "--compare", "--budget", "1..3", "--calib", calib.to_str().unwrap(), "--heldout",
+        heldout.to_str().unwrap(), "--window", "32", "--max-tokens", "256", "--out", out.to_str().unwrap(), "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let cells = v["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 4 * 3);
+    for name in ["compare.json", "prune_report.md", "prune_compare.svg", "prune_compare.png"] {
+        assert!(out.join(name).is_file(), "{name}");
+    }
+    assert_eq!(v["disjoint"]["shared_windows"], 0);
+    for c in cells {
+        let (lo, hi) = (c["heldout_ci"][0].as_f64().unwrap(), c["heldout_ci"][1].as_f64().unwrap());
+        let p = c["heldout_perplexity"].as_f64().unwrap();
+        assert!(lo <= p && p <= hi && lo < hi, "{c}");
+    }
+    // The full model's held-out perplexity is painters eval's on the same disjoint windows.
+    let (code, text, err) = painters(&[
+        "eval", f.to_str().unwrap(), "--task", "perplexity", "--data", heldout.to_str().unwrap(), "--window", "32", "--max-tokens", "256", "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let e: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let eval_ppl = e["results"]["perplexity"]["token_perplexity,none"].as_f64().unwrap();
+    let ours = v["full"]["heldout_perplexity"].as_f64().unwrap();
+    assert!((eval_ppl - ours).abs() <= 1e-6 * eval_ppl, "compare {ours} vs eval {eval_ppl}");
+    // Each cell is what a single search of that method and budget removes.
+    for (method, k) in [("greedy", 2), ("angular", 3), ("bi", 2), ("paper", 1)] {
+        let (code, text, err) = painters(&[
+            "prune", f.to_str().unwrap(), "--budget", &k.to_string(), "--method", method, "--calib", calib.to_str().unwrap(),
+            "--window", "32", "--max-tokens", "256", "--json",
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let single: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let cell = cells.iter().find(|c| c["method"] == method && c["budget"] == k).unwrap();
+        assert_eq!(cell["plan"], single["plan"], "{method} K={k}");
+        assert!((cell["calibration_nll"].as_f64().unwrap() - single["nll"].as_f64().unwrap()).abs() < 1e-12);
+    }
+    let line = fails(&[
+        "prune", f.to_str().unwrap(), "--compare", "--budget", "1..2", "--calib", calib.to_str().unwrap(), "--heldout", calib.to_str().unwrap(),
+        "--out", tmp.path().join("same").to_str().unwrap(),
+    ]);
+    assert!(line.contains("not disjoint"), "{line}");
+}

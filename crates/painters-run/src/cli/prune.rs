@@ -10,12 +10,25 @@ use painters_run::{Runtime, SessionOptions};
 pub struct Args {
     /// An .onnx file or a model folder (with tokenizer.json)
     model: PathBuf,
-    /// K: how many blocks to remove
+    /// K: how many blocks to remove (with --compare: 1..K, every budget up to K)
     #[arg(long)]
-    budget: usize,
+    budget: String,
     /// bi (ShortGPT), angular (Gromov et al.), greedy (SLEB), paper (the paper's skip preset)
-    #[arg(long, value_enum)]
-    method: Method,
+    #[arg(long, value_enum, required_unless_present = "compare")]
+    method: Option<Method>,
+    /// Compare methods for every K in 1..K on held-out text: writes compare.json,
+    /// prune_report.md and prune_compare.{svg,png} into --out
+    #[arg(long, requires_all = ["heldout", "out"])]
+    compare: bool,
+    /// --compare: the methods (comma-separated)
+    #[arg(long, default_value = "bi,angular,greedy,paper")]
+    methods: String,
+    /// --compare: held-out text (must be disjoint from --calib)
+    #[arg(long)]
+    heldout: Option<PathBuf>,
+    /// --compare: the report folder
+    #[arg(long)]
+    out: Option<PathBuf>,
     /// Calibration text (a UTF-8 file)
     #[arg(long)]
     calib: PathBuf,
@@ -49,20 +62,38 @@ pub struct Args {
     json: bool,
 }
 
+/// `K`, or `1..K` (every budget up to K).
+fn parse_budget(s: &str) -> anyhow::Result<(usize, bool)> {
+    let bad = || anyhow::anyhow!("--budget '{s}': expected a number K or a range 1..K");
+    match s.split_once("..") {
+        Some(("1", k)) => Ok((k.trim().parse().map_err(|_| bad())?, true)),
+        Some(_) => Err(bad()),
+        None => Ok((s.trim().parse().map_err(|_| bad())?, false)),
+    }
+}
+
 pub fn main(args: Args, ort_lib: Option<&Path>) -> anyhow::Result<()> {
     let src = super::resolve_model(&args.model)?;
+    let (budget, range) = parse_budget(&args.budget)?;
+    if range && !args.compare {
+        anyhow::bail!("--budget 1..K needs --compare (one search removes exactly K blocks)");
+    }
     let (model, layout) = painters_rewrite::open(&src, false)?;
     let tok = Tokenizer::for_model(&src, None)?;
     let calib = Calibration::load(&args.calib, &tok, args.window, args.max_tokens)?;
     let runtime = Runtime::global(ort_lib)?;
+    if args.compare {
+        return compare(&args, runtime, &model, &layout, &src, calib, &tok, budget);
+    }
+    let method = args.method.ok_or_else(|| anyhow::anyhow!("give --method (or --compare)"))?;
     let _lock = args.output.as_deref().map(|o| painters_graph::lock::FolderLock::acquire(o, "prune")).transpose()?;
-    let log = args.log.clone().or_else(|| args.output.as_ref().filter(|_| args.method == Method::Greedy).map(|o| o.join("prune.log.jsonl")));
+    let log = args.log.clone().or_else(|| args.output.as_ref().filter(|_| method == Method::Greedy).map(|o| o.join("prune.log.jsonl")));
     if let Some(dir) = log.as_ref().and_then(|l| l.parent()).filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
     let opts = PruneOptions {
-        budget: args.budget,
-        method: args.method,
+        budget,
+        method,
         allow_ends: args.allow_ends,
         session: SessionOptions { threads: args.threads, ..Default::default() },
         log,
@@ -92,5 +123,49 @@ pub fn main(args: Args, ort_lib: Option<&Path>) -> anyhow::Result<()> {
     if let Some(out) = &args.output {
         println!("wrote     {} and prune.json", out.join("model.onnx").display());
     }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn compare(
+    args: &Args,
+    runtime: &Runtime,
+    model: &painters_graph::OnnxModel,
+    layout: &painters_graph::BlockLayout,
+    src: &Path,
+    calib: Calibration,
+    tok: &Tokenizer,
+    max_budget: usize,
+) -> anyhow::Result<()> {
+    use clap::ValueEnum;
+    let out = args.out.as_deref().ok_or_else(|| anyhow::anyhow!("--compare needs --out DIR"))?;
+    let heldout_path = args.heldout.as_deref().ok_or_else(|| anyhow::anyhow!("--compare needs --heldout TEXT"))?;
+    let methods: Vec<Method> = args
+        .methods
+        .split(',')
+        .map(|m| Method::from_str(m.trim(), true).map_err(|_| anyhow::anyhow!("--methods: unknown method '{m}' (bi, angular, greedy, paper)")))
+        .collect::<anyhow::Result<_>>()?;
+    let heldout = Calibration::load(heldout_path, tok, args.window, args.max_tokens)?;
+    let _lock = painters_graph::lock::FolderLock::acquire(out, "prune")?;
+    let opts = PruneOptions {
+        budget: max_budget,
+        method: methods.first().copied().unwrap_or(Method::Paper),
+        allow_ends: args.allow_ends,
+        session: SessionOptions { threads: args.threads, ..Default::default() },
+        log: Some(args.log.clone().unwrap_or_else(|| out.join("prune.log.jsonl"))),
+        reuse: !args.no_reuse,
+        session_cache: args.session_cache,
+    };
+    let c = prune::compare::compare(runtime, model, layout, &src.display().to_string(), calib, heldout, &methods, max_budget, &opts, out)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&c)?);
+        return Ok(());
+    }
+    println!("{:<8} {:>3} {:>10} {:>12}  95% CI", "method", "K", "calib NLL", "heldout ppl");
+    println!("{:<8} {:>3} {:>10.4} {:>12.3}  [{:.3}, {:.3}]", "full", 0, c.full.calibration_nll, c.full.heldout_perplexity, c.full.heldout_ci.0, c.full.heldout_ci.1);
+    for x in &c.cells {
+        println!("{:<8} {:>3} {:>10.4} {:>12.3}  [{:.3}, {:.3}]", x.method.name(), x.budget, x.calibration_nll, x.heldout_perplexity, x.heldout_ci.0, x.heldout_ci.1);
+    }
+    println!("wrote     {}/prune_report.md, compare.json, prune_compare.svg/png", out.display());
     Ok(())
 }

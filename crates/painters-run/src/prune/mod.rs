@@ -14,6 +14,7 @@
 //! writing it is an ordinary rewrite, so the pruned model is bit-identical
 //! to `painters rewrite --plan` of the same plan.
 pub mod calib;
+pub mod compare;
 pub mod metrics;
 
 use std::io::Write;

@@ -95,6 +95,7 @@ pub fn write(out: &Path, records: &[Record], similarity: Option<&Similarity>, ti
             .map(|p| Series {
                 name: p.clone(),
                 points: std::iter::once((0.0, 1.0)).chain(s.median.get(p).into_iter().flatten().map(|&(m, v)| (m as f64, v))).collect(),
+                intervals: Vec::new(),
             })
             .collect(),
         y_range: None,
@@ -129,6 +130,7 @@ pub fn write(out: &Path, records: &[Record], similarity: Option<&Similarity>, ti
                         .into_iter()
                         .chain(rs.iter().filter(|r| &r.preset == p).map(|r| (r.m as f64, tf(r.value))))
                         .collect(),
+                    intervals: Vec::new(),
                 })
                 .collect(),
             y_range: None,

@@ -1,0 +1,279 @@
+//! `painters prune --compare`: every method for every budget K = 1 … K_max
+//! on the same calibration data, each result scored on held-out text, in one
+//! table (`compare.json`, `prune_report.md`) and one plot (held-out
+//! perplexity vs K, one line per method, 95% intervals).
+//! - Held-out perplexity: exp of the mean NLL per predicted token over the
+//!   held-out windows; its 95% interval is a percentile bootstrap over
+//!   windows (1,000 resamples, SplitMix64 seed 0, the same resamples for
+//!   every model, so differences between methods are paired).
+//! - Calibration and held-out data must be disjoint: different file digests,
+//!   and no held-out window's tokens occur as a calibration window. Checked
+//!   before any work; the report states both.
+//! - One search per method serves every K where the method is incremental
+//!   (greedy's removal order, BI's ranking); `angular` and `paper` are
+//!   searched per K.
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use painters_graph::{BlockLayout, OnnxModel};
+use painters_rewrite::Schedule;
+use serde::Serialize;
+
+use super::calib::{self, Calibration};
+use super::{prune, Method, Outcome, PruneOptions};
+use crate::eval::{EvalError, SplitMix64};
+use crate::lm::log_prob;
+use crate::plot::{grid_svg, write_svg_png, LineChart, Series};
+use crate::Runtime;
+
+/// Resamples of the bootstrap.
+pub const BOOTSTRAP: usize = 1000;
+
+/// One (method, K) cell of the comparison.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cell {
+    pub method: Method,
+    pub budget: usize,
+    pub plan: String,
+    pub removed: Vec<usize>,
+    pub calibration_nll: f64,
+    pub heldout_perplexity: f64,
+    /// 95% bootstrap interval of the held-out perplexity.
+    pub heldout_ci: (f64, f64),
+}
+
+/// The whole comparison.
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    pub model: String,
+    pub blocks: usize,
+    pub calibration: Calibration,
+    pub heldout: Calibration,
+    pub disjoint: Disjointness,
+    pub full: Cell,
+    pub cells: Vec<Cell>,
+    pub seconds: f64,
+}
+
+/// How calibration and held-out data were checked to be disjoint.
+#[derive(Debug, Clone, Serialize)]
+pub struct Disjointness {
+    pub calibration_blake3: String,
+    pub heldout_blake3: String,
+    /// Held-out windows whose tokens also form a calibration window (must be 0).
+    pub shared_windows: usize,
+}
+
+/// Per-window (Σ log p, predicted tokens) of the model running `kept`.
+fn window_lls(
+    runtime: &Runtime,
+    model: &OnnxModel,
+    layout: &BlockLayout,
+    kept: &[usize],
+    data: &Calibration,
+    o: &PruneOptions,
+) -> Result<Vec<(f64, usize)>, EvalError> {
+    let mut lm = calib::session_for(runtime, model, layout, &Schedule::sequence(kept.iter().copied()), false, &o.session)?;
+    let mut out = Vec::with_capacity(data.windows.len());
+    for w in &data.windows {
+        let ll = lm.forward_logits(std::slice::from_ref(w), None, |logits| {
+            (1..w.len())
+                .map(|k| {
+                    let row = logits.row(0, k - 1);
+                    let t = usize::try_from(w[k]).ok().filter(|&t| t < row.len())?;
+                    Some(log_prob(row, t))
+                })
+                .sum::<Option<f64>>()
+        })?;
+        out.push((ll.ok_or_else(|| EvalError::Task("a held-out token id is outside the vocabulary".into()))?, w.len() - 1));
+    }
+    Ok(out)
+}
+
+/// Perplexity and its percentile-bootstrap 95% interval over windows (`draws` shared by every model).
+fn perplexity_ci(lls: &[(f64, usize)], draws: &[Vec<usize>]) -> (f64, (f64, f64)) {
+    let ppl = |idx: &mut dyn Iterator<Item = usize>| {
+        let (mut s, mut n) = (0f64, 0usize);
+        for i in idx {
+            s += lls[i].0;
+            n += lls[i].1;
+        }
+        (-s / n.max(1) as f64).exp()
+    };
+    let point = ppl(&mut (0..lls.len()));
+    let mut boot: Vec<f64> = draws.iter().map(|d| ppl(&mut d.iter().copied())).collect();
+    boot.sort_by(f64::total_cmp);
+    let q = |p: f64| boot[((p * (boot.len() - 1) as f64).round() as usize).min(boot.len() - 1)];
+    (point, (q(0.025), q(0.975)))
+}
+
+/// Runs every method for K = 1 … `max_budget` and writes the report into `out`.
+#[allow(clippy::too_many_arguments)]
+pub fn compare(
+    runtime: &Runtime,
+    model: &OnnxModel,
+    layout: &BlockLayout,
+    model_name: &str,
+    calibration: Calibration,
+    heldout: Calibration,
+    methods: &[Method],
+    max_budget: usize,
+    o: &PruneOptions,
+    out: &Path,
+) -> Result<Comparison, EvalError> {
+    let start = std::time::Instant::now();
+    let shared_windows = heldout.windows.iter().filter(|w| calibration.windows.contains(w)).count();
+    let disjoint = Disjointness { calibration_blake3: calibration.blake3.clone(), heldout_blake3: heldout.blake3.clone(), shared_windows };
+    if disjoint.calibration_blake3 == disjoint.heldout_blake3 || shared_windows > 0 {
+        return Err(EvalError::Task(format!(
+            "the calibration and held-out texts are not disjoint ({}); give a different --heldout text",
+            if shared_windows > 0 { format!("{shared_windows} held-out windows occur in the calibration data") } else { "same file contents".into() }
+        )));
+    }
+    let t = layout.num_blocks();
+    let mut rng = SplitMix64(0);
+    let n = heldout.windows.len();
+    let draws: Vec<Vec<usize>> = (0..BOOTSTRAP).map(|_| (0..n).map(|_| (rng.next_u64() % n as u64) as usize).collect()).collect();
+    let score = |kept: &[usize]| -> Result<(f64, (f64, f64)), EvalError> {
+        Ok(perplexity_ci(&window_lls(runtime, model, layout, kept, &heldout, o)?, &draws))
+    };
+    let all: Vec<usize> = (0..t).collect();
+    let (ppl, ci) = score(&all)?;
+    let full = Cell {
+        method: Method::Paper,
+        budget: 0,
+        plan: painters_rewrite::Plan::sequence(0..t).to_string(),
+        removed: Vec::new(),
+        calibration_nll: {
+            let mut lm = calib::session_for(runtime, model, layout, &Schedule::sequence(0..t), false, &o.session)?;
+            calib::nll(&mut lm, &calibration)?
+        },
+        heldout_perplexity: ppl,
+        heldout_ci: ci,
+    };
+    let mut cells = Vec::new();
+    for &method in methods {
+        // Incremental methods: one search at K_max; K's result is its first K removals.
+        let incremental = matches!(method, Method::Greedy | Method::Bi);
+        let mut last: Option<Outcome> = None;
+        for k in 1..=max_budget {
+            let outcome = match (&last, incremental) {
+                (Some(o_max), true) => o_max.clone(),
+                _ => {
+                    let mut opts = o.clone();
+                    opts.method = method;
+                    opts.budget = if incremental { max_budget } else { k };
+                    let r = prune(runtime, model, layout, calibration.clone(), &opts)?;
+                    last = Some(r.clone());
+                    r
+                }
+            };
+            let removed: Vec<usize> = if incremental { outcome.removed[..k].to_vec() } else { outcome.removed.clone() };
+            let kept: Vec<usize> = (0..t).filter(|b| !removed.contains(b)).collect();
+            let calibration_nll = {
+                let mut lm = calib::session_for(runtime, model, layout, &Schedule::sequence(kept.iter().copied()), false, &o.session)?;
+                calib::nll(&mut lm, &calibration)?
+            };
+            let (ppl, ci) = score(&kept)?;
+            cells.push(Cell {
+                method,
+                budget: k,
+                plan: painters_rewrite::Plan::sequence(kept.iter().copied()).to_string(),
+                removed,
+                calibration_nll,
+                heldout_perplexity: ppl,
+                heldout_ci: ci,
+            });
+        }
+    }
+    let c = Comparison {
+        model: model_name.to_string(),
+        blocks: t,
+        calibration,
+        heldout,
+        disjoint,
+        full,
+        cells,
+        seconds: start.elapsed().as_secs_f64(),
+    };
+    write_report(&c, methods, out)?;
+    Ok(c)
+}
+
+fn write_report(c: &Comparison, methods: &[Method], out: &Path) -> Result<(), EvalError> {
+    let io = |e: std::io::Error| EvalError::Task(format!("{}: {e}", out.display()));
+    std::fs::create_dir_all(out).map_err(io)?;
+    let json = serde_json::to_string_pretty(c).map_err(|e| EvalError::Task(e.to_string()))? + "\n";
+    painters_graph::write_atomic(&out.join("compare.json"), |w| w.write_all(json.as_bytes())).map_err(|e| EvalError::Task(e.to_string()))?;
+    let series: Vec<Series> = methods
+        .iter()
+        .map(|m| {
+            let cells: Vec<&Cell> = c.cells.iter().filter(|x| x.method == *m).collect();
+            Series {
+                name: m.name().to_string(),
+                points: std::iter::once((0.0, c.full.heldout_perplexity)).chain(cells.iter().map(|x| (x.budget as f64, x.heldout_perplexity))).collect(),
+                intervals: std::iter::once((0.0, c.full.heldout_ci.0, c.full.heldout_ci.1))
+                    .chain(cells.iter().map(|x| (x.budget as f64, x.heldout_ci.0, x.heldout_ci.1)))
+                    .collect(),
+            }
+        })
+        .collect();
+    let chart = LineChart {
+        title: format!("{}: held-out perplexity after removing K blocks", c.model),
+        x_label: "K (blocks removed)".into(),
+        y_label: "held-out token perplexity (95% CI)".into(),
+        series,
+        y_range: None,
+        hlines: vec![(c.full.heldout_perplexity, "full model".into())],
+    };
+    write_svg_png(&grid_svg(&[chart], 1, 760.0, 420.0), &out.join("prune_compare")).map_err(io)?;
+    let mut md = String::new();
+    use std::fmt::Write as _;
+    let _ = writeln!(md, "# Pruning methods compared: {}\n", c.model);
+    let _ = writeln!(
+        md,
+        "{} blocks. Calibration: `{}` ({} tokens in {} windows of {}, BLAKE3 `{}`). Held-out: `{}` ({} tokens in {} windows, BLAKE3 `{}`). \
+         The two are disjoint: different digests, and {} held-out windows occur among the calibration windows. \
+         Held-out perplexity intervals: 95% percentile bootstrap over windows, {} resamples (SplitMix64 seed 0), the same resamples for every row. \
+         Methods: docs/PRUNE.md. Not yet in this report: task-suite scores.\n",
+        c.blocks,
+        c.calibration.path,
+        c.calibration.tokens,
+        c.calibration.n_windows,
+        c.calibration.window,
+        c.calibration.blake3,
+        c.heldout.path,
+        c.heldout.tokens,
+        c.heldout.n_windows,
+        c.heldout.blake3,
+        c.disjoint.shared_windows,
+        BOOTSTRAP
+    );
+    let _ = writeln!(md, "| method | K | removed (in order) | plan | calibration NLL | held-out perplexity | 95% CI |\n| --- | ---: | --- | --- | ---: | ---: | --- |");
+    let row = |md: &mut String, name: &str, x: &Cell| {
+        let _ = writeln!(
+            md,
+            "| {name} | {} | {:?} | `{}` | {:.4} | {:.3} | [{:.3}, {:.3}] |",
+            x.budget, x.removed, x.plan, x.calibration_nll, x.heldout_perplexity, x.heldout_ci.0, x.heldout_ci.1
+        );
+    };
+    row(&mut md, "full model", &c.full);
+    for x in &c.cells {
+        row(&mut md, x.method.name(), x);
+    }
+    let mut best: BTreeMap<usize, (&str, f64)> = BTreeMap::new();
+    for x in &c.cells {
+        let e = best.entry(x.budget).or_insert((x.method.name(), x.heldout_perplexity));
+        if x.heldout_perplexity < e.1 {
+            *e = (x.method.name(), x.heldout_perplexity);
+        }
+    }
+    let _ = writeln!(md, "\nLowest held-out perplexity per K (point estimates; overlapping intervals mean the data cannot rank them):\n");
+    for (k, (m, p)) in best {
+        let _ = writeln!(md, "- K = {k}: {m} ({p:.3})");
+    }
+    let _ = writeln!(md, "\n![held-out perplexity vs K](prune_compare.png)");
+    painters_graph::write_atomic(&out.join("prune_report.md"), |w| w.write_all(md.as_bytes())).map_err(|e| EvalError::Task(e.to_string()))?;
+    Ok(())
+}
