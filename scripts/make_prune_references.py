@@ -21,6 +21,13 @@ Self-checks (the script exits non-zero if one fails):
 - BI in [0, 2], angular distances in [0, 1].
 
 Run:  .venv-fixtures/bin/python scripts/make_prune_references.py [NAMES]
+
+--smollm2 mode: the same protocol on the real SmolLM2-135M (models/hf/smollm2-135m,
+made by scripts/fetch-models.sh), tokenized with models/smollm2-135m/tokenizer.json
+(the ONNX export's, which painters uses; checked byte-identical to the HF folder's),
+window 128 and max_tokens 512; writes models/reference/prune-smollm2.json.
+
+Run:  .venv-models/bin/python scripts/make_prune_references.py --smollm2
 """
 import importlib.metadata
 import json
@@ -46,6 +53,15 @@ WINDOW = 32
 MAX_TOKENS = 256
 CHECK_TOL = 1e-5
 
+# --smollm2: the real model (git-ignored folders made by scripts/fetch-models.sh).
+SMOLLM2_NAME = "smollm2-135m"
+SMOLLM2_HF = "models/hf/smollm2-135m"
+SMOLLM2_MODEL_DIR = "models/smollm2-135m"
+SMOLLM2_WINDOW = 128
+SMOLLM2_MAX_TOKENS = 512
+SMOLLM2_OUT = "models/reference/prune-smollm2.json"
+SMOLLM2_BLOCKS = 30
+
 # Fixtures with no fp32 PyTorch equivalent of their ONNX graph.
 SKIP = {
     "llama-quant": "ONNX weights are int8-quantized",
@@ -62,14 +78,14 @@ def versions():
     return v
 
 
-def token_windows(fixture_dir):
+def token_windows(tokenizer_json, window=WINDOW, max_tokens=MAX_TOKENS):
     from tokenizers import Tokenizer
-    tok = Tokenizer.from_file(str(fixture_dir / "tokenizer.json"))
+    tok = Tokenizer.from_file(str(tokenizer_json))
     tok.no_padding()
     tok.no_truncation()
     text = (ROOT / TEXT).read_text(encoding="utf-8")
-    ids = tok.encode(text, add_special_tokens=True).ids[:MAX_TOKENS]
-    windows = [ids[i:i + WINDOW] for i in range(0, len(ids), WINDOW)]
+    ids = tok.encode(text, add_special_tokens=True).ids[:max_tokens]
+    windows = [ids[i:i + window] for i in range(0, len(ids), window)]
     windows = [w for w in windows if len(w) >= 2]
     return sum(len(w) for w in windows), windows
 
@@ -175,28 +191,20 @@ def check_against_hf(name, model, family, layers, kwargs, states):
     return msg
 
 
-def build(name):
-    fdir = FIXTURES / name
-    expected = json.loads((fdir / "expected.json").read_text())
-    family, model_type = expected["family"], expected["model_type"]
-    src = expected.get("hf_source") or name
-    hf_dir = FIXTURES / src / "hf"
-    if not (hf_dir / "model.safetensors").exists():
-        raise FileNotFoundError(f"{name}: no {hf_dir.relative_to(ROOT)}/model.safetensors")
-    model = load_model(hf_dir, family)
-    layers = layer_list(model, family, model_type)
-    T = len(layers)
-    assert T == expected["num_blocks"], (name, T, expected["num_blocks"])
+def metrics(name, model, family, layers, windows, n_tokens, check_all=False):
+    """BI and angular distances over the windows; returns (bi, angular, check message).
 
-    n_tokens, windows = token_windows(fdir)
+    The HF self-checks run on the first window (on every window with check_all)."""
+    T = len(layers)
     cos_sum = [0.0] * T                                    # BI: pooled over all tokens
     ang_sum = {n: [0.0] * (T - n + 1) for n in range(1, T)}  # angular: per window
     check_msg = None
     for w_idx, ids in enumerate(windows):
         kwargs = model_kwargs(model, family, ids)
         states, _ = capture(model, layers, kwargs)
-        if w_idx == 0:
-            check_msg = check_against_hf(name, model, family, layers, kwargs, states)
+        if w_idx == 0 or check_all:
+            msg = check_against_hf(name, model, family, layers, kwargs, states)
+            check_msg = msg if w_idx == 0 else check_msg
         h = [s.to(torch.float64) for s in states]
         for i in range(T):
             cos_sum[i] += float(cos_rows(h[i], h[i + 1]).sum())
@@ -213,7 +221,24 @@ def build(name):
     bad += [x for v in angular.values() for x in v if not (0.0 <= x <= 1.0)]
     if bad or any(math.isnan(x) for x in bi):
         raise AssertionError(f"{name}: values out of range: {bad}")
+    return bi, angular, check_msg
 
+
+def build(name):
+    fdir = FIXTURES / name
+    expected = json.loads((fdir / "expected.json").read_text())
+    family, model_type = expected["family"], expected["model_type"]
+    src = expected.get("hf_source") or name
+    hf_dir = FIXTURES / src / "hf"
+    if not (hf_dir / "model.safetensors").exists():
+        raise FileNotFoundError(f"{name}: no {hf_dir.relative_to(ROOT)}/model.safetensors")
+    model = load_model(hf_dir, family)
+    layers = layer_list(model, family, model_type)
+    T = len(layers)
+    assert T == expected["num_blocks"], (name, T, expected["num_blocks"])
+
+    n_tokens, windows = token_windows(fdir / "tokenizer.json")
+    bi, angular, check_msg = metrics(name, model, family, layers, windows, n_tokens)
     doc = {"fixture": name, "hf_source": src, "text": TEXT, "window": WINDOW,
            "max_tokens": MAX_TOKENS, "tokens": n_tokens, "windows": len(windows),
            "num_blocks": T, "bi": bi, "angular": angular, "versions": versions()}
@@ -225,11 +250,48 @@ def build(name):
           flush=True)
 
 
+def build_smollm2():
+    """The real SmolLM2-135M: same protocol, window 128, max_tokens 512."""
+    import time
+    t0 = time.perf_counter()
+    hf_dir = ROOT / SMOLLM2_HF
+    tok_json = ROOT / SMOLLM2_MODEL_DIR / "tokenizer.json"
+    for f in (hf_dir / "model.safetensors", tok_json, hf_dir / "tokenizer.json"):
+        if not f.exists():
+            raise FileNotFoundError(f"no {f.relative_to(ROOT)} (run scripts/fetch-models.sh)")
+    if tok_json.read_bytes() != (hf_dir / "tokenizer.json").read_bytes():
+        raise AssertionError(f"{tok_json.relative_to(ROOT)} differs from {SMOLLM2_HF}/tokenizer.json")
+    model = load_model(hf_dir, "decoder")
+    layers = layer_list(model, "decoder", "llama")
+    T = len(layers)
+    assert T == SMOLLM2_BLOCKS, T
+    n_tokens, windows = token_windows(tok_json, SMOLLM2_WINDOW, SMOLLM2_MAX_TOKENS)
+    assert n_tokens == SMOLLM2_MAX_TOKENS, n_tokens   # the text is long enough
+    bi, angular, check_msg = metrics(SMOLLM2_NAME, model, "decoder", layers, windows, n_tokens,
+                                     check_all=True)
+    doc = {"fixture": SMOLLM2_NAME, "hf_source": SMOLLM2_HF, "model_dir": SMOLLM2_MODEL_DIR,
+           "text": TEXT, "window": SMOLLM2_WINDOW, "max_tokens": SMOLLM2_MAX_TOKENS,
+           "tokens": n_tokens, "windows": len(windows), "num_blocks": T,
+           "bi": bi, "angular": angular, "versions": versions()}
+    out = ROOT / SMOLLM2_OUT
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(doc, indent=1) + "\n")
+    print(f"[prune] {SMOLLM2_NAME}: wrote {SMOLLM2_OUT} (T={T}, tokens={n_tokens}, "
+          f"windows={len(windows)}; BI {min(bi):.4f}..{max(bi):.4f}); check: {check_msg}; "
+          f"{time.perf_counter() - t0:.1f} s", flush=True)
+
+
 def main(argv):
     import transformers
     transformers.logging.set_verbosity_error()
-    torch.set_num_threads(1)
     torch.manual_seed(0)
+    if argv == ["--smollm2"]:
+        torch.set_num_threads(2)
+        build_smollm2()
+        return
+    if "--smollm2" in argv:
+        raise SystemExit("--smollm2 takes no other arguments")
+    torch.set_num_threads(1)
     names = argv or sorted(p.name for p in FIXTURES.iterdir() if (p / "expected.json").exists())
     for name in names:
         if name in SKIP:

@@ -40,11 +40,15 @@ pub struct SessionOptions {
     /// Graph optimization level 0 (none) … 3 (all).
     pub optimization: u8,
     pub device: Device,
+    /// ONNX Runtime's parallel execution mode with this many inter-op
+    /// threads (independent nodes, e.g. the branches of a parallel group,
+    /// run at once); 0 keeps the default sequential mode.
+    pub inter_threads: usize,
 }
 
 impl Default for SessionOptions {
     fn default() -> Self {
-        Self { threads: 0, optimization: 3, device: Device::Cpu }
+        Self { threads: 0, optimization: 3, device: Device::Cpu, inter_threads: 0 }
     }
 }
 
@@ -109,6 +113,13 @@ impl ModelSession {
         let mut b = Session::builder(&runtime.env)?.with_optimization_level(level).map_err(ort::Error::<()>::from)?;
         if opts.threads > 0 {
             b = b.with_intra_threads(opts.threads).map_err(ort::Error::<()>::from)?;
+        }
+        if opts.inter_threads > 0 {
+            b = b
+                .with_parallel_execution(true)
+                .map_err(ort::Error::<()>::from)?
+                .with_inter_threads(opts.inter_threads)
+                .map_err(ort::Error::<()>::from)?;
         }
         if let Device::Cuda(id) = opts.device {
             use ort::ep::ExecutionProvider;

@@ -89,7 +89,7 @@ pub fn main(args: Args, ort_lib: Option<&Path>) -> anyhow::Result<()> {
     let device: Device = args.device.parse().map_err(anyhow::Error::msg)?;
     let tok = Tokenizer::for_model(&path, args.tokenizer.as_deref())?;
     let runtime = Runtime::global(ort_lib)?;
-    let opts = SessionOptions { threads: args.threads, optimization: args.opt_level, device };
+    let opts = SessionOptions { threads: args.threads, optimization: args.opt_level, device, ..Default::default() };
     let result = run_task(&args, &path, runtime, &opts, &tok)?;
     if args.json {
         let v = result.harness_json(&path.display().to_string(), plan.as_deref());

@@ -14,8 +14,12 @@ pub struct Args {
     #[arg(long)]
     budget: String,
     /// bi (ShortGPT), angular (Gromov et al.), greedy (SLEB), paper (the paper's skip preset)
-    #[arg(long, value_enum, required_unless_present = "compare")]
+    #[arg(long, value_enum, required_unless_present_any = ["compare", "mode"])]
     method: Option<Method>,
+    /// delete: remove K blocks; parallel: run adjacent blocks as parallel groups so the
+    /// model has K fewer sequential steps (greedy on calibration NLL)
+    #[arg(long, value_enum, default_value = "delete")]
+    mode: Mode,
     /// Compare methods for every K in 1..K on held-out text: writes compare.json,
     /// prune_report.md and prune_compare.{svg,png} into --out
     #[arg(long, requires_all = ["heldout", "out"])]
@@ -62,6 +66,13 @@ pub struct Args {
     json: bool,
 }
 
+/// Remove blocks, or group them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Mode {
+    Delete,
+    Parallel,
+}
+
 /// `K`, or `1..K` (every budget up to K).
 fn parse_budget(s: &str) -> anyhow::Result<(usize, bool)> {
     let bad = || anyhow::anyhow!("--budget '{s}': expected a number K or a range 1..K");
@@ -84,6 +95,12 @@ pub fn main(args: Args, ort_lib: Option<&Path>) -> anyhow::Result<()> {
     let runtime = Runtime::global(ort_lib)?;
     if args.compare {
         return compare(&args, runtime, &model, &layout, &src, calib, &tok, budget);
+    }
+    if args.mode == Mode::Parallel {
+        if args.method.is_some_and(|m| m != Method::Greedy) {
+            anyhow::bail!("--mode parallel searches greedily on calibration NLL; --method {} does not apply", args.method.map(Method::name).unwrap_or_default());
+        }
+        return parallel(&args, runtime, &model, &layout, &src, calib, budget);
     }
     let method = args.method.ok_or_else(|| anyhow::anyhow!("give --method (or --compare)"))?;
     let _lock = args.output.as_deref().map(|o| painters_graph::lock::FolderLock::acquire(o, "prune")).transpose()?;
@@ -167,5 +184,54 @@ fn compare(
         println!("{:<8} {:>3} {:>10.4} {:>12.3}  [{:.3}, {:.3}]", x.method.name(), x.budget, x.calibration_nll, x.heldout_perplexity, x.heldout_ci.0, x.heldout_ci.1);
     }
     println!("wrote     {}/prune_report.md, compare.json, prune_compare.svg/png", out.display());
+    Ok(())
+}
+
+fn parallel(
+    args: &Args,
+    runtime: &Runtime,
+    model: &painters_graph::OnnxModel,
+    layout: &painters_graph::BlockLayout,
+    src: &Path,
+    calib: Calibration,
+    budget: usize,
+) -> anyhow::Result<()> {
+    let _lock = args.output.as_deref().map(|o| painters_graph::lock::FolderLock::acquire(o, "prune")).transpose()?;
+    let opts = PruneOptions {
+        budget,
+        method: Method::Greedy,
+        allow_ends: args.allow_ends,
+        session: SessionOptions { threads: args.threads, ..Default::default() },
+        log: args.log.clone().or_else(|| args.output.as_ref().map(|o| o.join("prune.log.jsonl"))),
+        reuse: false,
+        session_cache: args.session_cache,
+    };
+    if let Some(dir) = opts.log.as_ref().and_then(|l| l.parent()).filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let outcome = prune::parallel::search(runtime, model, layout, calib, &opts)?;
+    let mut report = serde_json::to_value(&outcome)?;
+    report["model"] = serde_json::Value::from(src.display().to_string());
+    if let Some(out) = &args.output {
+        let w = rewrite_model(model, layout, &parse(&outcome.plan)?, &out.join("model.onnx"), &WriteOptions::default())?;
+        report["output"] = serde_json::to_value(&w)?;
+        let text = serde_json::to_string_pretty(&report)? + "\n";
+        painters_graph::write_atomic(&out.join("prune.json"), |f| std::io::Write::write_all(f, text.as_bytes()))?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    let l = &outcome.latency;
+    println!("mode      parallel (K = {}: {} blocks in {} sequential stages)", outcome.budget, outcome.blocks, outcome.depth);
+    println!("plan      {}", outcome.plan);
+    println!("calib NLL {:.4} -> {:.4}", outcome.nll_full, outcome.nll);
+    println!(
+        "latency   {} tokens, median of {}: source {:.1} ms; result {:.1} ms sequential, {:.1} ms in ORT's parallel mode ({} inter-op threads)",
+        l.tokens, l.runs, l.source_ms, l.result_sequential_ms, l.result_parallel_ms, l.inter_threads
+    );
+    if let Some(out) = &args.output {
+        println!("wrote     {} and prune.json", out.join("model.onnx").display());
+    }
     Ok(())
 }

@@ -76,7 +76,7 @@ pub fn main(args: Args, ort_lib: Option<&Path>) -> anyhow::Result<()> {
         out: args.out.clone(),
         seed: args.seed,
         loops: args.loops,
-        session: SessionOptions { threads: args.threads, optimization: 3, device },
+        session: SessionOptions { threads: args.threads, optimization: 3, device, ..Default::default() },
         batch: args.batch_size,
     };
     let runtime = Runtime::global(ort_lib)?;

@@ -16,6 +16,7 @@
 pub mod calib;
 pub mod compare;
 pub mod metrics;
+pub mod parallel;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
