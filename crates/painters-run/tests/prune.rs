@@ -316,3 +316,49 @@ fn compare_tables_every_method_and_budget() {
     ]);
     assert!(line.contains("not disjoint"), "{line}");
 }
+
+/// `--mode parallel`: K merges leave T − K sequential stages, each round
+/// merges its best adjacent pair, the folder is the rewrite of the plan, the
+/// latencies are measured, and a rerun reuses the log.
+#[test]
+fn parallel_mode_groups_adjacent_blocks_under_a_depth_budget() {
+    let f = common::fixtures().into_iter().find(|f| f.name == "llama-dynamo").unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("par");
+    let run = || {
+        let (code, text, err) = painters(&[
+            "prune", f.dir.to_str().unwrap(), "--mode", "parallel", "--budget", "2", "--calib",
+            root().join("tests/data/text.txt").to_str().unwrap(), "--window", "32", "--max-tokens", "128", "--json", "-o", out.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()
+    };
+    let v = run();
+    assert_eq!(v["depth"], 3);
+    let stages = v["stages"].as_array().unwrap();
+    assert_eq!(stages.len(), 3);
+    let flat: Vec<u64> = stages.iter().flat_map(|s| s.as_array().unwrap().iter().map(|b| b.as_u64().unwrap())).collect();
+    assert_eq!(flat, vec![0, 1, 2, 3, 4], "every block runs once, in order");
+    assert_eq!(stages[0], serde_json::json!([0]));
+    assert_eq!(stages[2], serde_json::json!([4]), "the ends stay alone");
+    for round in v["rounds"].as_array().unwrap() {
+        let scores = round["scores"].as_array().unwrap();
+        let best = scores.iter().map(|s| s[1].as_f64().unwrap()).fold(f64::INFINITY, f64::min);
+        let merged = scores.iter().find(|s| s[0] == round["merged"]).unwrap()[1].as_f64().unwrap();
+        assert_eq!(merged, best);
+    }
+    for k in ["source_ms", "result_sequential_ms", "result_parallel_ms"] {
+        assert!(v["latency"][k].as_f64().unwrap() > 0.0, "{k}");
+    }
+    let plan = v["plan"].as_str().unwrap();
+    assert!(plan.contains('['), "{plan}");
+    let manual = tmp.path().join("manual");
+    let (code, _, err) = painters(&["rewrite", f.dir.to_str().unwrap(), "--plan", plan, "-o", &format!("{}/", manual.display())]);
+    assert_eq!(code, 0, "{err}");
+    let reference = f.reference();
+    assert_eq!(common::run(&out.join("model.onnx"), &reference.inputs), common::run(&manual.join("model.onnx"), &reference.inputs));
+    let again = run();
+    assert_eq!((again["evaluated"].as_u64(), again["plan"].as_str()), (Some(0), Some(plan)));
+    let line = fails(&["prune", f.dir.to_str().unwrap(), "--mode", "parallel", "--budget", "3", "--calib", root().join("tests/data/text.txt").to_str().unwrap()]);
+    assert!(line.contains("at most 2 merges"), "{line}");
+}
