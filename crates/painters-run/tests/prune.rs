@@ -362,3 +362,43 @@ fn parallel_mode_groups_adjacent_blocks_under_a_depth_budget() {
     let line = fails(&["prune", f.dir.to_str().unwrap(), "--mode", "parallel", "--budget", "3", "--calib", root().join("tests/data/text.txt").to_str().unwrap()]);
     assert!(line.contains("at most 2 merges"), "{line}");
 }
+
+/// `--compare --eval SUITE`: every cell carries the suite's scores, the full
+/// model's equal `painters eval` on the same task, and a suite that reads the
+/// calibration text is refused.
+#[test]
+fn compare_scores_a_suite_disjoint_from_the_calibration_text() {
+    let f = common::fixtures_dir().join("llama-optimum-past");
+    let (calib, heldout) = (root().join("tests/data/text.txt"), root().join("tests/data/heldout.txt"));
+    let tmp = tempfile::tempdir().unwrap();
+    let args = |suite: &Path, out: &str| -> Vec<String> {
+        [
+            "prune", f.to_str().unwrap(), "--compare", "--budget", "1..1", "--methods", "bi,paper", "--calib", calib.to_str().unwrap(),
+            "--heldout", heldout.to_str().unwrap(), "--window", "32", "--max-tokens", "128", "--eval", suite.to_str().unwrap(),
+            "--out", tmp.path().join(out).to_str().unwrap(), "--json",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let a = args(&root().join("tests/data/prune_suite.json"), "cmp");
+    let (code, text, err) = painters(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for c in v["cells"].as_array().unwrap().iter().chain([&v["full"]]) {
+        for task in ["heldout", "bigbench-choice", "jsonl-choice"] {
+            assert!(c["suite"][task]["value"].is_f64(), "{task}: {c}");
+        }
+        let ci = &c["suite"]["bigbench-choice"]["ci"];
+        assert!(ci[0].as_f64().unwrap() >= 0.0 && ci[1].as_f64().unwrap() <= 1.0);
+    }
+    let (code, text, err) = painters(&[
+        "eval", f.to_str().unwrap(), "--task", "choice", "--data", root().join("tests/data/choice_task.json").to_str().unwrap(), "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let e: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(e["results"]["choice"]["acc,none"].as_f64(), v["full"]["suite"]["bigbench-choice"]["value"].as_f64());
+    let bad = args(&root().join("tests/data/suite.json"), "bad");
+    let line = fails(&bad.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(line.contains("reads the calibration text"), "{line}");
+}

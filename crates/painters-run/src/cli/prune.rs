@@ -33,6 +33,9 @@ pub struct Args {
     /// --compare: the report folder
     #[arg(long)]
     out: Option<PathBuf>,
+    /// --compare: also score every result on this suite (the sweep's suite format; decoder tasks)
+    #[arg(long, value_name = "SUITE")]
+    eval: Option<PathBuf>,
     /// Calibration text (a UTF-8 file)
     #[arg(long)]
     calib: PathBuf,
@@ -163,6 +166,7 @@ fn compare(
         .map(|m| Method::from_str(m.trim(), true).map_err(|_| anyhow::anyhow!("--methods: unknown method '{m}' (bi, angular, greedy, paper)")))
         .collect::<anyhow::Result<_>>()?;
     let heldout = Calibration::load(heldout_path, tok, args.window, args.max_tokens)?;
+    let suite = args.eval.as_deref().map(painters_run::sweep::suite::Suite::load).transpose()?;
     let _lock = painters_graph::lock::FolderLock::acquire(out, "prune")?;
     let opts = PruneOptions {
         budget: max_budget,
@@ -173,7 +177,19 @@ fn compare(
         reuse: !args.no_reuse,
         session_cache: args.session_cache,
     };
-    let c = prune::compare::compare(runtime, model, layout, &src.display().to_string(), calib, heldout, &methods, max_budget, &opts, out)?;
+    let c = prune::compare::compare(
+        runtime,
+        model,
+        layout,
+        &src.display().to_string(),
+        calib,
+        heldout,
+        &methods,
+        max_budget,
+        &opts,
+        suite.as_ref().map(|s| (s, tok)),
+        out,
+    )?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&c)?);
         return Ok(());

@@ -25,6 +25,8 @@ use super::{prune, Method, Outcome, PruneOptions};
 use crate::eval::{EvalError, SplitMix64};
 use crate::lm::log_prob;
 use crate::plot::{grid_svg, write_svg_png, LineChart, Series};
+use crate::sweep::suite::Suite;
+use crate::tokenizer::Tokenizer;
 use crate::Runtime;
 
 /// Resamples of the bootstrap.
@@ -41,6 +43,17 @@ pub struct Cell {
     pub heldout_perplexity: f64,
     /// 95% bootstrap interval of the held-out perplexity.
     pub heldout_ci: (f64, f64),
+    /// `--eval SUITE`: each task's metric and its 95% interval (± 1.96 standard
+    /// errors where the task reports one), by task name.
+    pub suite: BTreeMap<String, SuiteScore>,
+}
+
+/// One task's score in a comparison cell.
+#[derive(Debug, Clone, Serialize)]
+pub struct SuiteScore {
+    pub metric: String,
+    pub value: f64,
+    pub ci: Option<(f64, f64)>,
 }
 
 /// The whole comparison.
@@ -120,9 +133,41 @@ pub fn compare(
     methods: &[Method],
     max_budget: usize,
     o: &PruneOptions,
+    suite: Option<(&Suite, &Tokenizer)>,
     out: &Path,
 ) -> Result<Comparison, EvalError> {
     let start = std::time::Instant::now();
+    if let Some((suite, _)) = suite {
+        for t in &suite.tasks {
+            if t.task == "fidelity" || t.task == "probe" {
+                return Err(EvalError::Task(format!("suite task '{}': {} needs an encoder; --eval scores decoders", t.name, t.task)));
+            }
+            let digest = std::fs::read(&t.data).map(|b| blake3::hash(&b).to_hex().to_string()).unwrap_or_default();
+            if digest == calibration.blake3 {
+                return Err(EvalError::Task(format!(
+                    "suite task '{}' reads the calibration text ({}): evaluation data must be disjoint from it",
+                    t.name,
+                    t.data.display()
+                )));
+            }
+        }
+    }
+    let suite_scores = |kept: &[usize]| -> Result<BTreeMap<String, SuiteScore>, EvalError> {
+        let mut out = BTreeMap::new();
+        let Some((suite, tok)) = suite else { return Ok(out) };
+        let mut lm = calib::session_for(runtime, model, layout, &Schedule::sequence(kept.iter().copied()), false, &o.session)?;
+        for t in &suite.tasks {
+            let r = crate::sweep::run_task(&mut lm, tok, t, 8, None)?;
+            let metric = t.metric().to_string();
+            let value = r.metrics.get(&metric).copied().unwrap_or(f64::NAN);
+            // ± 1.96 standard errors (the harness's stderr), clamped to [0, 1] for rates
+            let rate = metric.starts_with("acc") || metric == "exact_match";
+            let clamp = |v: f64| if rate { v.clamp(0.0, 1.0) } else { v };
+            let ci = r.metrics.get(&format!("{metric}_stderr")).map(|se| (clamp(value - 1.96 * se), clamp(value + 1.96 * se)));
+            out.insert(t.name.clone(), SuiteScore { metric, value, ci });
+        }
+        Ok(out)
+    };
     let shared_windows = heldout.windows.iter().filter(|w| calibration.windows.contains(w)).count();
     let disjoint = Disjointness { calibration_blake3: calibration.blake3.clone(), heldout_blake3: heldout.blake3.clone(), shared_windows };
     if disjoint.calibration_blake3 == disjoint.heldout_blake3 || shared_windows > 0 {
@@ -151,6 +196,7 @@ pub fn compare(
         },
         heldout_perplexity: ppl,
         heldout_ci: ci,
+        suite: suite_scores(&all)?,
     };
     let mut cells = Vec::new();
     for &method in methods {
@@ -176,6 +222,7 @@ pub fn compare(
                 calib::nll(&mut lm, &calibration)?
             };
             let (ppl, ci) = score(&kept)?;
+            let suite = suite_scores(&kept)?;
             cells.push(Cell {
                 method,
                 budget: k,
@@ -184,6 +231,7 @@ pub fn compare(
                 calibration_nll,
                 heldout_perplexity: ppl,
                 heldout_ci: ci,
+                suite,
             });
         }
     }
@@ -236,7 +284,8 @@ fn write_report(c: &Comparison, methods: &[Method], out: &Path) -> Result<(), Ev
         "{} blocks. Calibration: `{}` ({} tokens in {} windows of {}, BLAKE3 `{}`). Held-out: `{}` ({} tokens in {} windows, BLAKE3 `{}`). \
          The two are disjoint: different digests, and {} held-out windows occur among the calibration windows. \
          Held-out perplexity intervals: 95% percentile bootstrap over windows, {} resamples (SplitMix64 seed 0), the same resamples for every row. \
-         Methods: docs/PRUNE.md. Not yet in this report: task-suite scores.\n",
+         Task scores (`--eval`): the suite's metric with ± 1.96 standard errors where the task has one; every suite file's digest differs from the calibration text's. \
+         Methods: docs/PRUNE.md.\n",
         c.blocks,
         c.calibration.path,
         c.calibration.tokens,
@@ -250,11 +299,25 @@ fn write_report(c: &Comparison, methods: &[Method], out: &Path) -> Result<(), Ev
         c.disjoint.shared_windows,
         BOOTSTRAP
     );
-    let _ = writeln!(md, "| method | K | removed (in order) | plan | calibration NLL | held-out perplexity | 95% CI |\n| --- | ---: | --- | --- | ---: | ---: | --- |");
+    let tasks: Vec<String> = c.full.suite.keys().cloned().collect();
+    let task_head: String = tasks.iter().map(|t| format!(" {t} ({}) |", c.full.suite[t].metric)).collect();
+    let task_rule: String = tasks.iter().map(|_| " --- |").collect();
+    let _ = writeln!(
+        md,
+        "| method | K | removed (in order) | plan | calibration NLL | held-out perplexity | 95% CI |{task_head}\n| --- | ---: | --- | --- | ---: | ---: | --- |{task_rule}"
+    );
     let row = |md: &mut String, name: &str, x: &Cell| {
+        let cells: String = tasks
+            .iter()
+            .map(|t| match x.suite.get(t) {
+                Some(SuiteScore { value, ci: Some((lo, hi)), .. }) => format!(" {value:.3} [{lo:.3}, {hi:.3}] |"),
+                Some(SuiteScore { value, ci: None, .. }) => format!(" {value:.3} |"),
+                None => " |".into(),
+            })
+            .collect();
         let _ = writeln!(
             md,
-            "| {name} | {} | {:?} | `{}` | {:.4} | {:.3} | [{:.3}, {:.3}] |",
+            "| {name} | {} | {:?} | `{}` | {:.4} | {:.3} | [{:.3}, {:.3}] |{cells}",
             x.budget, x.removed, x.plan, x.calibration_nll, x.heldout_perplexity, x.heldout_ci.0, x.heldout_ci.1
         );
     };
