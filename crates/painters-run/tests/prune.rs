@@ -347,7 +347,7 @@ fn parallel_mode_groups_adjacent_blocks_under_a_depth_budget() {
         let merged = scores.iter().find(|s| s[0] == round["merged"]).unwrap()[1].as_f64().unwrap();
         assert_eq!(merged, best);
     }
-    for k in ["source_ms", "result_sequential_ms", "result_parallel_ms"] {
+    for k in ["source_ms", "source_parallel_ms", "result_sequential_ms", "result_parallel_ms"] {
         assert!(v["latency"][k].as_f64().unwrap() > 0.0, "{k}");
     }
     let plan = v["plan"].as_str().unwrap();

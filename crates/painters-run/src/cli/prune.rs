@@ -243,8 +243,8 @@ fn parallel(
     println!("plan      {}", outcome.plan);
     println!("calib NLL {:.4} -> {:.4}", outcome.nll_full, outcome.nll);
     println!(
-        "latency   {} tokens, median of {}: source {:.1} ms; result {:.1} ms sequential, {:.1} ms in ORT's parallel mode ({} inter-op threads)",
-        l.tokens, l.runs, l.source_ms, l.result_sequential_ms, l.result_parallel_ms, l.inter_threads
+        "latency   {} tokens, median of {}: source {:.1} ms ({:.1} ms in ORT's parallel mode); result {:.1} ms sequential, {:.1} ms in the parallel mode ({} inter-op threads)",
+        l.tokens, l.runs, l.source_ms, l.source_parallel_ms, l.result_sequential_ms, l.result_parallel_ms, l.inter_threads
     );
     if let Some(out) = &args.output {
         println!("wrote     {} and prune.json", out.join("model.onnx").display());

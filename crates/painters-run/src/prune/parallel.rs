@@ -33,6 +33,8 @@ pub struct Latency {
     pub tokens: usize,
     pub runs: usize,
     pub source_ms: f64,
+    /// The source in the parallel mode too (what the thread setting alone changes).
+    pub source_parallel_ms: f64,
     pub result_sequential_ms: f64,
     /// ONNX Runtime parallel execution mode, `inter_threads` inter-op threads, 1 intra-op thread each.
     pub result_parallel_ms: f64,
@@ -178,6 +180,7 @@ fn measure(
         tokens: window.len(),
         runs: RUNS,
         source_ms: time(source, base)?,
+        source_parallel_ms: time(source, &parallel)?,
         result_sequential_ms: time(result, base)?,
         result_parallel_ms: time(result, &parallel)?,
         inter_threads: inter,
