@@ -11,8 +11,7 @@
 //! block then has its cache is checked against the inputs (`declared`).
 use crate::proto::onnx::GraphProto;
 
-/// Name suffix of the cast made for the shape readers.
-pub const SHAPE_CAST: &str = "/painters.shape_cast";
+pub use crate::conventions::SHAPE_CAST;
 
 /// Splits every such cast of `graph` in place; returns how many.
 pub fn split(graph: &mut GraphProto) -> usize {

@@ -29,12 +29,7 @@
 use crate::error::{GraphError, Result};
 use crate::proto::onnx::{attribute_proto::AttributeType, AttributeProto, GraphProto, NodeProto};
 
-/// Marker ending the name of the add half of a split node.
-pub const SPLIT_ADD: &str = "/painters.split.add";
-/// Marker in the name of the normalization half of a split node.
-pub const SPLIT_NORM: &str = "/painters.split.norm";
-/// Suffix of the sum tensor of a split node that had no output 3.
-pub const SPLIT_SUM: &str = "/painters.split.sum";
+pub use crate::conventions::{SPLIT_ADD, SPLIT_NORM, SPLIT_SUM};
 
 const MS: &str = "com.microsoft";
 /// Default epsilon of both fused ops (ORT contrib spec).

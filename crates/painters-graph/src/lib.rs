@@ -6,6 +6,7 @@
 //! model.onnx ──OnnxModel::load──▶ OnnxModel ──detect──▶ BlockLayout
 //! ```
 pub mod casts;
+pub mod conventions;
 pub mod detect;
 pub mod error;
 pub mod fused;

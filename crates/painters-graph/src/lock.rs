@@ -12,8 +12,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{GraphError, Result};
 
-/// The name of the lock file in a locked folder.
-pub const LOCK_FILE: &str = ".painters.lock";
+pub use crate::conventions::LOCK_FILE;
 
 /// A held lock on a folder (released on drop).
 #[derive(Debug)]

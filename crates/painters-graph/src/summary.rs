@@ -104,7 +104,7 @@ impl ModelSummary {
             external_data: external.into_iter().collect(),
             inputs: graph.input.iter().map(tensor_info).collect(),
             outputs: graph.output.iter().map(tensor_info).collect(),
-            metadata: model.proto.metadata_props.iter().filter(|p| p.key() != "painters.padding").map(|p| (p.key().to_string(), p.value().to_string())).collect(),
+            metadata: model.proto.metadata_props.iter().filter(|p| p.key() != crate::conventions::meta::PADDING).map(|p| (p.key().to_string(), p.value().to_string())).collect(),
         }
     }
 }

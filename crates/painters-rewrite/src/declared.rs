@@ -71,7 +71,7 @@ pub fn declarations(model: &OnnxModel, layout: &BlockLayout) -> Result<Vec<Decla
     let mut out = Vec::new();
     let meta = |k: &str| model.proto.metadata_props.iter().find(|p| p.key() == k).map(|p| p.value().to_string());
     let kv = kv_indices(graph);
-    if let Some(plan_text) = meta("painters.plan") {
+    if let Some(plan_text) = meta(painters_graph::conventions::meta::PLAN) {
         // A painters rewrite: blocks = top-level stages, KV slots = instances.
         let plan = crate::parse(&plan_text)?;
         let schedule = lower(&plan);
@@ -137,7 +137,7 @@ fn kv_indices(graph: &GraphProto) -> usize {
         .input
         .iter()
         .map(|v| v.name())
-        .filter(|n| n.starts_with("past_key_values.") || n.starts_with("past_key_") || n.starts_with("past_value_"))
+        .filter(|n| painters_graph::conventions::kv::is_past(n))
         .filter_map(|n| crate::emit::kv_index(n).map(|(_, _, i)| i))
         .collect();
     idx.sort_unstable();

@@ -36,8 +36,8 @@ pub struct EmitOptions {
     pub stream_input: bool,
 }
 
-/// The graph input of an emission with `stream_input`.
-pub const STREAM_INPUT: &str = "painters.stream";
+pub use painters_graph::conventions::STREAM_INPUT;
+use painters_graph::conventions::{self as names, kv};
 
 /// Emits the model that runs `schedule` over `layout`'s blocks.
 pub fn emit(model: &OnnxModel, layout: &BlockLayout, schedule: &Schedule) -> Result<ModelProto> {
@@ -64,7 +64,7 @@ pub fn emit_with(model: &OnnxModel, layout: &BlockLayout, schedule: &Schedule, o
         means: src
             .node
             .iter()
-            .filter_map(|n| n.name().strip_prefix("painters.mean.")?.split("__").next()?.parse::<usize>().ok())
+            .filter_map(|n| names::mean_id(n.name()))
             .max()
             .map_or(0, |m| m + 1),
         taps: Vec::new(),
@@ -73,7 +73,7 @@ pub fn emit_with(model: &OnnxModel, layout: &BlockLayout, schedule: &Schedule, o
     let first = if opts.stream_input { STREAM_INPUT.to_string() } else { layout.blocks[0].input.clone() };
     let stream = e.stages(&schedule.stages, first, true);
     if stream != e.final_name {
-        e.nodes.push(node("Identity", "painters.identity", vec![stream], e.final_name.clone()));
+        e.nodes.push(node("Identity", names::IDENTITY_NODE, vec![stream], e.final_name.clone()));
     }
     e.nodes.extend(layout.epilogue.iter().map(|&n| src.node[n].clone()));
     let taps = std::mem::take(&mut e.taps);
@@ -137,8 +137,8 @@ impl Emitter<'_> {
                     let outs: Vec<String> = branches.iter().map(|b| self.stages(b, cur.clone(), false)).collect();
                     let id = self.means;
                     self.means += 1;
-                    let out = if is_last { self.final_name.clone() } else { format!("painters.mean.{id}") };
-                    self.nodes.push(node("Mean", &format!("painters.mean.{id}"), outs, out.clone()));
+                    let out = if is_last { self.final_name.clone() } else { names::mean_name(id) };
+                    self.nodes.push(node("Mean", &names::mean_name(id), outs, out.clone()));
                     out
                 }
             };
@@ -220,7 +220,7 @@ impl Emitter<'_> {
     /// holds one of the names `__{copy}` would give.
     fn copy_suffix(&self, nodes: &[usize], copy: usize) -> String {
         (0..)
-            .map(|n| if n == 0 { format!("__{copy}") } else { format!("__{copy}_{n}") })
+            .map(|n| names::copy_suffix_for(copy, n))
             .find(|suffix| {
                 !nodes.iter().any(|&n| {
                     self.src.node[n].output.iter().any(|o| !o.is_empty() && self.taken().contains(format!("{o}{suffix}").as_str()))
@@ -324,37 +324,14 @@ fn splice(list: &[ValueInfoProto], old: &HashSet<&str>, new: Vec<ValueInfoProto>
     out
 }
 
-/// The index in a KV tensor's name: the first run of digits between
-/// separators (`past_key_values.3.key`, `present.12.value`, `past_key_1`),
-/// as (start, end, value).
+/// The index in a KV tensor's name (see `conventions::kv::index`).
 pub(crate) fn kv_index(name: &str) -> Option<(usize, usize, usize)> {
-    let b = name.as_bytes();
-    let sep = |c: u8| c == b'.' || c == b'_';
-    let mut i = 0;
-    while i < b.len() {
-        if b[i].is_ascii_digit() && i > 0 && sep(b[i - 1]) {
-            let end = (i..b.len()).find(|&k| !b[k].is_ascii_digit()).unwrap_or(b.len());
-            if end == b.len() || sep(b[end]) {
-                if let Ok(v) = name[i..end].parse() {
-                    return Some((i, end, v));
-                }
-            }
-            i = end;
-        } else {
-            i += 1;
-        }
-    }
-    None
+    kv::index(name)
 }
 
-/// The name of a KV tensor moved to slot `s`: its index replaced by `s`
-/// (`past_key_values.3.key` → `past_key_values.{s}.key`), or `.slot{s}`
-/// appended when the name has none.
+/// The name of a KV tensor moved to slot `s` (see `conventions::kv::slot_name`).
 pub fn slot_name(name: &str, s: usize) -> String {
-    match kv_index(name) {
-        Some((start, end, _)) => format!("{}{s}{}", &name[..start], &name[end..]),
-        None => format!("{name}.slot{s}"),
-    }
+    kv::slot_name(name, s)
 }
 
 fn rename_node(node: &mut NodeProto, rename: &HashMap<String, String>) {
@@ -379,9 +356,9 @@ fn rename_node(node: &mut NodeProto, rename: &HashMap<String, String>) {
 /// Adds `painters.hidden.*` outputs (Identity of each stream tensor), typed
 /// like the main output.
 fn add_taps(g: &mut GraphProto, input: &str, taps: &[String]) {
-    let names = std::iter::once(("painters.hidden.input".to_string(), input.to_string()))
-        .chain(taps.iter().enumerate().map(|(k, t)| (format!("painters.hidden.{k}"), t.clone())));
-    for (name, tensor) in names {
+    let taps = std::iter::once((names::hidden_name(None), input.to_string()))
+        .chain(taps.iter().enumerate().map(|(k, t)| (names::hidden_name(Some(k)), t.clone())));
+    for (name, tensor) in taps {
         g.node.push(node("Identity", &name, vec![tensor], name.clone()));
         let v = float_value(g, &name);
         g.output.push(v);
@@ -431,19 +408,4 @@ fn live_nodes(nodes: Vec<NodeProto>, outputs: &[ValueInfoProto]) -> (Vec<NodePro
     }
     let live = nodes.into_iter().zip(keep).filter_map(|(n, k)| k.then_some(n)).collect();
     (live, needed)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::slot_name;
-
-    #[test]
-    fn kv_names_follow_their_slot() {
-        assert_eq!(slot_name("past_key_values.3.key", 7), "past_key_values.7.key");
-        assert_eq!(slot_name("present.12.value", 0), "present.0.value");
-        assert_eq!(slot_name("present.1.value", 1), "present.1.value");
-        assert_eq!(slot_name("past_key_1", 4), "past_key_4");
-        assert_eq!(slot_name("kv2.layer_3_key", 9), "kv2.layer_9_key");
-        assert_eq!(slot_name("cache", 5), "cache.slot5");
-    }
 }

@@ -23,6 +23,7 @@ use protobuf::Message;
 use crate::emit::{emit_with, EmitOptions};
 use crate::error::{Result, RewriteError};
 use crate::folder::FolderModel;
+use painters_graph::conventions::meta;
 use crate::lower::lower;
 use crate::plan::Plan;
 use crate::schedule::Schedule;
@@ -133,7 +134,7 @@ pub fn rewrite_model(model: &OnnxModel, layout: &BlockLayout, plan: &Plan, out: 
     plan.validate(layout.num_blocks())?;
     let schedule = lower(plan);
     let mut proto = emit_with(model, layout, &schedule, &EmitOptions { tap: opts.tap, ..Default::default() })?;
-    proto.metadata_props.retain(|p| !p.key().starts_with("painters."));
+    proto.metadata_props.retain(|p| !p.key().starts_with(meta::PREFIX));
     let src_dir = parent(src);
     let out_dir = parent(out);
     let mut report = WriteReport {
@@ -292,7 +293,7 @@ fn padding(at: u64, src_offset: u64, len: u64) -> Vec<u8> {
         return Vec::new();
     }
     let varint_len = |v: u64| (64 - (v | 1).leading_zeros() as u64).div_ceil(7);
-    const KEY: &str = "painters.padding";
+    const KEY: &str = meta::PADDING;
     // field 14 of ModelProto { field 1: KEY, field 2: k spaces }
     let field_len = |k: u64| {
         let entry = 2 + KEY.len() as u64 + 1 + varint_len(k) + k;
@@ -344,11 +345,11 @@ fn same_target(src: &Path, out: &Path) -> bool {
 /// The provenance entries painters writes (`painters.*` in `metadata_props`).
 fn provenance(src: &Path, plan: &Plan, blocks: usize, digest: String) -> Vec<StringStringEntryProto> {
     let entries = [
-        ("painters.plan", plan.to_string()),
-        ("painters.source", src.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()),
-        ("painters.source_blake3", digest),
-        ("painters.source_blocks", blocks.to_string()),
-        ("painters.version", env!("CARGO_PKG_VERSION").to_string()),
+        (meta::PLAN, plan.to_string()),
+        (meta::SOURCE, src.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()),
+        (meta::SOURCE_BLAKE3, digest),
+        (meta::SOURCE_BLOCKS, blocks.to_string()),
+        (meta::VERSION, env!("CARGO_PKG_VERSION").to_string()),
     ];
     entries
         .into_iter()

@@ -35,7 +35,7 @@ pub fn greedy(session: &mut ModelSession, prompt: &[i64], max_new: usize, use_ca
         .inputs
         .iter()
         .zip(&session.input_shapes)
-        .filter(|(n, _)| n.starts_with("past_key_values."))
+        .filter(|(n, _)| painters_graph::conventions::kv::is_past(n))
         .map(|(n, s)| (n.clone(), s.clone()))
         .collect();
     for (name, shape) in &kv {
@@ -44,7 +44,7 @@ pub fn greedy(session: &mut ModelSession, prompt: &[i64], max_new: usize, use_ca
         }
     }
     for name in &session.inputs {
-        if !matches!(name.as_str(), "input_ids" | "attention_mask" | "position_ids") && !name.starts_with("past_key_values.") {
+        if !matches!(name.as_str(), "input_ids" | "attention_mask" | "position_ids") && !painters_graph::conventions::kv::is_past(name) {
             return Err(DecodeError::UnknownInput(name.clone()));
         }
     }
@@ -83,7 +83,7 @@ pub fn greedy(session: &mut ModelSession, prompt: &[i64], max_new: usize, use_ca
         let next = argmax(&last) as i64;
         if use_cache {
             for (i, (name, _)) in kv.iter().enumerate() {
-                let present = name.replacen("past_key_values.", "present.", 1);
+                let present = painters_graph::conventions::kv::present_of(name);
                 if let Some((_, t)) = outputs.iter().find(|(n, _)| *n == present) {
                     past[i].1 = t.clone();
                 }

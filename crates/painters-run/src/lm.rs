@@ -6,6 +6,8 @@
 //! f64 sums (`log_prob`).
 use std::path::Path;
 
+use painters_graph::conventions::kv;
+
 use crate::session::{ModelSession, SessionOptions};
 use crate::tensor::HostTensor;
 use crate::Runtime;
@@ -52,7 +54,7 @@ impl LanguageModel {
             match name.as_str() {
                 "input_ids" | "attention_mask" | "position_ids" | "token_type_ids" => {}
                 n if n == painters_rewrite::STREAM_INPUT => {}
-                n if n.starts_with("past_key_values.") => {
+                n if kv::is_past(n) => {
                     if shape.len() != 4 || shape[1] < 0 || shape[3] < 0 {
                         return Err(LmError::KvShape(n.to_string()));
                     }
@@ -146,7 +148,7 @@ impl LanguageModel {
         let outs = self.forward(&[tokens.to_vec()], cache)?;
         let mut tensors = Vec::new();
         for (name, _, _) in &self.kv {
-            let present = name.replacen("past_key_values.", "present.", 1);
+            let present = kv::present_of(name);
             let t = outs.iter().find(|(n, _)| *n == present).ok_or_else(|| LmError::MissingOutput(present.clone()))?;
             tensors.push((name.clone(), t.1.clone()));
         }

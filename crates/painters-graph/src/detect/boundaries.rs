@@ -87,7 +87,7 @@ enum Label {
 fn label(index: &GraphIndex<'_>, n: usize, depth: usize) -> Option<Label> {
     let node = index.node(n);
     let name = node.name();
-    if name.starts_with("painters.mean.") {
+    if crate::conventions::is_mean(name) {
         return Some(Label::Mean(name.to_string()));
     }
     let upstream = |depth: usize| {
@@ -101,7 +101,7 @@ fn label(index: &GraphIndex<'_>, n: usize, depth: usize) -> Option<Label> {
         // (no label).
         let residual = |p: usize| {
             let n = index.node(p);
-            crate::fused::is_split_add(n) || crate::fused::is_split_norm(n) || n.name().starts_with("painters.mean.")
+            crate::fused::is_split_add(n) || crate::fused::is_split_norm(n) || crate::conventions::is_mean(n.name())
         };
         let producers: Vec<usize> = node.input.iter().filter_map(|t| index.producer(t)).collect();
         if depth >= 16 {
@@ -134,24 +134,7 @@ fn split_suffix(name: &str, marker: &str) -> String {
     }
 }
 
-/// The suffix painters gives the nodes of a later instance of a block: one
-/// or more `__{k}` or `__{k}_{n}` at the end of the name ("" without).
-pub fn copy_suffix(name: &str) -> &str {
-    let mut start = name.len();
-    while let Some(p) = name[..start].rfind("__") {
-        let part = &name[p + 2..start];
-        let digits = |d: &str| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit());
-        let ok = match part.split_once('_') {
-            Some((k, n)) => digits(k) && digits(n),
-            None => digits(part),
-        };
-        if !ok {
-            break;
-        }
-        start = p;
-    }
-    &name[start..]
-}
+pub use crate::conventions::copy_suffix;
 
 /// Boundaries from the repeating pattern of chain atoms.
 pub fn by_structure(index: &GraphIndex<'_>, value: &HashSet<&str>, chain: &[&str]) -> Result<Vec<usize>, String> {
@@ -284,19 +267,5 @@ mod tests {
         let sig = [g, c, a, c, m, c, a, c, m, c, 7];
         assert_eq!(best_repeat(&sig, |_, _, _| true), Some((2, 4, 2)));
         assert_eq!(best_repeat(&sig, |s, _, _| s == 1), Some((1, 4, 2)));
-    }
-}
-
-#[cfg(test)]
-mod suffix_tests {
-    use super::copy_suffix;
-
-    #[test]
-    fn copy_suffixes_are_read_off_the_end() {
-        assert_eq!(copy_suffix("/model/layers.1/Add_1"), "");
-        assert_eq!(copy_suffix("/model/layers.1/Add_1__2"), "__2");
-        assert_eq!(copy_suffix("/model/layers.1/Add__1__2_1"), "__1__2_1");
-        assert_eq!(copy_suffix("node_add_3__4"), "__4");
-        assert_eq!(copy_suffix("x__y"), "");
     }
 }

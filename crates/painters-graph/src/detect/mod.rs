@@ -127,7 +127,7 @@ fn build(
     let mut kv_out: Vec<Vec<String>> = vec![Vec::new(); t_blocks];
     for v in &graph.output {
         let name = v.name();
-        if bound_set.contains(name) || name.starts_with("painters.hidden.") {
+        if bound_set.contains(name) || name.starts_with(crate::conventions::HIDDEN_PREFIX) {
             continue; // the stream itself, or a painters tap
         }
         if let Some(p) = index.producer(name) {

@@ -85,7 +85,7 @@ pub fn main(args: Args, ort_lib: Option<&Path>) -> anyhow::Result<()> {
     let path = super::resolve_model(&args.model)?;
     let mut model = OnnxModel::load(&path)?;
     model.canonicalize()?; // the one definition of a valid input model, as in every command
-    let plan = model.proto.metadata_props.iter().find(|p| p.key() == "painters.plan").map(|p| p.value().to_string());
+    let plan = model.proto.metadata_props.iter().find(|p| p.key() == painters_graph::conventions::meta::PLAN).map(|p| p.value().to_string());
     let device: Device = args.device.parse().map_err(anyhow::Error::msg)?;
     let tok = Tokenizer::for_model(&path, args.tokenizer.as_deref())?;
     let runtime = Runtime::global(ort_lib)?;

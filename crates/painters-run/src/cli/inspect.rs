@@ -81,7 +81,7 @@ fn render(s: &ModelSummary) -> String {
     let _ = writeln!(o, "inputs:  {}", io(&s.inputs));
     let _ = writeln!(o, "outputs: {}", io(&s.outputs));
     let painters_meta: Vec<String> =
-        s.metadata.iter().filter(|(k, _)| k.starts_with("painters.")).map(|(k, v)| format!("{k} = {v}")).collect();
+        s.metadata.iter().filter(|(k, _)| k.starts_with(painters_graph::conventions::meta::PREFIX)).map(|(k, v)| format!("{k} = {v}")).collect();
     if !painters_meta.is_empty() {
         let _ = writeln!(o, "provenance:\n  {}", painters_meta.join("\n  "));
     }

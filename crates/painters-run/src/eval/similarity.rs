@@ -56,7 +56,7 @@ pub fn similarity(lm: &mut LanguageModel, blocks: usize, tok: &Tokenizer, texts:
         let outs = lm.forward(&[ids.clone()], None)?;
         let mut hs = Vec::with_capacity(n);
         for k in 0..n {
-            let name = if k == 0 { "painters.hidden.input".to_string() } else { format!("painters.hidden.{}", k - 1) };
+            let name = painters_graph::conventions::hidden_name(k.checked_sub(1));
             let t = outs.iter().find(|(o, _)| *o == name).map(|(_, t)| t).ok_or_else(|| LmError::MissingOutput(name.clone()))?;
             hs.push(t.as_f32().unwrap_or(&[]).to_vec());
         }

@@ -116,7 +116,7 @@ pub fn hidden_states(lm: &mut LanguageModel, instances: usize, calib: &Calibrati
         let outs = lm.forward(std::slice::from_ref(w), None)?;
         let mut states = Vec::with_capacity(instances + 1);
         for k in 0..=instances {
-            let name = if k == 0 { "painters.hidden.input".to_string() } else { format!("painters.hidden.{}", k - 1) };
+            let name = painters_graph::conventions::hidden_name(k.checked_sub(1));
             let t = outs.iter().find(|(o, _)| *o == name).map(|(_, t)| t).ok_or_else(|| LmError::MissingOutput(name.clone()))?;
             let data = t.as_f32().ok_or_else(|| EvalError::Task(format!("{name} is not float32")))?;
             if data.is_empty() || data.len() % w.len() != 0 {
