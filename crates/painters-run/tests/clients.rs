@@ -47,7 +47,10 @@ impl Client {
     fn transformers_js() -> Self {
         let stamp = clients_dir().join("node_modules/.painters-clients.stamp");
         assert!(stamp.is_file(), "transformers.js is not installed ({} missing): {INSTALL}", stamp.display());
-        Client { name: "transformers.js".into(), program: "node".into(), script: "tjs_generate.mjs", pythonpath: None, config: ("config.json", "/num_hidden_layers") }
+        // Node.js from PyPI, in the clients' venv (scripts/install-clients.sh)
+        let node = root().join(".venv-clients/bin/node");
+        assert!(node.is_file(), "Node.js is not installed ({} missing): {INSTALL}", node.display());
+        Client { name: "transformers.js".into(), program: node, script: "tjs_generate.mjs", pythonpath: None, config: ("config.json", "/num_hidden_layers") }
     }
 
     /// onnxruntime-genai: `None` for the venv's own version (scripts/clients/requirements.txt),
