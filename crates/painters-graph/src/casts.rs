@@ -7,7 +7,7 @@
 //! would read slot 0's cache) nor to the block (the prologue reads it). The
 //! canonical form gives the shape readers a cast of their own,
 //! `{node}/painters.shape_cast`: the same value, so outputs are unchanged.
-//! Only casts of KV-cache inputs (names with `past`) are split; whether every
+//! Only casts of KV-cache inputs (`conventions::kv::is_past`) are split; whether every
 //! block then has its cache is checked against the inputs (`declared`).
 use crate::proto::onnx::GraphProto;
 
@@ -17,7 +17,7 @@ pub use crate::conventions::SHAPE_CAST;
 pub fn split(graph: &mut GraphProto) -> usize {
     // KV-cache inputs only (other shared casts, e.g. of the attention mask, are context anyway).
     let inputs: foldhash::HashSet<String> =
-        graph.input.iter().map(|v| v.name().to_string()).filter(|n| n.contains("past")).collect();
+        graph.input.iter().map(|v| v.name().to_string()).filter(|n| crate::conventions::kv::is_past(n)).collect();
     let mut count = 0;
     let mut i = 0;
     while i < graph.node.len() {

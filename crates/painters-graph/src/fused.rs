@@ -189,8 +189,11 @@ pub fn join(graph: &mut GraphProto) -> usize {
     }
     let producer: foldhash::HashMap<&str, usize> =
         graph.node.iter().enumerate().flat_map(|(i, n)| n.output.iter().map(move |o| (o.as_str(), i))).collect();
-    let readers = |t: &str| graph.node.iter().filter(|n| n.input.iter().any(|i| i == t)).count()
-        + graph.output.iter().filter(|v| v.name() == t).count();
+    let mut reads: foldhash::HashMap<&str, usize> = foldhash::HashMap::default();
+    for t in graph.node.iter().flat_map(|n| n.input.iter().map(String::as_str)).chain(graph.output.iter().map(|v| v.name())) {
+        *reads.entry(t).or_default() += 1;
+    }
+    let readers = |t: &str| reads.get(t).copied().unwrap_or(0);
     // norm node -> add node it fuses with (each add fuses once, with its first split norm).
     let mut pair: Vec<Option<usize>> = vec![None; graph.node.len()];
     let mut taken = vec![false; graph.node.len()];

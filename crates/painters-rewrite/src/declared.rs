@@ -47,11 +47,12 @@ pub struct Declaration {
 /// with the detected block count.
 pub fn check(model: &OnnxModel, layout: &BlockLayout) -> Result<()> {
     let detected = layout.num_blocks();
-    if kv_indices(model.graph()) > 0 {
+    let kv = kv_indices(model.graph());
+    if kv > 0 {
         if let Some(b) = layout.blocks.iter().find(|b| b.kv.is_none()) {
             return Err(RewriteError::DepthMismatch {
                 detected,
-                declared: kv_indices(model.graph()),
+                declared: kv,
                 by: format!("its KV-cache inputs (block {} reads none of them alone)", b.index),
             });
         }
@@ -138,7 +139,7 @@ fn kv_indices(graph: &GraphProto) -> usize {
         .iter()
         .map(|v| v.name())
         .filter(|n| painters_graph::conventions::kv::is_past(n))
-        .filter_map(|n| crate::emit::kv_index(n).map(|(_, _, i)| i))
+        .filter_map(|n| painters_graph::conventions::kv::index(n).map(|(_, _, i)| i))
         .collect();
     idx.sort_unstable();
     idx.dedup();

@@ -37,7 +37,7 @@ pub struct EmitOptions {
 }
 
 pub use painters_graph::conventions::STREAM_INPUT;
-use painters_graph::conventions::{self as names, kv};
+use painters_graph::conventions as names;
 
 /// Emits the model that runs `schedule` over `layout`'s blocks.
 pub fn emit(model: &OnnxModel, layout: &BlockLayout, schedule: &Schedule) -> Result<ModelProto> {
@@ -177,7 +177,7 @@ impl Emitter<'_> {
             // block of an export; several for a parallel group read back from a
             // model painters rewrote (each branch instance has its own cache,
             // told apart by the index in its names).
-            let mut caches: Vec<usize> = kv.inputs.iter().chain(&kv.outputs).filter_map(|n| kv_index(n).map(|(_, _, i)| i)).collect();
+            let mut caches: Vec<usize> = kv.inputs.iter().chain(&kv.outputs).filter_map(|n| names::kv::index(n).map(|(_, _, i)| i)).collect();
             caches.sort_unstable();
             caches.dedup();
             let base = self.next_slot;
@@ -186,7 +186,7 @@ impl Emitter<'_> {
             // the exporter numbered them (the identity plan reproduces the source).
             let keep = caches.len() <= 1 && base == j;
             let slot = |name: &str| {
-                (!keep).then(|| kv_index(name).and_then(|(_, _, i)| caches.binary_search(&i).ok()).map_or(base, |r| base + r))
+                (!keep).then(|| names::kv::index(name).and_then(|(_, _, i)| caches.binary_search(&i).ok()).map_or(base, |r| base + r))
             };
             move_to_slot(&kv.inputs, &self.src.input, &slot, &mut rename, &mut self.kv_inputs);
             move_to_slot(&kv.outputs, &self.src.output, &slot, &mut rename, &mut self.kv_outputs);
@@ -295,7 +295,7 @@ fn move_to_slot(
     out: &mut Vec<ValueInfoProto>,
 ) {
     for name in names {
-        let new = slot(name).map_or_else(|| name.clone(), |s| slot_name(name, s));
+        let new = slot(name).map_or_else(|| name.clone(), |s| names::kv::slot_name(name, s));
         if let Some(v) = declared.iter().find(|v| v.name() == name) {
             let mut v = v.clone();
             v.set_name(new.clone());
@@ -322,16 +322,6 @@ fn splice(list: &[ValueInfoProto], old: &HashSet<&str>, new: Vec<ValueInfoProto>
         out.extend(n);
     }
     out
-}
-
-/// The index in a KV tensor's name (see `conventions::kv::index`).
-pub(crate) fn kv_index(name: &str) -> Option<(usize, usize, usize)> {
-    kv::index(name)
-}
-
-/// The name of a KV tensor moved to slot `s` (see `conventions::kv::slot_name`).
-pub fn slot_name(name: &str, s: usize) -> String {
-    kv::slot_name(name, s)
 }
 
 fn rename_node(node: &mut NodeProto, rename: &HashMap<String, String>) {

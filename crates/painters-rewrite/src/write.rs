@@ -227,7 +227,7 @@ fn depth(layout: &BlockLayout, instances: &[usize]) -> usize {
         .iter()
         .map(|&b| {
             let Some(kv) = layout.blocks.get(b).and_then(|x| x.kv.as_ref()) else { return 0 };
-            let mut caches: Vec<usize> = kv.inputs.iter().filter_map(|n| crate::emit::kv_index(n).map(|(_, _, i)| i)).collect();
+            let mut caches: Vec<usize> = kv.inputs.iter().filter_map(|n| painters_graph::conventions::kv::index(n).map(|(_, _, i)| i)).collect();
             caches.sort_unstable();
             caches.dedup();
             caches.len().max(1)

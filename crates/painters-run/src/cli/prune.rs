@@ -121,17 +121,7 @@ pub fn main(args: Args, ort_lib: Option<&Path>) -> anyhow::Result<()> {
         session_cache: args.session_cache,
     };
     let outcome = prune::prune(runtime, &model, &layout, calib, &opts)?;
-    let mut report = serde_json::to_value(&outcome)?;
-    report["model"] = serde_json::Value::from(src.display().to_string());
-    if let Some(out) = &args.output {
-        let path = out.join("model.onnx");
-        let w = rewrite_model(&model, &layout, &parse(&outcome.plan)?, &path, &WriteOptions::default())?;
-        report["output"] = serde_json::to_value(&w)?;
-        let text = serde_json::to_string_pretty(&report)? + "\n";
-        painters_graph::write_atomic(&out.join("prune.json"), |f| std::io::Write::write_all(f, text.as_bytes()))?;
-    }
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    if report(&outcome, &outcome.plan, &args, &model, &layout, &src)? {
         return Ok(());
     }
     println!("method    {} (K = {})", outcome.method.name(), outcome.budget);
@@ -226,16 +216,7 @@ fn parallel(
         std::fs::create_dir_all(dir)?;
     }
     let outcome = prune::parallel::search(runtime, model, layout, calib, &opts)?;
-    let mut report = serde_json::to_value(&outcome)?;
-    report["model"] = serde_json::Value::from(src.display().to_string());
-    if let Some(out) = &args.output {
-        let w = rewrite_model(model, layout, &parse(&outcome.plan)?, &out.join("model.onnx"), &WriteOptions::default())?;
-        report["output"] = serde_json::to_value(&w)?;
-        let text = serde_json::to_string_pretty(&report)? + "\n";
-        painters_graph::write_atomic(&out.join("prune.json"), |f| std::io::Write::write_all(f, text.as_bytes()))?;
-    }
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    if report(&outcome, &outcome.plan, args, model, layout, src)? {
         return Ok(());
     }
     let l = &outcome.latency;
@@ -250,4 +231,29 @@ fn parallel(
         println!("wrote     {} and prune.json", out.join("model.onnx").display());
     }
     Ok(())
+}
+
+/// `prune.json` of a search (with the model's path and, with `-o`, the
+/// rewrite report), written beside the pruned model when `-o` is given and
+/// printed with `--json`; true when printed (nothing else to print).
+fn report(
+    outcome: &impl serde::Serialize,
+    plan: &str,
+    args: &Args,
+    model: &painters_graph::OnnxModel,
+    layout: &painters_graph::BlockLayout,
+    src: &Path,
+) -> anyhow::Result<bool> {
+    let mut report = serde_json::to_value(outcome)?;
+    report["model"] = serde_json::Value::from(src.display().to_string());
+    if let Some(out) = &args.output {
+        let w = rewrite_model(model, layout, &parse(plan)?, &out.join("model.onnx"), &WriteOptions::default())?;
+        report["output"] = serde_json::to_value(&w)?;
+        let text = serde_json::to_string_pretty(&report)? + "\n";
+        painters_graph::write_atomic(&out.join("prune.json"), |f| std::io::Write::write_all(f, text.as_bytes()))?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    }
+    Ok(args.json)
 }

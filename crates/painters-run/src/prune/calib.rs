@@ -138,7 +138,14 @@ pub fn nll(lm: &mut LanguageModel, calib: &Calibration) -> Result<f64, EvalError
 /// [`nll`] of the rest of a model (emitted with a stream input) fed, for
 /// window w, the stream `streams[w]` entering its first block.
 pub fn nll_from(lm: &mut LanguageModel, calib: &Calibration, streams: Option<&[&[f32]]>) -> Result<f64, EvalError> {
-    let (mut sum, mut n) = (0f64, 0usize);
+    let lls = window_lls(lm, calib, streams)?;
+    let (sum, n) = lls.iter().fold((0f64, 0usize), |(s, n), (ll, k)| (s + ll, n + k));
+    Ok(-sum / n.max(1) as f64)
+}
+
+/// Per window: (Σ log p of its predicted tokens, how many).
+pub fn window_lls(lm: &mut LanguageModel, calib: &Calibration, streams: Option<&[&[f32]]>) -> Result<Vec<(f64, usize)>, EvalError> {
+    let mut out = Vec::with_capacity(calib.windows.len());
     for (i, w) in calib.windows.iter().enumerate() {
         let score = |logits: crate::lm::Logits<'_>| {
             (1..w.len())
@@ -157,8 +164,8 @@ pub fn nll_from(lm: &mut LanguageModel, calib: &Calibration, streams: Option<&[&
                 lm.forward_logits_from(w, t, score)?
             }
         };
-        sum += ll.ok_or_else(|| EvalError::Task("a calibration token id is outside the model's vocabulary (wrong tokenizer?)".into()))?;
-        n += w.len() - 1;
+        let ll = ll.ok_or_else(|| EvalError::Task(format!("a token id of {} is outside the model's vocabulary (wrong tokenizer?)", calib.path)))?;
+        out.push((ll, w.len() - 1));
     }
-    Ok(-sum / n.max(1) as f64)
+    Ok(out)
 }

@@ -23,7 +23,6 @@ use serde::Serialize;
 use super::calib::{self, Calibration};
 use super::{prune, Method, Outcome, PruneOptions};
 use crate::eval::{EvalError, SplitMix64};
-use crate::lm::log_prob;
 use crate::plot::{grid_svg, write_svg_png, LineChart, Series};
 use crate::sweep::suite::Suite;
 use crate::tokenizer::Tokenizer;
@@ -78,32 +77,6 @@ pub struct Disjointness {
     pub shared_windows: usize,
 }
 
-/// Per-window (Σ log p, predicted tokens) of the model running `kept`.
-fn window_lls(
-    runtime: &Runtime,
-    model: &OnnxModel,
-    layout: &BlockLayout,
-    kept: &[usize],
-    data: &Calibration,
-    o: &PruneOptions,
-) -> Result<Vec<(f64, usize)>, EvalError> {
-    let mut lm = calib::session_for(runtime, model, layout, &Schedule::sequence(kept.iter().copied()), false, &o.session)?;
-    let mut out = Vec::with_capacity(data.windows.len());
-    for w in &data.windows {
-        let ll = lm.forward_logits(std::slice::from_ref(w), None, |logits| {
-            (1..w.len())
-                .map(|k| {
-                    let row = logits.row(0, k - 1);
-                    let t = usize::try_from(w[k]).ok().filter(|&t| t < row.len())?;
-                    Some(log_prob(row, t))
-                })
-                .sum::<Option<f64>>()
-        })?;
-        out.push((ll.ok_or_else(|| EvalError::Task("a held-out token id is outside the vocabulary".into()))?, w.len() - 1));
-    }
-    Ok(out)
-}
-
 /// Perplexity and its percentile-bootstrap 95% interval over windows (`draws` shared by every model).
 fn perplexity_ci(lls: &[(f64, usize)], draws: &[Vec<usize>]) -> (f64, (f64, f64)) {
     let ppl = |idx: &mut dyn Iterator<Item = usize>| {
@@ -152,22 +125,6 @@ pub fn compare(
             }
         }
     }
-    let suite_scores = |kept: &[usize]| -> Result<BTreeMap<String, SuiteScore>, EvalError> {
-        let mut out = BTreeMap::new();
-        let Some((suite, tok)) = suite else { return Ok(out) };
-        let mut lm = calib::session_for(runtime, model, layout, &Schedule::sequence(kept.iter().copied()), false, &o.session)?;
-        for t in &suite.tasks {
-            let r = crate::sweep::run_task(&mut lm, tok, t, 8, None)?;
-            let metric = t.metric().to_string();
-            let value = r.metrics.get(&metric).copied().unwrap_or(f64::NAN);
-            // ± 1.96 standard errors (the harness's stderr), clamped to [0, 1] for rates
-            let rate = metric.starts_with("acc") || metric == "exact_match";
-            let clamp = |v: f64| if rate { v.clamp(0.0, 1.0) } else { v };
-            let ci = r.metrics.get(&format!("{metric}_stderr")).map(|se| (clamp(value - 1.96 * se), clamp(value + 1.96 * se)));
-            out.insert(t.name.clone(), SuiteScore { metric, value, ci });
-        }
-        Ok(out)
-    };
     let shared_windows = heldout.windows.iter().filter(|w| calibration.windows.contains(w)).count();
     let disjoint = Disjointness { calibration_blake3: calibration.blake3.clone(), heldout_blake3: heldout.blake3.clone(), shared_windows };
     if disjoint.calibration_blake3 == disjoint.heldout_blake3 || shared_windows > 0 {
@@ -180,24 +137,49 @@ pub fn compare(
     let mut rng = SplitMix64(0);
     let n = heldout.windows.len();
     let draws: Vec<Vec<usize>> = (0..BOOTSTRAP).map(|_| (0..n).map(|_| (rng.next_u64() % n as u64) as usize).collect()).collect();
-    let score = |kept: &[usize]| -> Result<(f64, (f64, f64)), EvalError> {
-        Ok(perplexity_ci(&window_lls(runtime, model, layout, kept, &heldout, o)?, &draws))
+    // Every number of a cell from one session of its plan; a plan two methods agree on is scored once.
+    #[derive(Clone)]
+    struct Scores {
+        calibration_nll: f64,
+        heldout_perplexity: f64,
+        heldout_ci: (f64, f64),
+        suite: BTreeMap<String, SuiteScore>,
+    }
+    let mut scored: Vec<(Vec<usize>, Scores)> = Vec::new();
+    let mut evaluate = |kept: &[usize]| -> Result<Scores, EvalError> {
+        if let Some((_, s)) = scored.iter().find(|(k, _)| k == kept) {
+            return Ok(s.clone());
+        }
+        let mut lm = calib::session_for(runtime, model, layout, &Schedule::sequence(kept.iter().copied()), false, &o.session)?;
+        let calibration_nll = calib::nll(&mut lm, &calibration)?;
+        let (heldout_perplexity, heldout_ci) = perplexity_ci(&calib::window_lls(&mut lm, &heldout, None)?, &draws);
+        let mut scores = BTreeMap::new();
+        for (t, tok) in suite.into_iter().flat_map(|(s, tok)| s.tasks.iter().map(move |t| (t, tok))) {
+            let r = crate::sweep::run_task(&mut lm, tok, t, 8, None)?;
+            let metric = t.metric().to_string();
+            let value = r.metrics.get(&metric).copied().unwrap_or(f64::NAN);
+            // ± 1.96 standard errors (the harness's stderr), clamped to [0, 1] for rates
+            let rate = metric.starts_with("acc") || metric == "exact_match";
+            let clamp = |v: f64| if rate { v.clamp(0.0, 1.0) } else { v };
+            let ci = r.metrics.get(&format!("{metric}_stderr")).map(|se| (clamp(value - 1.96 * se), clamp(value + 1.96 * se)));
+            scores.insert(t.name.clone(), SuiteScore { metric, value, ci });
+        }
+        let s = Scores { calibration_nll, heldout_perplexity, heldout_ci, suite: scores };
+        scored.push((kept.to_vec(), s.clone()));
+        Ok(s)
     };
     let all: Vec<usize> = (0..t).collect();
-    let (ppl, ci) = score(&all)?;
-    let full = Cell {
-        method: Method::Paper,
-        budget: 0,
-        plan: painters_rewrite::Plan::sequence(0..t).to_string(),
-        removed: Vec::new(),
-        calibration_nll: {
-            let mut lm = calib::session_for(runtime, model, layout, &Schedule::sequence(0..t), false, &o.session)?;
-            calib::nll(&mut lm, &calibration)?
-        },
-        heldout_perplexity: ppl,
-        heldout_ci: ci,
-        suite: suite_scores(&all)?,
+    let cell = |method: Method, budget: usize, removed: Vec<usize>, kept: &[usize], s: &Scores| Cell {
+        method,
+        budget,
+        plan: painters_rewrite::Plan::sequence(kept.iter().copied()).to_string(),
+        removed,
+        calibration_nll: s.calibration_nll,
+        heldout_perplexity: s.heldout_perplexity,
+        heldout_ci: s.heldout_ci,
+        suite: s.suite.clone(),
     };
+    let full = cell(Method::Paper, 0, Vec::new(), &all, &evaluate(&all)?);
     let mut cells = Vec::new();
     for &method in methods {
         // Incremental methods: one search at K_max; K's result is its first K removals.
@@ -217,22 +199,8 @@ pub fn compare(
             };
             let removed: Vec<usize> = if incremental { outcome.removed[..k].to_vec() } else { outcome.removed.clone() };
             let kept: Vec<usize> = (0..t).filter(|b| !removed.contains(b)).collect();
-            let calibration_nll = {
-                let mut lm = calib::session_for(runtime, model, layout, &Schedule::sequence(kept.iter().copied()), false, &o.session)?;
-                calib::nll(&mut lm, &calibration)?
-            };
-            let (ppl, ci) = score(&kept)?;
-            let suite = suite_scores(&kept)?;
-            cells.push(Cell {
-                method,
-                budget: k,
-                plan: painters_rewrite::Plan::sequence(kept.iter().copied()).to_string(),
-                removed,
-                calibration_nll,
-                heldout_perplexity: ppl,
-                heldout_ci: ci,
-                suite,
-            });
+            let scores = evaluate(&kept)?;
+            cells.push(cell(method, k, removed, &kept, &scores));
         }
     }
     let c = Comparison {
