@@ -8,8 +8,6 @@
 pub const MEAN_PREFIX: &str = "painters.mean.";
 /// The `Identity` naming the last stage's output after the source's last block output.
 pub const IDENTITY_NODE: &str = "painters.identity";
-/// The graph input of a model emitted from a residual stream (the rest of a model).
-pub const STREAM_INPUT: &str = "painters.stream";
 /// Hidden-state taps: the stream entering the first instance, then `painters.hidden.{k}`.
 pub const HIDDEN_INPUT: &str = "painters.hidden.input";
 /// Prefix of every hidden-state tap output.

@@ -5,6 +5,7 @@
 //! ```text
 //! model.onnx ──OnnxModel::load──▶ OnnxModel ──detect──▶ BlockLayout
 //! ```
+pub mod subgraph;
 pub mod casts;
 pub mod conventions;
 pub mod detect;

@@ -230,6 +230,32 @@ impl OnnxModel {
         self.external_tensors().next().is_some()
     }
 
+    /// `proto`, a model made from this one (an emission, whose weights are
+    /// slices of this model's file), serialized for ONNX Runtime: every
+    /// initializer of at least `min` bytes that lies inside this model's
+    /// file becomes an external reference into that file, so a session
+    /// reads the weights from the file instead of a serialized copy. Returns
+    /// the bytes and how many weight bytes are referenced in place; external
+    /// references (moved or the source's own) are relative to [`Self::dir`].
+    pub fn session_form(&self, mut proto: ModelProto, min: usize) -> Result<(Vec<u8>, u64)> {
+        let file_name = self.path.as_ref().and_then(|p| p.file_name()).map(|f| f.to_string_lossy().to_string());
+        let mut moved = 0u64;
+        if let (Some(file_name), Some(graph)) = (file_name, proto.graph.as_mut()) {
+            for t in &mut graph.initializer {
+                let Some(raw) = t.raw_data.as_ref() else { continue };
+                if raw.len() < min.max(1) {
+                    continue;
+                }
+                let Some(offset) = self.file_offset(raw) else { continue };
+                let len = raw.len() as u64;
+                crate::tensor::set_external(t, &file_name, offset, len);
+                moved += len;
+            }
+        }
+        let bytes = proto.write_to_bytes().map_err(|e| GraphError::Invalid(format!("cannot serialize: {e}")))?;
+        Ok((bytes, moved))
+    }
+
     /// Serializes the model to bytes (weights included when inline).
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         self.proto.write_to_bytes().map_err(|e| GraphError::Invalid(format!("cannot serialize: {e}")))

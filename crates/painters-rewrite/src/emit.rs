@@ -28,15 +28,8 @@ pub struct EmitOptions {
     /// (`painters.hidden.input`) and every block instance's output
     /// (`painters.hidden.{k}`, k in execution order) as graph outputs.
     pub tap: bool,
-    /// Read the residual stream entering the first stage from a new graph
-    /// input, [`STREAM_INPUT`] (float, `[batch, sequence, hidden]`), instead
-    /// of the embeddings: the rest of a model from some block on, run on a
-    /// stream computed before (a pruning search reuses what a round did not
-    /// change). The prologue still makes the context (masks, rotary tables).
-    pub stream_input: bool,
 }
 
-pub use painters_graph::conventions::STREAM_INPUT;
 use painters_graph::conventions as names;
 
 /// Emits the model that runs `schedule` over `layout`'s blocks.
@@ -70,20 +63,15 @@ pub fn emit_with(model: &OnnxModel, layout: &BlockLayout, schedule: &Schedule, o
         taps: Vec::new(),
     };
     e.nodes.extend(layout.prologue.iter().map(|&n| src.node[n].clone()));
-    let first = if opts.stream_input { STREAM_INPUT.to_string() } else { layout.blocks[0].input.clone() };
-    let stream = e.stages(&schedule.stages, first, true);
+    let stream = e.stages(&schedule.stages, layout.blocks[0].input.clone(), true);
     if stream != e.final_name {
         e.nodes.push(node("Identity", names::IDENTITY_NODE, vec![stream], e.final_name.clone()));
     }
     e.nodes.extend(layout.epilogue.iter().map(|&n| src.node[n].clone()));
     let taps = std::mem::take(&mut e.taps);
     let mut graph = e.assemble();
-    if opts.stream_input {
-        graph.input.push(float_value(&graph, STREAM_INPUT));
-    }
     if opts.tap {
-        let input = if opts.stream_input { STREAM_INPUT } else { &layout.blocks[0].input };
-        add_taps(&mut graph, input, &taps);
+        add_taps(&mut graph, &layout.blocks[0].input, &taps);
     }
     // Fused residual nodes the source had, split for detection, join again.
     painters_graph::fused::join(&mut graph);

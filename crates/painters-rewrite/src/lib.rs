@@ -18,7 +18,7 @@ pub mod schedule;
 pub mod write;
 
 pub use declared::open;
-pub use emit::{emit, emit_with, EmitOptions, STREAM_INPUT};
+pub use emit::{emit, emit_with, EmitOptions};
 pub use error::{Result, RewriteError};
 pub use lower::lower;
 pub use parse::{parse, ParseError};

@@ -37,9 +37,6 @@ pub struct Cache {
 pub struct LanguageModel {
     pub session: ModelSession,
     kv: Vec<(String, i64, i64)>,
-    /// The residual stream fed to a model emitted with a stream input
-    /// (`painters.stream`), set by [`Self::forward_logits_from`].
-    stream: Option<HostTensor>,
 }
 
 impl LanguageModel {
@@ -53,7 +50,6 @@ impl LanguageModel {
         for (name, shape) in session.inputs.iter().zip(&session.input_shapes) {
             match name.as_str() {
                 "input_ids" | "attention_mask" | "position_ids" | "token_type_ids" => {}
-                n if n == painters_rewrite::STREAM_INPUT => {}
                 n if kv::is_past(n) => {
                     if shape.len() != 4 || shape[1] < 0 || shape[3] < 0 {
                         return Err(LmError::KvShape(n.to_string()));
@@ -63,7 +59,7 @@ impl LanguageModel {
                 other => return Err(LmError::UnknownInput(other.to_string())),
             }
         }
-        Ok(Self { session, kv, stream: None })
+        Ok(Self { session, kv })
     }
 
     /// Whether the model takes a KV cache.
@@ -87,60 +83,12 @@ impl LanguageModel {
         score: impl FnOnce(Logits<'_>) -> R,
     ) -> Result<R, LmError> {
         let inputs = self.inputs(rows, cache)?;
-        let result = self.session.run_with(&inputs, |outs| {
-            let (shape, data) = outs.f32("logits").map_err(|_| LmError::MissingOutput("logits".into()))?;
-            if shape.len() != 3 || shape.iter().any(|&d| d < 0) || data.len() != shape.iter().product::<i64>() as usize {
-                return Err(LmError::MissingOutput(format!("logits of shape [batch, seq, vocab] (got {shape:?})")));
-            }
-            Ok(score(Logits { seq: shape[1] as usize, vocab: shape[2] as usize, data }))
-        })?;
-        result
-    }
-
-    /// [`Self::forward_logits`] of a model emitted with a stream input: one
-    /// row, whose residual stream entering the first block is `stream`
-    /// (`[1, len, hidden]`).
-    pub fn forward_logits_from<R>(&mut self, row: &[i64], stream: HostTensor, score: impl FnOnce(Logits<'_>) -> R) -> Result<R, LmError> {
-        self.stream = Some(stream);
-        let out = self.forward_logits(&[row.to_vec()], None, score);
-        self.stream = None;
-        out
+        self.session.run_with(&inputs, |outs| Ok(score(logits(outs, "logits")?)))?
     }
 
     fn inputs(&self, rows: &[Vec<i64>], cache: Option<&Cache>) -> Result<Vec<(String, HostTensor)>, LmError> {
-        let b = rows.len() as i64;
-        let len = rows.iter().map(Vec::len).max().unwrap_or(0) as i64;
-        let past = cache.map(|c| c.len).unwrap_or(0) as i64;
-        let mut ids = Vec::with_capacity((b * len) as usize);
-        let mut mask = Vec::with_capacity((b * (past + len)) as usize);
-        let mut pos = Vec::with_capacity((b * len) as usize);
-        for r in rows {
-            mask.extend(std::iter::repeat_n(1i64, past as usize));
-            for k in 0..len as usize {
-                ids.push(r.get(k).copied().unwrap_or(0));
-                mask.push(i64::from(k < r.len()));
-                pos.push(past + k as i64);
-            }
-        }
-        let mut inputs = Vec::new();
-        for name in &self.session.inputs {
-            let t = match name.as_str() {
-                "input_ids" => HostTensor::i64(vec![b, len], ids.clone()),
-                "attention_mask" => HostTensor::i64(vec![b, past + len], mask.clone()),
-                "position_ids" => HostTensor::i64(vec![b, len], pos.clone()),
-                "token_type_ids" => HostTensor::i64(vec![b, len], vec![0; (b * len) as usize]),
-                n if n == painters_rewrite::STREAM_INPUT => self.stream.clone().ok_or_else(|| LmError::UnknownInput(n.into()))?,
-                n => match cache.and_then(|c| c.tensors.iter().find(|(k, _)| k == n)) {
-                    Some((_, t)) => t.clone(),
-                    None => {
-                        let (_, heads, hd) = self.kv.iter().find(|(k, _, _)| k == n).ok_or_else(|| LmError::UnknownInput(n.into()))?;
-                        HostTensor::f32(vec![b, *heads, 0, *hd], Vec::new())
-                    }
-                },
-            };
-            inputs.push((name.clone(), t));
-        }
-        Ok(inputs)
+        let s = &self.session;
+        s.inputs.iter().zip(&s.input_shapes).map(|(name, shape)| Ok((name.clone(), standard_input(name, shape, rows, cache)?))).collect()
     }
 
     /// Runs one sequence and keeps its cache (with-past models).
@@ -155,6 +103,41 @@ impl LanguageModel {
         let len = cache.map(|c| c.len).unwrap_or(0) + tokens.len();
         Ok((outs, Cache { tensors, len }))
     }
+}
+
+/// The model input `name` (declared `shape`) for right-padded `rows`, each
+/// continuing `cache` when given: token ids, the attention mask (1 for the
+/// cache and every real token), positions, zero token types, a KV input from
+/// the cache or empty (past length 0).
+pub fn standard_input(name: &str, shape: &[i64], rows: &[Vec<i64>], cache: Option<&Cache>) -> Result<HostTensor, LmError> {
+    let b = rows.len() as i64;
+    let len = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let past = cache.map(|c| c.len).unwrap_or(0);
+    let grid = |f: &dyn Fn(&[i64], usize) -> i64| -> Vec<i64> { rows.iter().flat_map(|r| (0..len).map(move |k| f(r, k))).collect() };
+    Ok(match name {
+        "input_ids" => HostTensor::i64(vec![b, len as i64], grid(&|r, k| r.get(k).copied().unwrap_or(0))),
+        "position_ids" => HostTensor::i64(vec![b, len as i64], grid(&|_, k| (past + k) as i64)),
+        "token_type_ids" => HostTensor::i64(vec![b, len as i64], vec![0; rows.len() * len]),
+        "attention_mask" => {
+            let mask = rows.iter().flat_map(|r| std::iter::repeat_n(1i64, past).chain((0..len).map(|k| i64::from(k < r.len())))).collect();
+            HostTensor::i64(vec![b, (past + len) as i64], mask)
+        }
+        n if kv::is_past(n) => match cache.and_then(|c| c.tensors.iter().find(|(k, _)| k == n)) {
+            Some((_, t)) => t.clone(),
+            None if shape.len() == 4 && shape[1] >= 0 && shape[3] >= 0 => HostTensor::f32(vec![b, shape[1], 0, shape[3]], Vec::new()),
+            None => return Err(LmError::KvShape(n.to_string())),
+        },
+        other => return Err(LmError::UnknownInput(other.to_string())),
+    })
+}
+
+/// The `[B, S, V]` output `name`, checked, where ONNX Runtime left it.
+pub(crate) fn logits<'a>(outs: &'a crate::session::Outputs<'_, '_>, name: &str) -> Result<Logits<'a>, LmError> {
+    let (shape, data) = outs.f32(name).map_err(|_| LmError::MissingOutput(name.into()))?;
+    if shape.len() != 3 || shape.iter().any(|&d| d < 0) || data.len() != shape.iter().product::<i64>() as usize {
+        return Err(LmError::MissingOutput(format!("{name} of shape [batch, seq, vocab] (got {shape:?})")));
+    }
+    Ok(Logits { seq: shape[1] as usize, vocab: shape[2] as usize, data })
 }
 
 /// A `[B, S, V]` logits array, read where ONNX Runtime left it.

@@ -44,11 +44,15 @@ pub struct SessionOptions {
     /// threads (independent nodes, e.g. the branches of a parallel group,
     /// run at once); 0 keeps the default sequential mode.
     pub inter_threads: usize,
+    /// Let idle intra-op threads spin (ONNX Runtime's default). Off for many
+    /// sessions run in turn (a model run piece by piece), where the threads
+    /// of the session that just ran would spin against the next one.
+    pub spin: bool,
 }
 
 impl Default for SessionOptions {
     fn default() -> Self {
-        Self { threads: 0, optimization: 3, device: Device::Cpu, inter_threads: 0 }
+        Self { threads: 0, optimization: 3, device: Device::Cpu, inter_threads: 0, spin: true }
     }
 }
 
@@ -60,6 +64,8 @@ pub struct ModelSession {
     /// Declared input shapes (-1 for dynamic dimensions).
     pub input_shapes: Vec<Vec<i64>>,
     pub outputs: Vec<String>,
+    /// Each output's ONNX element type code (`TensorProto.DataType`), for tensors.
+    pub output_types: Vec<Option<i32>>,
     /// Whether inline weights were handed to ONNX Runtime in place (see [`Self::open`]).
     pub weights_in_place: bool,
     stats: RunStats,
@@ -99,6 +105,15 @@ impl ModelSession {
         Self::build(runtime, opts, |b| b.commit_from_memory(bytes))
     }
 
+    /// Opens a serialized model held in memory whose external references
+    /// are relative to `dir` (see `OnnxModel::session_form`).
+    pub fn open_serialized(runtime: &Runtime, bytes: &[u8], dir: &Path, opts: &SessionOptions) -> ort::Result<Self> {
+        Self::build(runtime, opts, |b| {
+            let mut b = b.clone().with_config_entry("session.model_external_initializers_file_folder_path", dir.to_string_lossy())?;
+            b.commit_from_memory(bytes)
+        })
+    }
+
     fn build(
         runtime: &Runtime,
         opts: &SessionOptions,
@@ -113,6 +128,9 @@ impl ModelSession {
         let mut b = Session::builder(&runtime.env)?.with_optimization_level(level).map_err(ort::Error::<()>::from)?;
         if opts.threads > 0 {
             b = b.with_intra_threads(opts.threads).map_err(ort::Error::<()>::from)?;
+        }
+        if !opts.spin {
+            b = b.with_intra_op_spinning(false).map_err(ort::Error::<()>::from)?;
         }
         if opts.inter_threads > 0 {
             b = b
@@ -139,7 +157,9 @@ impl ModelSession {
         let input_shapes =
             session.inputs().iter().map(|o| o.dtype().tensor_shape().map(|s| s.to_vec()).unwrap_or_default()).collect();
         let outputs = session.outputs().iter().map(|o| o.name().to_string()).collect();
-        Ok(Self { session, inputs, input_shapes, outputs, weights_in_place: false, stats: RunStats::default() })
+        let output_types =
+            session.outputs().iter().map(|o| o.dtype().tensor_type().map(|t| ort::sys::ONNXTensorElementDataType::from(t) as i32)).collect();
+        Ok(Self { session, inputs, input_shapes, outputs, output_types, weights_in_place: false, stats: RunStats::default() })
     }
 
     /// Runs the model on named inputs and returns every output by name (copied to host tensors).
@@ -211,7 +231,6 @@ const EXTERNAL_MIN: usize = 1024;
 /// reference to its bytes inside that same file, serialized, and the folder
 /// the reference is relative to. `None` when the model is not such a file.
 fn inline_as_external(model: &Path, threshold: usize) -> Option<(Vec<u8>, std::path::PathBuf)> {
-    use protobuf::Message;
     if std::fs::metadata(model).ok()?.len() < threshold as u64 {
         return None;
     }
@@ -219,27 +238,9 @@ fn inline_as_external(model: &Path, threshold: usize) -> Option<(Vec<u8>, std::p
     if m.has_external_data() {
         return None;
     }
-    let file_name = model.file_name()?.to_string_lossy().to_string();
-    let mut proto = m.proto.clone();
-    let graph = proto.graph.as_mut()?;
-    let mut moved = 0usize;
-    for t in &mut graph.initializer {
-        let Some(raw) = t.raw_data.as_ref() else { continue };
-        if raw.len() < EXTERNAL_MIN {
-            continue;
-        }
-        let Some(offset) = m.file_offset(raw) else { continue };
-        let len = raw.len();
-        painters_graph::tensor::set_external(t, &file_name, offset, len as u64);
-        moved += len;
-    }
-    if moved == 0 || moved < threshold {
+    let (bytes, moved) = m.session_form(m.proto.clone(), EXTERNAL_MIN).ok()?;
+    if moved == 0 || moved < threshold as u64 {
         return None;
     }
-    let bytes = proto.write_to_bytes().ok()?;
-    let dir = match model.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    Some((bytes, dir))
+    Some((bytes, m.dir().to_path_buf()))
 }

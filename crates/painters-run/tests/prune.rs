@@ -228,17 +228,19 @@ fn impossible_budgets_are_one_line() {
     assert!(line.contains("needs a decoder"), "{line}");
 }
 
-/// Reusing the stream entering each candidate (the default) scores exactly
-/// what re-running the whole pruned model scores (`--no-reuse`), with and
-/// without a KV cache, through fused genai graphs too.
+/// Scoring candidates with the model's pieces opened once, from the stream
+/// entering the first block a candidate changes (the default), scores what
+/// running each candidate's whole model in a session of its own scores
+/// (`--no-reuse`), with and without a KV cache, through fused and int4 genai
+/// graphs too; a float16 stream is scored the whole-model way, with a note.
 #[test]
 fn greedy_reuse_scores_what_a_full_rerun_scores() {
-    for fixture in ["llama-dynamo", "llama-optimum-past", "llama-genai"] {
+    for fixture in ["llama-dynamo", "llama-optimum-past", "llama-genai", "llama-genai-int4", "llama-optimum-fp16"] {
         let f = common::fixtures_dir().join(fixture);
         let run = |extra: &[&str]| {
             let mut args = vec![
                 "prune", f.to_str().unwrap(), "--budget", "2", "--method", "greedy", "--calib",
-                "", "--window", "32", "--max-tokens", "160", "--json", "--session-cache", "2",
+                "", "--window", "32", "--max-tokens", "160", "--json",
             ];
             let text = root().join("tests/data/text.txt");
             let text = text.to_str().unwrap().to_string();
@@ -249,9 +251,14 @@ fn greedy_reuse_scores_what_a_full_rerun_scores() {
             serde_json::from_str::<serde_json::Value>(&out).unwrap()
         };
         let (fast, full) = (run(&[]), run(&["--no-reuse"]));
-        assert_eq!(fast["reuse"], true);
+        let pieces = fixture != "llama-optimum-fp16";
+        assert_eq!(fast["reuse"], pieces, "{fixture}");
         assert_eq!(full["reuse"], false);
         assert_eq!(fast["removed"], full["removed"], "{fixture}");
+        let blocks = fast["blocks"].as_u64().unwrap();
+        let sessions = if pieces { blocks + 2 } else { fast["evaluated"].as_u64().unwrap() };
+        assert_eq!(fast["scoring"]["sessions"].as_u64(), Some(sessions), "{fixture}: the pieces, once");
+        assert_eq!(full["scoring"]["sessions"], full["evaluated"], "{fixture}: one session per candidate");
         for (a, b) in fast["rounds"].as_array().unwrap().iter().zip(full["rounds"].as_array().unwrap()) {
             for (x, y) in a["scores"].as_array().unwrap().iter().zip(b["scores"].as_array().unwrap()) {
                 assert_eq!(x[0], y[0]);
@@ -359,6 +366,22 @@ fn parallel_mode_groups_adjacent_blocks_under_a_depth_budget() {
     assert_eq!(common::run(&out.join("model.onnx"), &reference.inputs), common::run(&manual.join("model.onnx"), &reference.inputs));
     let again = run();
     assert_eq!((again["evaluated"].as_u64(), again["plan"].as_str()), (Some(0), Some(plan)));
+    // Every candidate in a session of its own scores what the merged rounds scored.
+    let (code, text, err) = painters(&[
+        "prune", f.dir.to_str().unwrap(), "--mode", "parallel", "--budget", "2", "--calib",
+        root().join("tests/data/text.txt").to_str().unwrap(), "--window", "32", "--max-tokens", "128", "--json", "--no-reuse",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let apart: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!((v["reuse"].as_bool(), apart["reuse"].as_bool()), (Some(true), Some(false)));
+    assert_eq!((v["scoring"]["sessions"].as_u64(), apart["scoring"]["sessions"].as_u64()), (Some(5 + 2), apart["evaluated"].as_u64()));
+    for (a, b) in v["rounds"].as_array().unwrap().iter().zip(apart["rounds"].as_array().unwrap()) {
+        assert_eq!(a["merged"], b["merged"]);
+        for (x, y) in a["scores"].as_array().unwrap().iter().zip(b["scores"].as_array().unwrap()) {
+            assert_eq!(x[0], y[0]);
+            assert!((x[1].as_f64().unwrap() - y[1].as_f64().unwrap()).abs() <= 1e-5, "{x} vs {y}");
+        }
+    }
     let line = fails(&["prune", f.dir.to_str().unwrap(), "--mode", "parallel", "--budget", "3", "--calib", root().join("tests/data/text.txt").to_str().unwrap()]);
     assert!(line.contains("at most 2 merges"), "{line}");
 }

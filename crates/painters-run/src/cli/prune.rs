@@ -54,13 +54,11 @@ pub struct Args {
     /// Greedy: the resumable log of evaluated candidates (default OUT/prune.log.jsonl with -o)
     #[arg(long)]
     log: Option<PathBuf>,
-    /// Greedy: re-run the whole model for every candidate instead of reusing the
-    /// stream entering it (slower; for comparison)
+    /// Greedy searches: run every candidate as its own model in its own session,
+    /// instead of a round's candidates as branches of one session that runs
+    /// what they compute alike once (slower; for comparison)
     #[arg(long)]
     no_reuse: bool,
-    /// Greedy: sessions of partial models kept between candidates (memory: each holds the weights it reads)
-    #[arg(long, default_value_t = 8)]
-    session_cache: usize,
     /// Intra-op threads (0: ONNX Runtime's default)
     #[arg(long, default_value_t = 0)]
     threads: usize,
@@ -118,7 +116,6 @@ pub fn main(args: Args, ort_lib: Option<&Path>) -> anyhow::Result<()> {
         session: SessionOptions { threads: args.threads, ..Default::default() },
         log,
         reuse: !args.no_reuse,
-        session_cache: args.session_cache,
     };
     let outcome = prune::prune(runtime, &model, &layout, calib, &opts)?;
     if report(&outcome, &outcome.plan, &args, &model, &layout, &src)? {
@@ -165,7 +162,6 @@ fn compare(
         session: SessionOptions { threads: args.threads, ..Default::default() },
         log: Some(args.log.clone().unwrap_or_else(|| out.join("prune.log.jsonl"))),
         reuse: !args.no_reuse,
-        session_cache: args.session_cache,
     };
     let c = prune::compare::compare(
         runtime,
@@ -209,8 +205,7 @@ fn parallel(
         allow_ends: args.allow_ends,
         session: SessionOptions { threads: args.threads, ..Default::default() },
         log: args.log.clone().or_else(|| args.output.as_ref().map(|o| o.join("prune.log.jsonl"))),
-        reuse: false,
-        session_cache: args.session_cache,
+        reuse: !args.no_reuse,
     };
     if let Some(dir) = opts.log.as_ref().and_then(|l| l.parent()).filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;

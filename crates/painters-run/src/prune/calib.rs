@@ -10,9 +10,9 @@
 //!   −log p(token | the window's earlier tokens).
 use std::path::Path;
 
+use painters_graph::proto::onnx::ModelProto;
 use painters_graph::{BlockLayout, OnnxModel};
 use painters_rewrite::{emit_with, EmitOptions, Schedule};
-use protobuf::Message;
 
 use crate::eval::EvalError;
 use crate::lm::{log_prob, LanguageModel, LmError};
@@ -62,8 +62,7 @@ impl Calibration {
 }
 
 /// A session running `schedule` over `layout` (hidden-state taps when `tap`),
-/// without writing a model folder: in memory, or for external-data models a
-/// temporary file beside the source (its data paths are relative to it).
+/// without writing a model folder.
 pub fn session_for(
     runtime: &Runtime,
     model: &OnnxModel,
@@ -72,33 +71,56 @@ pub fn session_for(
     tap: bool,
     opts: &SessionOptions,
 ) -> Result<LanguageModel, EvalError> {
-    session_with(runtime, model, layout, schedule, &EmitOptions { tap, ..Default::default() }, opts)
+    let proto = emit_with(model, layout, schedule, &EmitOptions { tap })?;
+    open_emitted(runtime, model, proto, opts)
 }
 
-/// [`session_for`] with any emission options (a stream input: the rest of a model).
-pub fn session_with(
+/// A session of a model emitted from `model`, held in memory: its weights
+/// are read in place from the source's file (inline weights) or its
+/// external-data files.
+fn open_emitted(runtime: &Runtime, model: &OnnxModel, proto: ModelProto, opts: &SessionOptions) -> Result<LanguageModel, EvalError> {
+    let (bytes, _) = model.session_form(proto, IN_PLACE_MIN)?;
+    let session = ModelSession::open_serialized(runtime, &bytes, model.dir(), opts)?;
+    Ok(LanguageModel::from_session(session)?)
+}
+
+/// Initializers at least this large are read in place by candidate sessions.
+const IN_PLACE_MIN: usize = 1024;
+
+/// How candidates were scored.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct Scoring {
+    /// Sessions opened to score candidates.
+    pub sessions: usize,
+    /// Seconds inside ONNX Runtime's `run`.
+    pub run_seconds: f64,
+    /// Whether candidates ran as chains of pieces opened once (`chain`),
+    /// from the stream entering the first stage they change.
+    pub chain: bool,
+}
+
+/// The calibration NLL of every schedule, each its own model in a session
+/// of its own run from the tokens, calling `done(i, nll)` as each is known.
+pub fn nlls(
     runtime: &Runtime,
     model: &OnnxModel,
     layout: &BlockLayout,
-    schedule: &Schedule,
-    emit: &EmitOptions,
+    schedules: &[Schedule],
+    calib: &Calibration,
     opts: &SessionOptions,
-) -> Result<LanguageModel, EvalError> {
-    let proto = emit_with(model, layout, schedule, emit)?;
-    let bytes = proto.write_to_bytes().map_err(|e| EvalError::Task(e.to_string()))?;
-    let session = if model.has_external_data() {
-        let dir = model.dir();
-        let tmp = tempfile::Builder::new()
-            .prefix(".painters-prune-")
-            .suffix(".onnx")
-            .tempfile_in(dir)
-            .map_err(|e| EvalError::Task(format!("{}: {e}", dir.display())))?;
-        std::fs::write(tmp.path(), &bytes).map_err(|e| EvalError::Task(format!("{}: {e}", tmp.path().display())))?;
-        ModelSession::open(runtime, tmp.path(), opts)?
-    } else {
-        ModelSession::open_bytes(runtime, &bytes, opts)?
-    };
-    Ok(LanguageModel::from_session(session)?)
+    scoring: &mut Scoring,
+    mut done: impl FnMut(usize, f64) -> Result<(), EvalError>,
+) -> Result<Vec<f64>, EvalError> {
+    let mut out = Vec::with_capacity(schedules.len());
+    for (i, s) in schedules.iter().enumerate() {
+        let mut lm = session_for(runtime, model, layout, s, false, opts)?;
+        let v = nll(&mut lm, calib)?;
+        scoring.sessions += 1;
+        scoring.run_seconds += lm.session.stats().run_seconds;
+        done(i, v)?;
+        out.push(v);
+    }
+    Ok(out)
 }
 
 /// The hidden states of one window: `instances + 1` tensors of `len × d` floats.
@@ -132,40 +154,33 @@ pub fn hidden_states(lm: &mut LanguageModel, instances: usize, calib: &Calibrati
 
 /// The calibration NLL of a decoder (mean −log p per predicted token).
 pub fn nll(lm: &mut LanguageModel, calib: &Calibration) -> Result<f64, EvalError> {
-    nll_from(lm, calib, None)
-}
-
-/// [`nll`] of the rest of a model (emitted with a stream input) fed, for
-/// window w, the stream `streams[w]` entering its first block.
-pub fn nll_from(lm: &mut LanguageModel, calib: &Calibration, streams: Option<&[&[f32]]>) -> Result<f64, EvalError> {
-    let lls = window_lls(lm, calib, streams)?;
+    let lls = window_lls(lm, calib)?;
     let (sum, n) = lls.iter().fold((0f64, 0usize), |(s, n), (ll, k)| (s + ll, n + k));
     Ok(-sum / n.max(1) as f64)
 }
 
+/// Σ log p of window `w`'s predicted tokens under `logits`; `None` when a
+/// token is outside the vocabulary.
+pub(crate) fn window_ll(w: &[i64], logits: crate::lm::Logits<'_>) -> Option<f64> {
+    (1..w.len())
+        .map(|k| {
+            let row = logits.row(0, k - 1);
+            let t = usize::try_from(w[k]).ok().filter(|&t| t < row.len())?;
+            Some(log_prob(row, t))
+        })
+        .sum::<Option<f64>>()
+}
+
+pub(crate) fn out_of_vocab(calib: &Calibration) -> EvalError {
+    EvalError::Task(format!("a token id of {} is outside the model's vocabulary (wrong tokenizer?)", calib.path))
+}
+
 /// Per window: (Σ log p of its predicted tokens, how many).
-pub fn window_lls(lm: &mut LanguageModel, calib: &Calibration, streams: Option<&[&[f32]]>) -> Result<Vec<(f64, usize)>, EvalError> {
+pub fn window_lls(lm: &mut LanguageModel, calib: &Calibration) -> Result<Vec<(f64, usize)>, EvalError> {
     let mut out = Vec::with_capacity(calib.windows.len());
-    for (i, w) in calib.windows.iter().enumerate() {
-        let score = |logits: crate::lm::Logits<'_>| {
-            (1..w.len())
-                .map(|k| {
-                    let row = logits.row(0, k - 1);
-                    let t = usize::try_from(w[k]).ok().filter(|&t| t < row.len())?;
-                    Some(log_prob(row, t))
-                })
-                .sum::<Option<f64>>()
-        };
-        let ll = match streams {
-            None => lm.forward_logits(std::slice::from_ref(w), None, score)?,
-            Some(s) => {
-                let h = s.get(i).ok_or_else(|| EvalError::Task("a stream per calibration window is needed".into()))?;
-                let t = crate::HostTensor::f32(vec![1, w.len() as i64, (h.len() / w.len()) as i64], h.to_vec());
-                lm.forward_logits_from(w, t, score)?
-            }
-        };
-        let ll = ll.ok_or_else(|| EvalError::Task(format!("a token id of {} is outside the model's vocabulary (wrong tokenizer?)", calib.path)))?;
-        out.push((ll, w.len() - 1));
+    for w in &calib.windows {
+        let ll = lm.forward_logits(std::slice::from_ref(w), None, |logits| window_ll(w, logits))?;
+        out.push((ll.ok_or_else(|| out_of_vocab(calib))?, w.len() - 1));
     }
     Ok(out)
 }

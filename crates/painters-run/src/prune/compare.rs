@@ -152,7 +152,7 @@ pub fn compare(
         }
         let mut lm = calib::session_for(runtime, model, layout, &Schedule::sequence(kept.iter().copied()), false, &o.session)?;
         let calibration_nll = calib::nll(&mut lm, &calibration)?;
-        let (heldout_perplexity, heldout_ci) = perplexity_ci(&calib::window_lls(&mut lm, &heldout, None)?, &draws);
+        let (heldout_perplexity, heldout_ci) = perplexity_ci(&calib::window_lls(&mut lm, &heldout)?, &draws);
         let mut scores = BTreeMap::new();
         for (t, tok) in suite.into_iter().flat_map(|(s, tok)| s.tasks.iter().map(move |t| (t, tok))) {
             let r = crate::sweep::run_task(&mut lm, tok, t, 8, None)?;

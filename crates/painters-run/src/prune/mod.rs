@@ -14,6 +14,7 @@
 //! writing it is an ordinary rewrite, so the pruned model is bit-identical
 //! to `painters rewrite --plan` of the same plan.
 pub mod calib;
+pub mod chain;
 pub mod compare;
 pub mod metrics;
 pub mod parallel;
@@ -62,11 +63,10 @@ pub struct PruneOptions {
     pub session: SessionOptions,
     /// Greedy: the resumable log of evaluated candidates (JSON lines).
     pub log: Option<PathBuf>,
-    /// Greedy: run only the blocks after each candidate, on the stream a
-    /// round computed once (see `Greedy`); false re-runs the whole model.
+    /// Greedy: score a round's candidates as branches of one session, so
+    /// the blocks before each candidate run once (`calib::nlls`); false runs
+    /// every candidate's whole model in a session of its own.
     pub reuse: bool,
-    /// Greedy with reuse: how many sessions (rests of the model) to keep.
-    pub session_cache: usize,
 }
 
 /// One round of a search: every candidate's score, and the block removed.
@@ -99,8 +99,10 @@ pub struct Outcome {
     /// Candidates evaluated in this run, and reused from the log (greedy).
     pub evaluated: usize,
     pub reused: usize,
-    /// Greedy: whether the streams before each candidate were reused.
+    /// Greedy: whether a round's candidates shared one session (what they compute alike, once).
     pub reuse: bool,
+    /// Greedy: sessions opened and seconds inside ONNX Runtime's `run`.
+    pub scoring: calib::Scoring,
     pub seconds: f64,
 }
 
@@ -130,6 +132,7 @@ pub fn prune(
     }
     let mut rounds = Vec::new();
     let (mut evaluated, mut reused) = (0, 0);
+    let mut scoring = calib::Scoring::default();
     let removed: Vec<usize> = match o.method {
         Method::Paper => {
             let plan = preset(Preset::Skip, &PresetParams { layers: t, m: Some(o.budget), ..Default::default() })?;
@@ -160,38 +163,53 @@ pub fn prune(
         }
         Method::Greedy => {
             let mut log = GreedyLog::open(o.log.as_deref(), &calib.blake3)?;
-            let mut search = Greedy { runtime, model, layout, calib: &calib, o, sessions: Vec::new() };
+            let mut pieces = open_chain(runtime, model, layout, o, &mut scoring)?;
             let mut removed = Vec::new();
             let total: u64 = (0..o.budget).map(|r| (eligible.len() - r) as u64).sum();
             let bar = progress(total, "greedy");
             for round in 0..o.budget {
                 let candidates: Vec<usize> = eligible.iter().copied().filter(|b| !removed.contains(b)).collect();
                 let kept: Vec<usize> = (0..t).filter(|b| !removed.contains(b)).collect();
-                // The streams entering every kept block, once per round (only when something is new).
-                let todo = candidates.iter().any(|&c| log.get(&removed, c).is_none());
-                let hidden = if o.reuse && todo { Some(search.streams(&kept)?) } else { None };
-                let mut scores = Vec::new();
-                for &c in &candidates {
-                    let nll = match log.get(&removed, c) {
-                        Some(v) => {
-                            reused += 1;
-                            v
-                        }
-                        None => {
-                            let v = search.nll_without(&kept, c, hidden.as_deref())?;
-                            log.put(&removed, c, v)?;
-                            evaluated += 1;
-                            v
-                        }
-                    };
-                    scores.push((c, nll));
+                let todo: Vec<usize> = candidates.iter().copied().filter(|&c| log.get(&removed, c).is_none()).collect();
+                reused += candidates.len() - todo.len();
+                bar.inc((candidates.len() - todo.len()) as u64);
+                let done = |i: usize, v: f64| {
+                    log.put(&removed, todo[i], v)?;
+                    evaluated += 1;
                     bar.inc(1);
+                    Ok(())
+                };
+                match &mut pieces {
+                    Some(ch) => {
+                        // Removing the block at position p: the stages before p as they were, then those after p.
+                        let current: Vec<Vec<usize>> = kept.iter().map(|&b| vec![b]).collect();
+                        let cands: Vec<(usize, Vec<Vec<usize>>)> = todo
+                            .iter()
+                            .map(|&c| {
+                                let p = kept.iter().position(|&b| b == c).unwrap_or(0);
+                                (p, current[p + 1..].to_vec())
+                            })
+                            .collect();
+                        chain::nlls(ch, &current, &cands, &calib, done)?;
+                    }
+                    None => {
+                        let schedules: Vec<Schedule> =
+                            todo.iter().map(|&c| Schedule::sequence(kept.iter().copied().filter(|&b| b != c))).collect();
+                        calib::nlls(runtime, model, layout, &schedules, &calib, &o.session, &mut scoring, done)?;
+                    }
                 }
+                let scores: Vec<(usize, f64)> = candidates
+                    .iter()
+                    .map(|&c| log.get(&removed, c).map(|v| (c, v)).ok_or_else(|| EvalError::Task(format!("block {c} was not scored"))))
+                    .collect::<Result<_, _>>()?;
                 let best = scores.iter().min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0))).map(|s| s.0).unwrap_or(0);
                 removed.push(best);
                 rounds.push(Round { round, scores, removed: vec![best] });
             }
             bar.finish_and_clear();
+            if let Some(ch) = &pieces {
+                scoring.run_seconds += ch.run_seconds();
+            }
             removed
         }
     };
@@ -218,59 +236,35 @@ pub fn prune(
         nll,
         evaluated,
         reused,
-        reuse: o.reuse && o.method == Method::Greedy,
+        reuse: o.method == Method::Greedy && scoring.chain,
+        scoring,
         seconds: start.elapsed().as_secs_f64(),
     })
 }
 
-/// How the greedy search evaluates a candidate. With `reuse` (the default),
-/// the blocks before the candidate are not run again: a round computes the
-/// stream entering every kept block once (hidden-state taps), and a
-/// candidate at position p is scored by the rest of the model after it
-/// (emitted with a stream input) run on the stream entering p. Sessions of
-/// those rests are kept (at most `session_cache`): a block's rest is the same
-/// in the next round when the block removed lies before it. Without reuse,
-/// every candidate is the whole pruned model, run from the tokens.
-struct Greedy<'a> {
-    runtime: &'a Runtime,
-    model: &'a OnnxModel,
-    layout: &'a BlockLayout,
-    calib: &'a Calibration,
-    o: &'a PruneOptions,
-    sessions: Vec<(Vec<usize>, crate::lm::LanguageModel)>,
-}
-
-impl Greedy<'_> {
-    fn streams(&mut self, kept: &[usize]) -> Result<Vec<calib::Hidden>, EvalError> {
-        let mut lm = calib::session_for(self.runtime, self.model, self.layout, &Schedule::sequence(kept.iter().copied()), true, &self.o.session)?;
-        calib::hidden_states(&mut lm, kept.len(), self.calib)
+/// The pieces a greedy search scores its candidates with (`chain`), unless
+/// `--no-reuse`; a model they cannot be cut from (a float16 stream) is
+/// scored candidate by candidate, with a note saying so.
+pub(crate) fn open_chain(
+    runtime: &Runtime,
+    model: &OnnxModel,
+    layout: &BlockLayout,
+    o: &PruneOptions,
+    scoring: &mut calib::Scoring,
+) -> Result<Option<chain::Chain>, EvalError> {
+    if !o.reuse {
+        return Ok(None);
     }
-
-    fn nll_without(&mut self, kept: &[usize], c: usize, hidden: Option<&[calib::Hidden]>) -> Result<f64, EvalError> {
-        let p = kept.iter().position(|&b| b == c).ok_or_else(|| EvalError::Task(format!("block {c} is not kept")))?;
-        let Some(hidden) = hidden else {
-            let rest: Vec<usize> = kept.iter().copied().filter(|&b| b != c).collect();
-            let mut lm = calib::session_for(self.runtime, self.model, self.layout, &Schedule::sequence(rest), false, &self.o.session)?;
-            return calib::nll(&mut lm, self.calib);
-        };
-        let rest: Vec<usize> = kept[p + 1..].to_vec();
-        let at = match self.sessions.iter().position(|(k, _)| *k == rest) {
-            Some(i) => i,
-            None => {
-                if self.sessions.len() >= self.o.session_cache.max(1) {
-                    self.sessions.remove(0);
-                }
-                let emit = painters_rewrite::EmitOptions { stream_input: true, ..Default::default() };
-                let lm = calib::session_with(self.runtime, self.model, self.layout, &Schedule::sequence(rest.iter().copied()), &emit, &self.o.session)?;
-                self.sessions.push((rest, lm));
-                self.sessions.len() - 1
-            }
-        };
-        let entry = self.sessions.remove(at);
-        self.sessions.push(entry); // most recently used last
-        let streams: Vec<&[f32]> = hidden.iter().map(|h| h.states[p].as_slice()).collect();
-        let lm = &mut self.sessions.last_mut().ok_or_else(|| EvalError::Task("no session".into()))?.1;
-        calib::nll_from(lm, self.calib, Some(&streams))
+    match chain::Chain::open(runtime, model, layout, &o.session) {
+        Ok(c) => {
+            scoring.sessions += layout.num_blocks() + 2;
+            scoring.chain = true;
+            Ok(Some(c))
+        }
+        Err(e) => {
+            eprintln!("painters: note: the model cannot be run piece by piece ({e}); every candidate runs as a whole model");
+            Ok(None)
+        }
     }
 }
 

@@ -10,10 +10,11 @@
 //! measured against the source: sequentially, and with ONNX Runtime's
 //! parallel execution mode, which can run a group's branches at once.
 use painters_graph::{BlockLayout, OnnxModel};
-use painters_rewrite::{lower, Plan};
+use painters_rewrite::{lower, Plan, Schedule};
 use serde::Serialize;
 
 use super::calib::{self, Calibration};
+use super::chain;
 use super::{GreedyLog, PruneOptions};
 use crate::eval::{progress, EvalError};
 use crate::session::SessionOptions;
@@ -59,6 +60,9 @@ pub struct ParallelOutcome {
     pub latency: Latency,
     pub evaluated: usize,
     pub reused: usize,
+    /// Whether a round's candidates shared one session (see `calib::nlls`).
+    pub reuse: bool,
+    pub scoring: calib::Scoring,
     pub seconds: f64,
 }
 
@@ -94,31 +98,49 @@ pub fn search(runtime: &Runtime, model: &OnnxModel, layout: &BlockLayout, calib:
     let mut stages: Vec<Vec<usize>> = (0..t).map(|b| vec![b]).collect();
     let (mut chosen, mut rounds, mut evaluated, mut reused) = (Vec::new(), Vec::new(), 0, 0);
     let bar = progress((0..o.budget).map(|r| (possible - r) as u64).sum(), "parallel");
+    let mut scoring = calib::Scoring::default();
+    let mut pieces = super::open_chain(runtime, model, layout, o, &mut scoring)?;
     for round in 0..o.budget {
-        let mut scores = Vec::new();
-        for i in 0..stages.len() - 1 {
-            if !mergeable(&stages[i], &stages[i + 1]) {
-                continue;
-            }
-            let key = stages[i][0];
-            let nll = match log.get(&chosen, key) {
-                Some(v) => {
-                    reused += 1;
-                    v
-                }
-                None => {
-                    let mut merged = stages.clone();
-                    let right = merged.remove(i + 1);
-                    merged[i].extend(right);
-                    let v = nll_of(&merged)?;
-                    log.put(&chosen, key, v)?;
-                    evaluated += 1;
-                    v
-                }
-            };
-            scores.push((key, nll));
+        // Every possible merge this round: (key, stages with it merged).
+        let options: Vec<(usize, Vec<Vec<usize>>)> = (0..stages.len() - 1)
+            .filter(|&i| mergeable(&stages[i], &stages[i + 1]))
+            .map(|i| {
+                let mut merged = stages.clone();
+                let right = merged.remove(i + 1);
+                merged[i].extend(right);
+                (stages[i][0], merged)
+            })
+            .collect();
+        let todo: Vec<&(usize, Vec<Vec<usize>>)> = options.iter().filter(|(key, _)| log.get(&chosen, *key).is_none()).collect();
+        reused += options.len() - todo.len();
+        bar.inc((options.len() - todo.len()) as u64);
+        let done = |i: usize, v: f64| {
+            log.put(&chosen, todo[i].0, v)?;
+            evaluated += 1;
             bar.inc(1);
+            Ok(())
+        };
+        match &mut pieces {
+            Some(ch) => {
+                // Merging the stages at i and i + 1: the stages before i as they were, then the merged rest.
+                let cands: Vec<(usize, Vec<Vec<usize>>)> = todo
+                    .iter()
+                    .map(|(key, merged)| {
+                        let i = stages.iter().position(|s| s[0] == *key).unwrap_or(0);
+                        (i, merged[i..].to_vec())
+                    })
+                    .collect();
+                chain::nlls(ch, &stages, &cands, &calib, done)?;
+            }
+            None => {
+                let schedules: Vec<Schedule> = todo.iter().map(|(_, st)| lower(&plan_of(st))).collect();
+                calib::nlls(runtime, model, layout, &schedules, &calib, &o.session, &mut scoring, done)?;
+            }
         }
+        let scores: Vec<(usize, f64)> = options
+            .iter()
+            .map(|(key, _)| log.get(&chosen, *key).map(|v| (*key, v)).ok_or_else(|| EvalError::Task(format!("merge at {key} was not scored"))))
+            .collect::<Result<_, _>>()?;
         let best = scores.iter().min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0))).map(|s| s.0).ok_or_else(|| EvalError::Task("no merge left".into()))?;
         let i = stages.iter().position(|s| s[0] == best).unwrap_or(0);
         let right = stages.remove(i + 1);
@@ -127,6 +149,9 @@ pub fn search(runtime: &Runtime, model: &OnnxModel, layout: &BlockLayout, calib:
         rounds.push(MergeRound { round, scores, merged: best });
     }
     bar.finish_and_clear();
+    if let Some(ch) = &pieces {
+        scoring.run_seconds += ch.run_seconds();
+    }
     let full: Vec<Vec<usize>> = (0..t).map(|b| vec![b]).collect();
     let nll_full = nll_of(&full)?;
     let nll = nll_of(&stages)?;
@@ -146,6 +171,8 @@ pub fn search(runtime: &Runtime, model: &OnnxModel, layout: &BlockLayout, calib:
         latency,
         evaluated,
         reused,
+        reuse: scoring.chain,
+        scoring,
         seconds: start.elapsed().as_secs_f64(),
     })
 }
