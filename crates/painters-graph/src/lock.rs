@@ -26,9 +26,15 @@ impl FolderLock {
     /// Locks `dir` (created if missing) for `what` (e.g. "sweep"), or fails
     /// with one line naming the process that holds it.
     pub fn acquire(dir: &Path, what: &str) -> Result<Self> {
+        Self::acquire_file(dir, LOCK_FILE, what)
+    }
+
+    /// [`Self::acquire`] with the lock file `name` in `dir`: for writers of
+    /// different files in one folder (the shards of a sweep).
+    pub fn acquire_file(dir: &Path, name: &str, what: &str) -> Result<Self> {
         let io = |e: std::io::Error| GraphError::Write { path: dir.to_path_buf(), source: e };
         std::fs::create_dir_all(dir).map_err(io)?;
-        let path = dir.join(LOCK_FILE);
+        let path = dir.join(name);
         for _ in 0..2 {
             match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
                 Ok(mut f) => {

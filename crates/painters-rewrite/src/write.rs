@@ -133,7 +133,7 @@ pub fn rewrite_model(model: &OnnxModel, layout: &BlockLayout, plan: &Plan, out: 
     }
     plan.validate(layout.num_blocks())?;
     let schedule = lower(plan);
-    let mut proto = emit_with(model, layout, &schedule, &EmitOptions { tap: opts.tap, ..Default::default() })?;
+    let mut proto = emit_with(model, layout, &schedule, &EmitOptions { tap: opts.tap })?;
     proto.metadata_props.retain(|p| !p.key().starts_with(meta::PREFIX));
     let src_dir = parent(src);
     let out_dir = parent(out);

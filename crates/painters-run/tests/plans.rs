@@ -108,7 +108,7 @@ fn every_plan_matches_pytorch() {
                 assert_eq!(lower(&ours), lower(&plan), "{}: preset {p}: ours {ours} vs reference {text}", f.name);
             }
             let tap = e["name"] == "identity";
-            let proto = emit_with(&model, &layout, &lower(&plan), &EmitOptions { tap, ..Default::default() }).unwrap();
+            let proto = emit_with(&model, &layout, &lower(&plan), &EmitOptions { tap }).unwrap();
             let out = tmp.path().join(format!("plan{k}.onnx"));
             OnnxModel::from_proto(proto, f.dir.clone()).unwrap().save(&out).ok();
             let out = if out.exists() { out } else {
@@ -118,7 +118,7 @@ fn every_plan_matches_pytorch() {
                 let src = f.copy_to(&copy_dir);
                 let m = common::load(&src);
                 let l = detect(&m).unwrap();
-                let p = emit_with(&m, &l, &lower(&plan), &EmitOptions { tap, ..Default::default() }).unwrap();
+                let p = emit_with(&m, &l, &lower(&plan), &EmitOptions { tap }).unwrap();
                 let o = copy_dir.join("plan.onnx");
                 OnnxModel::from_proto(p, &copy_dir).unwrap().save(&o).unwrap();
                 o

@@ -115,3 +115,100 @@ fn keys_lenient(out: &Path) -> Vec<(String, Option<u64>, String)> {
         .map(|v| (v["preset"].as_str().unwrap().to_string(), v["n"].as_u64(), v["task"].as_str().unwrap().to_string()))
         .collect()
 }
+
+/// The report without the line that carries wall times.
+fn report_without_times(out: &Path) -> String {
+    std::fs::read_to_string(out.join("report.md")).unwrap().lines().filter(|l| !l.starts_with("Evaluation time:")).collect::<Vec<_>>().join("\n")
+}
+
+/// Every record of a folder (all results files), without its timings, keyed.
+fn records_without_times(out: &Path) -> std::collections::BTreeMap<String, serde_json::Value> {
+    let mut all = std::collections::BTreeMap::new();
+    for e in std::fs::read_dir(out).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().to_string();
+        if !(name.starts_with("results") && name.ends_with(".jsonl")) {
+            continue;
+        }
+        for l in std::fs::read_to_string(out.join(&name)).unwrap().lines() {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v.as_object_mut().unwrap().remove("seconds");
+            let k = format!("{}|{}|{}", v["preset"], v["n"], v["task"]);
+            assert!(all.insert(k.clone(), v).is_none(), "{k} twice");
+        }
+    }
+    all
+}
+
+fn shard(out: &Path, i: usize, n: usize) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_painters"));
+    c.args(sweep_args(out)).args(["--shard", &format!("{i}/{n}")]);
+    c
+}
+
+/// A sweep run as 3 shards, in 3 processes at once in one folder, holds
+/// exactly the records of a single-process run, and `--report-only` writes
+/// the same report; the merge refuses a missing shard, a duplicate and a
+/// shard of another model.
+#[test]
+fn three_shards_in_parallel_give_the_records_and_report_of_one_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (single, sharded) = (tmp.path().join("single"), tmp.path().join("sharded"));
+    let o = Command::new(env!("CARGO_BIN_EXE_painters")).args(sweep_args(&single)).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let children: Vec<_> = (1..=3).map(|i| shard(&sharded, i, 3).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap()).collect();
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    assert!(!sharded.join("report.md").exists(), "a shard writes no report");
+    assert_eq!(records_without_times(&sharded), records_without_times(&single));
+    let mut merge = Command::new(env!("CARGO_BIN_EXE_painters"));
+    merge.args(sweep_args(&sharded)).arg("--report-only");
+    let o = merge.output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(report_without_times(&sharded), report_without_times(&single));
+    // A duplicate: the single run's results beside the shards.
+    std::fs::copy(single.join("results.jsonl"), sharded.join("results.jsonl")).unwrap();
+    let o = merge.output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("is in both") && err.lines().count() == 1, "{err}");
+    std::fs::remove_file(sharded.join("results.jsonl")).unwrap();
+    // A shard of another model.
+    let m = sharded.join("sweep.shard-2-of-3.json");
+    let text = std::fs::read_to_string(&m).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    std::fs::write(&m, text.replace(v["model_blake3"].as_str().unwrap(), &"0".repeat(64))).unwrap();
+    let o = merge.output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("different sweeps (another model)"), "{err}");
+    std::fs::write(&m, text).unwrap();
+    // A missing shard.
+    std::fs::remove_file(sharded.join("results.shard-3-of-3.jsonl")).unwrap();
+    let o = merge.output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("shard 3/3 has no results yet"), "{err}");
+}
+
+/// A shard killed midway resumes where it stopped: its part of the job list
+/// does not depend on what is done, nothing is lost or repeated.
+#[test]
+fn a_killed_shard_resumes_its_own_part() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("sweep");
+    let file = out.join("results.shard-2-of-3.jsonl");
+    let mut child = shard(&out, 2, 3).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let start = Instant::now();
+    while std::fs::read_to_string(&file).map(|s| s.lines().count()).unwrap_or(0) < 3 && start.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before = std::fs::read_to_string(&file).unwrap().lines().count();
+    // Configurations 1, 4, 7, 10 of 13 (the full model is 0), 4 tasks each.
+    assert!(before < 16, "the shard finished before it could be killed ({before} records)");
+    let o = shard(&out, 2, 3).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let records = records_without_times(&out);
+    assert_eq!(records.len(), 16);
+    assert!(records.values().all(|r| r["preset"] != "full"), "the full model is shard 1's");
+}

@@ -168,15 +168,7 @@ fn run_task(args: &Args, path: &Path, runtime: &Runtime, opts: &SessionOptions, 
             let a = probe::embed(&mut open()?, tok, &texts, args.batch_size)?;
             let ref_tok = Tokenizer::for_model(&ref_path, args.tokenizer.as_deref())?;
             let b = probe::embed(&mut LanguageModel::open(runtime, &ref_path, opts)?, &ref_tok, &texts, args.batch_size)?;
-            let cosine = probe::fidelity(&a, &b);
-            Ok(TaskResult {
-                task: "fidelity".into(),
-                metrics: [("cosine".to_string(), cosine)].into_iter().collect(),
-                n_samples: texts.len(),
-                config: serde_json::json!({"reference": ref_path.display().to_string(), "pooling": "mean"}),
-                details: serde_json::Value::Null,
-                timing: None,
-            })
+            Ok(probe::fidelity_result(&a, &b, serde_json::json!({"reference": ref_path.display().to_string(), "pooling": "mean"})))
         }
         Task::Similarity => {
             let texts = limited(similarity::paragraphs(&read(&args.data)?), args.limit);

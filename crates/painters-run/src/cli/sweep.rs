@@ -29,9 +29,15 @@ pub struct Args {
     /// Seed of the random preset
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Loops of looped-parallel
-    #[arg(long, default_value_t = 3)]
-    loops: usize,
+    /// Loops of looped-parallel; a comma list runs it once per value (the
+    /// first labelled looped-parallel, the others looped-parallel-K)
+    #[arg(long, default_value = "3")]
+    loops: String,
+    /// Run only part I of N of the job list (configurations round-robin; e.g.
+    /// a Slurm array task: --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT);
+    /// results go to results.shard-I-of-N.jsonl, merged by --report-only
+    #[arg(long, value_name = "I/N")]
+    shard: Option<String>,
     /// Intra-op threads (0: ONNX Runtime's default)
     #[arg(long, default_value_t = 0)]
     threads: usize,
@@ -41,7 +47,8 @@ pub struct Args {
     /// cpu, cuda or cuda:ID
     #[arg(long, default_value = "cpu")]
     device: String,
-    /// Only rewrite the plots and report.md from results.jsonl
+    /// Only write the plots and report.md, from results.jsonl or every shard's
+    /// results (checked to be one sweep: same model and suite, each result once)
     #[arg(long)]
     report_only: bool,
     /// Title of the report
@@ -68,6 +75,15 @@ pub fn main(args: Args, ort_lib: Option<&Path>) -> anyhow::Result<()> {
     let suite = Suite::load(&args.tasks)?;
     let title = args.title.clone().unwrap_or_else(|| suite.name.clone());
     let device: Device = args.device.parse().map_err(anyhow::Error::msg)?;
+    let loops: Vec<usize> = args
+        .loops
+        .split(',')
+        .map(|x| x.trim().parse().ok().filter(|&k: &usize| k >= 1).ok_or_else(|| anyhow::anyhow!("--loops '{}': expected positive numbers, comma-separated", args.loops)))
+        .collect::<anyhow::Result<_>>()?;
+    let shard: Option<sweep::Shard> = args.shard.as_deref().map(str::parse).transpose().map_err(anyhow::Error::msg)?;
+    if shard.is_some() && args.report_only {
+        anyhow::bail!("--report-only merges every shard; drop --shard");
+    }
     let opts = SweepOptions {
         model,
         presets,
@@ -75,16 +91,23 @@ pub fn main(args: Args, ort_lib: Option<&Path>) -> anyhow::Result<()> {
         suite,
         out: args.out.clone(),
         seed: args.seed,
-        loops: args.loops,
+        loops,
         session: SessionOptions { threads: args.threads, optimization: 3, device, ..Default::default() },
         batch: args.batch_size,
+        shard,
     };
     let runtime = Runtime::global(ort_lib)?;
-    let records = if args.report_only {
-        sweep::load_records(&args.out.join("results.jsonl"))
-    } else {
-        sweep::run(runtime, &opts)?
-    };
+    if let Some(s) = shard {
+        let records = sweep::run(runtime, &opts)?;
+        let file = sweep::results_file(&args.out, Some(s));
+        println!("shard {}/{}: {} results in {}", s.index, s.count, records.len(), file.display());
+        println!("when every shard is done: painters sweep ... --out {} --report-only", args.out.display());
+        return Ok(());
+    }
+    if !args.report_only {
+        sweep::run(runtime, &opts)?;
+    }
+    let records = sweep::merged_records(&args.out)?;
     if records.is_empty() {
         anyhow::bail!("{} has no results yet", args.out.join("results.jsonl").display());
     }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::data::ChoiceExample;
-use super::{mean_stderr, progress, EvalError, SplitMix64, TaskResult};
+use super::{mean_stderr, progress, EvalError, SplitMix64, TaskResult, Units};
 use crate::lm::{log_prob, logits_row, LanguageModel, LmError};
 use crate::tokenizer::Tokenizer;
 
@@ -109,6 +109,7 @@ pub fn choice(lm: &mut LanguageModel, tok: &Tokenizer, examples: &[ChoiceExample
         n_samples: examples.len(),
         config: serde_json::json!({"fewshot": p.fewshot, "seed": p.seed, "kv_cache_reuse": p.reuse_cache && lm.has_cache()}),
         details: serde_json::json!({"ll": all_ll, "context_tokens": first_ctx_tokens}),
+        units: BTreeMap::from([("acc".to_string(), Units::mean(acc)), ("acc_norm".to_string(), Units::mean(acc_norm))]),
         timing: None,
     })
 }

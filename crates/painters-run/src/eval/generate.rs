@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::data::GenExample;
-use super::{mean_stderr, progress, EvalError, TaskResult};
+use super::{mean_stderr, progress, EvalError, TaskResult, Units};
 use crate::lm::{logits_row, LanguageModel, LmError};
 use crate::tokenizer::Tokenizer;
 
@@ -82,6 +82,7 @@ pub fn generate(lm: &mut LanguageModel, tok: &Tokenizer, examples: &[GenExample]
         n_samples: examples.len(),
         config: serde_json::json!({"max_new_tokens": p.max_new_tokens, "stop": p.stop, "kv_cache": lm.has_cache()}),
         details: serde_json::json!({"outputs": outputs}),
+        units: BTreeMap::from([("exact_match".to_string(), Units::mean(scores))]),
         timing: None,
     })
 }

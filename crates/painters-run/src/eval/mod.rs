@@ -45,9 +45,60 @@ pub struct TaskResult {
     /// Per-example data (log-likelihoods, generations, matrices).
     #[serde(skip_serializing_if = "serde_json::Value::is_null")]
     pub details: serde_json::Value,
+    /// Metric → its value on every example (window, for perplexity), in
+    /// order: what intervals and the sweep's paired bootstrap resample.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub units: BTreeMap<String, Units>,
     /// Where the time went (set by the command line).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timing: Option<Timing>,
+}
+
+/// A metric's value on each example, from which the metric of any
+/// resample of the examples is recomputed: the mean of `values`, or, with
+/// `weights` (perplexity: Σ log p per window and its token count),
+/// exp(−Σ values / Σ weights).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Units {
+    pub values: Vec<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<Vec<f64>>,
+}
+
+impl Units {
+    pub fn mean(values: Vec<f64>) -> Self {
+        Self { values, weights: None }
+    }
+
+    pub fn perplexity(lls: Vec<f64>, tokens: Vec<f64>) -> Self {
+        Self { values: lls, weights: Some(tokens) }
+    }
+
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// The metric over the examples `idx` (with repeats: a resample).
+    pub fn stat(&self, idx: impl Iterator<Item = usize>) -> f64 {
+        let (mut num, mut den) = (0f64, 0f64);
+        for i in idx {
+            num += self.values[i];
+            den += self.weights.as_ref().map_or(1.0, |w| w[i]);
+        }
+        match self.weights {
+            Some(_) => (-num / den).exp(),
+            None => num / den,
+        }
+    }
+
+    /// The metric over every example.
+    pub fn value(&self) -> f64 {
+        self.stat(0..self.len())
+    }
 }
 
 /// Where an evaluation's time went.

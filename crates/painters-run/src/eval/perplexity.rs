@@ -2,7 +2,7 @@
 //! recipe; docs/EVAL.md): token perplexity, word perplexity, bits per byte.
 use std::collections::BTreeMap;
 
-use super::{progress, EvalError, TaskResult};
+use super::{progress, EvalError, TaskResult, Units};
 use crate::lm::{log_prob, LanguageModel, Logits};
 use crate::tokenizer::Tokenizer;
 
@@ -42,20 +42,18 @@ pub fn windows(n: usize, window: usize, stride: usize) -> Vec<Window> {
     out
 }
 
-/// Σ log p(token) over the scored positions of a batch of windows, and how
-/// many; the rows are split over the available cores (ONNX Runtime is idle
-/// while this runs).
-fn score_rows(logits: &Logits<'_>, windows: &[Window], rows: &[Vec<i64>]) -> (f64, usize) {
+/// Σ log p(token) over the scored positions of each window of a batch; the
+/// rows are split over the available cores (ONNX Runtime is idle while this runs).
+fn score_rows(logits: &Logits<'_>, windows: &[Window], rows: &[Vec<i64>]) -> Vec<f64> {
     let score = |r: usize| {
         let w = &windows[r];
         rows[r].iter().enumerate().skip(w.first).map(|(k, &token)| log_prob(logits.row(r, k - 1), token as usize)).sum::<f64>()
     };
-    let n: usize = windows.iter().zip(rows).map(|(w, row)| row.len().saturating_sub(w.first)).sum();
     let threads = std::thread::available_parallelism().map(|t| t.get()).unwrap_or(1).min(rows.len());
     if threads <= 1 {
-        return ((0..rows.len()).map(score).sum(), n);
+        return (0..rows.len()).map(score).collect();
     }
-    let per: Vec<f64> = std::thread::scope(|s| {
+    std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
                 let score = &score;
@@ -69,9 +67,7 @@ fn score_rows(logits: &Logits<'_>, windows: &[Window], rows: &[Vec<i64>]) -> (f6
             }
         }
         per
-    });
-    // Summed in row order: the result does not depend on the thread count.
-    (per.iter().sum(), n)
+    })
 }
 
 /// Computes the perplexity metrics of `text`.
@@ -87,15 +83,18 @@ pub fn perplexity(lm: &mut LanguageModel, tok: &Tokenizer, text: &str, p: &Perpl
     }
     let wins = windows(tokens.len(), p.window, p.stride);
     let bar = progress(wins.len() as u64, "perplexity");
-    let (mut ll, mut n) = (0f64, 0usize);
+    // Per window: Σ log p of its scored tokens, and how many.
+    let (mut lls, mut counts) = (Vec::with_capacity(wins.len()), Vec::with_capacity(wins.len()));
     for chunk in wins.chunks(p.batch.max(1)) {
         let rows: Vec<Vec<i64>> = chunk.iter().map(|w| tokens[w.begin..w.end].to_vec()).collect();
-        let (chunk_ll, chunk_n) = lm.forward_logits(&rows, None, |logits| score_rows(&logits, chunk, &rows))?;
-        ll += chunk_ll;
-        n += chunk_n;
+        lls.extend(lm.forward_logits(&rows, None, |logits| score_rows(&logits, chunk, &rows))?);
+        counts.extend(chunk.iter().map(|w| (w.end - w.begin).saturating_sub(w.first) as f64));
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
+    // Summed in window order: the result does not depend on the batch or thread count.
+    let ll: f64 = lls.iter().sum();
+    let n = counts.iter().sum::<f64>() as usize;
     let end_char = tokens
         .iter()
         .zip(&enc.offsets)
@@ -120,6 +119,7 @@ pub fn perplexity(lm: &mut LanguageModel, tok: &Tokenizer, text: &str, p: &Perpl
         n_samples: wins.len(),
         config: serde_json::json!({"window": p.window, "stride": p.stride, "max_tokens": p.max_tokens, "tokens": tokens.len()}),
         details: serde_json::Value::Null,
+        units: BTreeMap::from([("token_perplexity".to_string(), Units::perplexity(lls, counts))]),
         timing: None,
     })
 }

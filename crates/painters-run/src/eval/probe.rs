@@ -212,17 +212,38 @@ pub fn probe(lm: &mut LanguageModel, tok: &Tokenizer, examples: &[ProbeExample],
         n_samples: test.len(),
         config: serde_json::json!({"train": train.len(), "test": test.len(), "labels": labels, "pooling": "mean", "C": 1.0}),
         details: serde_json::json!({"predictions": pred.iter().map(|&p| labels[p].clone()).collect::<Vec<_>>()}),
+        units: BTreeMap::from([("acc".to_string(), super::Units::mean(correct))]),
         timing: None,
     })
 }
 
 /// Mean cosine between the embeddings of two models on the same texts.
 pub fn fidelity(a: &[Vec<f64>], b: &[Vec<f64>]) -> f64 {
+    fidelity_each(a, b).iter().sum::<f64>() / a.len().max(1) as f64
+}
+
+/// The cosine between the two embeddings of each text.
+pub fn fidelity_each(a: &[Vec<f64>], b: &[Vec<f64>]) -> Vec<f64> {
     let cos = |x: &[f64], y: &[f64]| {
         let d: f64 = x.iter().zip(y).map(|(p, q)| p * q).sum();
         d / (x.iter().map(|v| v * v).sum::<f64>().sqrt() * y.iter().map(|v| v * v).sum::<f64>().sqrt()).max(1e-300)
     };
-    a.iter().zip(b).map(|(x, y)| cos(x, y)).sum::<f64>() / a.len().max(1) as f64
+    a.iter().zip(b).map(|(x, y)| cos(x, y)).collect()
+}
+
+/// The fidelity task's result: mean cosine, per text.
+pub fn fidelity_result(a: &[Vec<f64>], b: &[Vec<f64>], config: serde_json::Value) -> TaskResult {
+    let each = fidelity_each(a, b);
+    let (cosine, se) = super::mean_stderr(&each);
+    TaskResult {
+        task: "fidelity".into(),
+        metrics: BTreeMap::from([("cosine".to_string(), cosine), ("cosine_stderr".to_string(), se)]),
+        n_samples: each.len(),
+        config,
+        details: serde_json::Value::Null,
+        units: BTreeMap::from([("cosine".to_string(), super::Units::mean(each))]),
+        timing: None,
+    }
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ pub struct Similarity {
 pub fn tapped_session(runtime: &Runtime, model: &Path, opts: &SessionOptions) -> Result<(LanguageModel, usize), EvalError> {
     let (m, layout) = painters_rewrite::open(model, false)?;
     let t = layout.num_blocks();
-    let proto = emit_with(&m, &layout, &Schedule::sequence(0..t), &EmitOptions { tap: true, ..Default::default() })?;
+    let proto = emit_with(&m, &layout, &Schedule::sequence(0..t), &EmitOptions { tap: true })?;
     let bytes = proto.write_to_bytes().map_err(|e| EvalError::Task(e.to_string()))?;
     let session = if m.has_external_data() {
         // External data is resolved relative to the model file: write the tapped graph beside it.
@@ -90,6 +90,7 @@ pub fn similarity(lm: &mut LanguageModel, blocks: usize, tok: &Tokenizer, texts:
         n_samples: texts.len(),
         config: serde_json::json!({"max_tokens": max_tokens, "blocks": blocks}),
         details: serde_json::json!({"matrix": matrix, "influence": influence, "labels": labels}),
+        units: BTreeMap::new(),
         timing: None,
     };
     Ok((result, Similarity { labels, matrix, influence }))

@@ -101,6 +101,7 @@ pub struct Scoring {
 
 /// The calibration NLL of every schedule, each its own model in a session
 /// of its own run from the tokens, calling `done(i, nll)` as each is known.
+#[allow(clippy::too_many_arguments)]
 pub fn nlls(
     runtime: &Runtime,
     model: &OnnxModel,

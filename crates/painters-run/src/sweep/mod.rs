@@ -4,6 +4,7 @@
 //! Rerunning skips what is done, so a killed sweep loses at most the task
 //! that was running. Then `report` writes the plots and `report.md`.
 pub mod report;
+pub mod stats;
 pub mod suite;
 
 use std::collections::{BTreeMap, HashSet};
@@ -42,6 +43,9 @@ pub struct Record {
     pub n_samples: usize,
     pub metrics: BTreeMap<String, f64>,
     pub seconds: Timing,
+    /// The metric on every example (window), for intervals and the paired bootstrap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub units: Option<crate::eval::Units>,
 }
 
 /// Where the time of one record went (rewrite and session: once per configuration).
@@ -50,6 +54,86 @@ pub struct Timing {
     pub rewrite: f64,
     pub session: f64,
     pub eval: f64,
+}
+
+/// A deterministic part of a sweep: shard `index` of `count` (1-based, as
+/// Slurm's array ids) runs the configurations whose position in the
+/// configuration list (the full model first) is `index − 1` modulo `count`,
+/// with every task of each. The split does not depend on what is done, so a
+/// rerun of a shard resumes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("--shard '{s}': expected I/N with 1 <= I <= N (e.g. 2/8)");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count): (usize, usize) = (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+        if index == 0 || index > count {
+            return Err(bad());
+        }
+        Ok(Self { index, count })
+    }
+}
+
+impl Shard {
+    fn owns(&self, position: usize) -> bool {
+        position % self.count == self.index - 1
+    }
+
+    fn tag(&self) -> String {
+        format!("shard-{}-of-{}", self.index, self.count)
+    }
+}
+
+/// The results file of a run (`results.jsonl`, or `results.shard-I-of-N.jsonl`).
+pub fn results_file(out: &Path, shard: Option<Shard>) -> PathBuf {
+    out.join(match shard {
+        None => "results.jsonl".to_string(),
+        Some(s) => format!("results.{}.jsonl", s.tag()),
+    })
+}
+
+/// What a results file belongs to (`sweep.json`, or `sweep.shard-I-of-N.json`
+/// beside a shard's results): records of different models or suites never mix.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub model: String,
+    /// BLAKE3 of the model file.
+    pub model_blake3: String,
+    /// BLAKE3 of the suite: every task's definition and data bytes (`suite_digest`).
+    pub suite_blake3: String,
+    /// `[index, count]` of a shard.
+    pub shard: Option<[usize; 2]>,
+    /// Every configuration of the sweep, in order: `[preset, N, plan]`.
+    pub configs: Vec<(String, Option<usize>, String)>,
+    pub tasks: Vec<String>,
+}
+
+fn manifest_file(out: &Path, shard: Option<Shard>) -> PathBuf {
+    out.join(match shard {
+        None => "sweep.json".to_string(),
+        Some(s) => format!("sweep.{}.json", s.tag()),
+    })
+}
+
+/// BLAKE3 over a suite's tasks: name, kind, group, metric, chance, limit,
+/// parameters and the bytes of the data file (not its path, which differs
+/// between machines).
+pub fn suite_digest(suite: &Suite) -> Result<String, EvalError> {
+    let mut h = blake3::Hasher::new();
+    for t in &suite.tasks {
+        let def = serde_json::json!([t.name, t.task, t.group, t.metric, t.chance, t.limit, t.params]);
+        h.update(def.to_string().as_bytes());
+        let bytes = std::fs::read(&t.data).map_err(|e| EvalError::Data { path: t.data.display().to_string(), reason: e.to_string() })?;
+        h.update(&(bytes.len() as u64).to_le_bytes());
+        h.update(&bytes);
+    }
+    Ok(h.finalize().to_hex().to_string())
 }
 
 /// What to sweep.
@@ -61,9 +145,12 @@ pub struct SweepOptions {
     pub suite: Suite,
     pub out: PathBuf,
     pub seed: u64,
-    pub loops: usize,
+    /// Loops of looped-parallel (one configuration set per entry).
+    pub loops: Vec<usize>,
     pub session: SessionOptions,
     pub batch: usize,
+    /// Run only this part of the job list.
+    pub shard: Option<Shard>,
 }
 
 /// One configuration: a preset at a start layer (or the full model).
@@ -75,20 +162,32 @@ pub struct Config {
     pub plan: Plan,
 }
 
-/// The configurations of a sweep, the full model first.
-pub fn configs(layers: usize, presets: &[Preset], n_values: &[usize], seed: u64, loops: usize) -> Result<Vec<Config>, EvalError> {
+/// The configurations of a sweep, the full model first. `looped-parallel`
+/// runs once per entry of `loops`: the first is labelled `looped-parallel`,
+/// the others `looped-parallel-{loops}`.
+pub fn configs(layers: usize, presets: &[Preset], n_values: &[usize], seed: u64, loops: &[usize]) -> Result<Vec<Config>, EvalError> {
     let mut out = vec![Config { preset: "full".into(), n: None, m: 0, plan: Plan::sequence(0..layers) }];
     for &p in presets {
         if !p.uses_middle() {
             return Err(EvalError::Task(format!("preset {p} takes --index, not a range of N; sweep the middle presets")));
         }
-        for &n in n_values {
-            if layers < 2 * n + 2 {
-                continue;
+        let variants: Vec<(String, usize)> = match p {
+            Preset::LoopedParallel if !loops.is_empty() => loops
+                .iter()
+                .enumerate()
+                .map(|(i, &k)| (if i == 0 { p.name().to_string() } else { format!("{}-{k}", p.name()) }, k))
+                .collect(),
+            _ => vec![(p.name().to_string(), loops.first().copied().unwrap_or(3))],
+        };
+        for (label, k) in variants {
+            for &n in n_values {
+                if layers < 2 * n + 2 {
+                    continue;
+                }
+                let params = PresetParams { layers, n: Some(n), seed, loops: Some(k), ..Default::default() };
+                let plan = preset(p, &params)?;
+                out.push(Config { preset: label.clone(), n: Some(n), m: layers - 2 * n - 1, plan });
             }
-            let params = PresetParams { layers, n: Some(n), seed, loops: Some(loops), ..Default::default() };
-            let plan = preset(p, &params)?;
-            out.push(Config { preset: p.name().into(), n: Some(n), m: layers - 2 * n - 1, plan });
         }
     }
     Ok(out)
@@ -120,21 +219,54 @@ fn key(preset: &str, n: Option<usize>, task: &str) -> String {
 pub fn run(runtime: &Runtime, o: &SweepOptions) -> Result<Vec<Record>, EvalError> {
     let io = |e: std::io::Error| EvalError::Task(format!("{}: {e}", o.out.display()));
     std::fs::create_dir_all(&o.out).map_err(io)?;
-    let _lock = painters_graph::lock::FolderLock::acquire(&o.out, "sweep")?;
+    // One writer per results file: shards of one sweep run side by side in one folder.
+    let _lock = match o.shard {
+        None => painters_graph::lock::FolderLock::acquire(&o.out, "sweep")?,
+        Some(s) => painters_graph::lock::FolderLock::acquire_file(&o.out, &format!(".painters.{}.lock", s.tag()), "sweep shard")?,
+    };
     let (model, layout) = painters_rewrite::open(&o.model, false)?;
     let layers = layout.num_blocks();
+    let configs = configs(layers, &o.presets, &o.n_values, o.seed, &o.loops)?;
+    let manifest = Manifest {
+        model: o.model.display().to_string(),
+        model_blake3: model_digest(&model)?,
+        suite_blake3: suite_digest(&o.suite)?,
+        shard: o.shard.map(|s| [s.index, s.count]),
+        configs: configs.iter().map(|c| (c.preset.clone(), c.n, c.plan.to_string())).collect(),
+        tasks: o.suite.tasks.iter().map(|t| t.name.clone()).collect(),
+    };
+    let mpath = manifest_file(&o.out, o.shard);
+    if let Some(old) = std::fs::read_to_string(&mpath).ok().and_then(|t| serde_json::from_str::<Manifest>(&t).ok()) {
+        if (&old.model_blake3, &old.suite_blake3) != (&manifest.model_blake3, &manifest.suite_blake3) {
+            return Err(EvalError::Task(format!(
+                "{} holds results of another {} (its {} says so); use another --out",
+                o.out.display(),
+                if old.model_blake3 != manifest.model_blake3 { "model" } else { "suite" },
+                mpath.display()
+            )));
+        }
+    }
+    let text = serde_json::to_string_pretty(&manifest).map_err(|e| EvalError::Task(e.to_string()))?;
+    painters_graph::write_atomic(&mpath, |w| w.write_all(text.as_bytes()))?;
     let base = base_model(&o.model, &model, &o.out)?;
-    let results = o.out.join("results.jsonl");
+    let results = results_file(&o.out, o.shard);
     drop_torn_tail(&results).map_err(io)?;
     let mut done: HashSet<String> = load_records(&results).iter().map(|r| key(&r.preset, r.n, &r.task)).collect();
-    let configs = configs(layers, &o.presets, &o.n_values, o.seed, o.loops)?;
-    let todo: Vec<&Config> =
-        configs.iter().filter(|c| o.suite.tasks.iter().any(|t| !done.contains(&key(&c.preset, c.n, &t.name)))).collect();
+    let todo: Vec<&Config> = configs
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| o.shard.is_none_or(|s| s.owns(*i)))
+        .map(|(_, c)| c)
+        .filter(|c| o.suite.tasks.iter().any(|t| !done.contains(&key(&c.preset, c.n, &t.name))))
+        .collect();
     let bar = crate::eval::progress(todo.len() as u64, "configs");
     let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&results).map_err(io)?;
     let tok = Tokenizer::for_model(&base, None)?;
     let mut reference_embeddings: BTreeMap<String, Vec<Vec<f64>>> = BTreeMap::new();
-    let work = o.out.join(".work");
+    let work = o.out.join(match o.shard {
+        None => ".work".to_string(),
+        Some(s) => format!(".work.{}", s.tag()),
+    });
     for c in todo {
         bar.set_message(format!("{} N={}", c.preset, c.n.map(|n| n.to_string()).unwrap_or("-".into())));
         let t0 = Instant::now();
@@ -167,6 +299,7 @@ pub fn run(runtime: &Runtime, o: &SweepOptions) -> Result<Vec<Record>, EvalError
             let r = run_task(&mut lm, &tok, t, o.batch, reference_embeddings.get(&t.name))?;
             let metric = t.metric().to_string();
             let value = *r.metrics.get(&metric).ok_or_else(|| EvalError::Task(format!("task '{}' has no metric '{metric}'", t.name)))?;
+            let units = r.units.get(&metric).cloned();
             let rec = Record {
                 model: o.model.display().to_string(),
                 preset: c.preset.clone(),
@@ -183,6 +316,7 @@ pub fn run(runtime: &Runtime, o: &SweepOptions) -> Result<Vec<Record>, EvalError
                 n_samples: r.n_samples,
                 metrics: r.metrics.clone(),
                 seconds: Timing { rewrite: rewrite_s, session: session_s, eval: t2.elapsed().as_secs_f64() },
+                units,
             };
             let line = serde_json::to_string(&rec).map_err(|e| EvalError::Task(e.to_string()))?;
             writeln!(file, "{line}").map_err(io)?;
@@ -199,6 +333,96 @@ pub fn run(runtime: &Runtime, o: &SweepOptions) -> Result<Vec<Record>, EvalError
     bar.finish_and_clear();
     let _ = std::fs::remove_dir_all(&work);
     Ok(load_records(&results))
+}
+
+/// Every record of the sweep in `out`: `results.jsonl` and every shard's
+/// file, checked to belong to one sweep (the same model and suite digests in
+/// their manifests, one plan per configuration, every shard of a split
+/// present) and to hold each (configuration, task) once; in the order of
+/// a single run (configurations, then tasks).
+pub fn merged_records(out: &Path) -> Result<Vec<Record>, EvalError> {
+    let io = |e: std::io::Error| EvalError::Task(format!("{}: {e}", out.display()));
+    let mut files: Vec<(String, PathBuf)> = Vec::new();
+    let mut counts: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for entry in std::fs::read_dir(out).map_err(io)? {
+        let name = entry.map_err(io)?.file_name().to_string_lossy().to_string();
+        if name == "results.jsonl" {
+            files.push((name.clone(), out.join(&name)));
+        } else if let Some(tag) = name.strip_prefix("results.").and_then(|n| n.strip_suffix(".jsonl")) {
+            let shard = tag.strip_prefix("shard-").and_then(|t| t.replacen("-of-", "/", 1).parse::<Shard>().ok());
+            if let Some(s) = shard {
+                counts.entry(s.count).or_default().push(s.index);
+                files.push((name.clone(), out.join(&name)));
+            }
+        }
+    }
+    files.sort();
+    if counts.len() > 1 {
+        return Err(EvalError::Task(format!(
+            "{} holds shards of different splits ({}); merge one split",
+            out.display(),
+            counts.keys().map(|n| format!("of {n}")).collect::<Vec<_>>().join(", ")
+        )));
+    }
+    if let Some((n, have)) = counts.iter().next() {
+        if let Some(missing) = (1..=*n).find(|i| !have.contains(i)) {
+            return Err(EvalError::Task(format!("shard {missing}/{n} has no results yet ({} is missing)", results_file(out, Some(Shard { index: missing, count: *n })).display())));
+        }
+    }
+    // Manifests: one model, one suite, one plan per configuration.
+    let mut first: Option<(String, Manifest)> = None;
+    let mut order: Vec<(String, Option<usize>)> = Vec::new();
+    let mut tasks: Vec<String> = Vec::new();
+    let mut plans: BTreeMap<String, String> = BTreeMap::new();
+    for (name, _) in &files {
+        let mname = name.replacen("results", "sweep", 1).replace(".jsonl", ".json");
+        let Some(m) = std::fs::read_to_string(out.join(&mname)).ok().and_then(|t| serde_json::from_str::<Manifest>(&t).ok()) else { continue };
+        if let Some((fname, f)) = &first {
+            if f.model_blake3 != m.model_blake3 || f.suite_blake3 != m.suite_blake3 {
+                return Err(EvalError::Task(format!(
+                    "{mname} and {fname} belong to different sweeps (another {}); merge shards of one sweep only",
+                    if f.model_blake3 != m.model_blake3 { "model" } else { "suite" }
+                )));
+            }
+        } else {
+            first = Some((mname.clone(), m.clone()));
+        }
+        for (preset, n, plan) in &m.configs {
+            let k = format!("{preset}|{n:?}");
+            if let Some(p) = plans.insert(k.clone(), plan.clone()).filter(|p| p != plan) {
+                return Err(EvalError::Task(format!("{preset} N={n:?} is the plan {p} in one shard and {plan} in {mname}: not one sweep")));
+            }
+            if !order.contains(&(preset.clone(), *n)) {
+                order.push((preset.clone(), *n));
+            }
+        }
+        for t in &m.tasks {
+            if !tasks.contains(t) {
+                tasks.push(t.clone());
+            }
+        }
+    }
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    let mut records = Vec::new();
+    for (name, path) in &files {
+        for r in load_records(path) {
+            let k = key(&r.preset, r.n, &r.task);
+            if let Some(other) = seen.insert(k, name.clone()) {
+                return Err(EvalError::Task(format!(
+                    "{} N={:?} task {} is in both {other} and {name}: remove one (a folder holds one run or the shards of one split)",
+                    r.preset, r.n, r.task
+                )));
+            }
+            records.push(r);
+        }
+    }
+    let pos = |r: &Record| {
+        let c = order.iter().position(|(p, n)| *p == r.preset && *n == r.n).unwrap_or(usize::MAX);
+        let t = tasks.iter().position(|t| *t == r.task).unwrap_or(usize::MAX);
+        (c, t)
+    };
+    records.sort_by_key(pos);
+    Ok(records)
 }
 
 /// The similarity matrix of the unmodified model (computed once, kept in `out/similarity.json`).
@@ -218,11 +442,34 @@ pub fn similarity(runtime: &Runtime, o: &SweepOptions) -> Result<Option<crate::e
     Ok(Some(sim))
 }
 
+/// BLAKE3 of the model file (its memory map).
+fn model_digest(model: &OnnxModel) -> Result<String, EvalError> {
+    let bytes = model.source_bytes();
+    if !bytes.is_empty() {
+        return Ok(blake3::hash(bytes).to_hex().to_string());
+    }
+    let path = model.path().ok_or_else(|| EvalError::Task("the model has no file".into()))?;
+    let bytes = std::fs::read(path).map_err(|e| EvalError::Data { path: path.display().to_string(), reason: e.to_string() })?;
+    Ok(blake3::hash(&bytes).to_hex().to_string())
+}
+
 /// The unmodified model with external data in `out/base/` (once), so every
-/// configuration can hard-link its weights instead of copying them.
+/// configuration can hard-link its weights instead of copying them. Shards
+/// sharing the folder take turns: the first writes it, the others wait.
 fn base_model(src: &Path, model: &OnnxModel, out: &Path) -> Result<PathBuf, EvalError> {
     let dir = out.join("base");
     let path = dir.join("model.onnx");
+    if path.is_file() {
+        return Ok(path);
+    }
+    let start = Instant::now();
+    let _lock = loop {
+        match painters_graph::lock::FolderLock::acquire(&dir, "sweep (writing the base model)") {
+            Ok(l) => break l,
+            Err(_) if start.elapsed().as_secs() < 1800 => std::thread::sleep(std::time::Duration::from_millis(200)),
+            Err(e) => return Err(e.into()),
+        }
+    };
     if path.is_file() {
         return Ok(path);
     }
@@ -285,14 +532,7 @@ pub fn run_task(lm: &mut LanguageModel, tok: &Tokenizer, t: &SuiteTask, batch: u
             let texts = fidelity_texts(t)?;
             let reference = reference.ok_or_else(|| EvalError::Task("fidelity needs the reference embeddings".into()))?;
             let emb = probe::embed(lm, tok, &texts, batch)?;
-            TaskResult {
-                task: "fidelity".into(),
-                metrics: BTreeMap::from([("cosine".to_string(), probe::fidelity(&emb, reference))]),
-                n_samples: texts.len(),
-                config: serde_json::Value::Null,
-                details: serde_json::Value::Null,
-                timing: None,
-            }
+            probe::fidelity_result(&emb, reference, serde_json::Value::Null)
         }
         other => return Err(EvalError::Task(format!("unknown task kind '{other}'"))),
     };

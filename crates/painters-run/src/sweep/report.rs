@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::Path;
 
+use super::stats::{self, Draws, Verdict};
 use super::Record;
 use crate::eval::similarity::Similarity;
 use crate::plot::{grid_svg, write_svg_png, LineChart, Series};
@@ -82,6 +83,7 @@ fn presets(records: &[Record]) -> Vec<String> {
 /// Writes the plots and `report.md` into `out`.
 pub fn write(out: &Path, records: &[Record], similarity: Option<&Similarity>, title: &str) -> std::io::Result<()> {
     let s = summarize(records);
+    let d = stats::draws(records, scored);
     let presets = presets(records);
     let model = records.first().map(|r| r.model.clone()).unwrap_or_default();
     let layers = records.first().map(|r| r.layers).unwrap_or(0);
@@ -95,7 +97,13 @@ pub fn write(out: &Path, records: &[Record], similarity: Option<&Similarity>, ti
             .map(|p| Series {
                 name: p.clone(),
                 points: std::iter::once((0.0, 1.0)).chain(s.median.get(p).into_iter().flatten().map(|&(m, v)| (m as f64, v))).collect(),
-                intervals: Vec::new(),
+                intervals: s
+                    .median
+                    .get(p)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|&(m, _)| stats::interval(d.median.get(&(p.clone(), m))?).map(|(lo, hi)| (m as f64, lo, hi)))
+                    .collect(),
             })
             .collect(),
         y_range: None,
@@ -110,6 +118,8 @@ pub fn write(out: &Path, records: &[Record], similarity: Option<&Similarity>, ti
         let is_ppl = s.groups.get(task).map(String::as_str) == Some("perplexity");
         let tf = |v: f64| if is_ppl { v.max(1e-12).log10() } else { v };
         let full = s.full.get(task).copied();
+        let ci = |r: &Record| stats::record_interval(r, d.resamples.get(task)).map(|(lo, hi)| (r.m as f64, tf(lo.max(1e-300)), tf(hi.max(1e-300))));
+        let full_ci = rs.iter().find(|r| r.preset == "full").and_then(|r| ci(r));
         let mut hlines = Vec::new();
         if let Some(f) = full {
             hlines.push((tf(f), "full".to_string()));
@@ -130,7 +140,7 @@ pub fn write(out: &Path, records: &[Record], similarity: Option<&Similarity>, ti
                         .into_iter()
                         .chain(rs.iter().filter(|r| &r.preset == p).map(|r| (r.m as f64, tf(r.value))))
                         .collect(),
-                    intervals: Vec::new(),
+                    intervals: full_ci.into_iter().chain(rs.iter().filter(|r| &r.preset == p).filter_map(|r| ci(r))).collect(),
                 })
                 .collect(),
             y_range: None,
@@ -145,7 +155,7 @@ pub fn write(out: &Path, records: &[Record], similarity: Option<&Similarity>, ti
     if !ppl_panels.is_empty() {
         write_svg_png(&grid_svg(&ppl_panels, 2, 620.0, 360.0), &out.join("perplexity"))?;
     }
-    let md = markdown(&s, records, &presets, similarity, &model, layers, title, out);
+    let md = markdown(&s, &d, records, &presets, similarity, &model, layers, title, out);
     painters_graph::write_atomic(&out.join("report.md"), |w| w.write_all(md.as_bytes())).map_err(std::io::Error::other)
 }
 
@@ -158,28 +168,81 @@ fn f(v: Option<f64>) -> String {
     v.map(|x| format!("{x:.3}")).unwrap_or_else(|| "n/a".into())
 }
 
+/// One claim decided from the interval of its statistic (positive: as the paper says).
+fn claim(o: &mut String, name: &str, what: &str, point: Option<f64>, draws: Option<Vec<f64>>, n: usize, extra: &str) {
+    let ci = draws.as_deref().and_then(stats::interval);
+    let verdict = match point {
+        Some(_) => Verdict::of(ci),
+        None => Verdict::Inconclusive,
+    };
+    let numbers = match (point, ci) {
+        (Some(p), Some((lo, hi))) => format!("{what} = {p:.3}, 95% interval [{lo:.3}, {hi:.3}]"),
+        (Some(p), None) => format!("{what} = {p:.3}, no interval (the records have no per-example scores)"),
+        _ => format!("{what}: not measurable from these records"),
+    };
+    let need = match (verdict, point, ci) {
+        (Verdict::Inconclusive, Some(p), Some(ci)) => match stats::examples_needed(p, ci, n) {
+            Some(k) => format!(" Resolving it at the observed effect needs about {k} examples per task (now {n})."),
+            None => " The observed effect is 0: no sample size resolves it.".to_string(),
+        },
+        _ => String::new(),
+    };
+    let word = if point.is_some() { verdict.word() } else { "not decided" };
+    let _ = writeln!(o, "- **{name}** (paper): **{word}** — {numbers}{extra}.{need}");
+}
+
+/// Per draw, the mean over `ms` of a preset's median normalised score.
+fn mean_median(d: &Draws, preset: &str, ms: &[usize]) -> Option<Vec<f64>> {
+    let rows: Vec<&Vec<f64>> = ms.iter().map(|m| d.median.get(&(preset.to_string(), *m))).collect::<Option<_>>()?;
+    (!rows.is_empty()).then(|| (0..stats::DRAWS).map(|b| rows.iter().map(|r| r[b]).sum::<f64>() / rows.len() as f64).collect())
+}
+
+/// The Ms at which every preset in `presets` was measured.
+fn common_ms(s: &Summary, presets: &[&str]) -> Vec<usize> {
+    let of = |p: &str| -> BTreeSet<usize> { s.median.get(p).into_iter().flatten().map(|(m, _)| *m).collect() };
+    let mut it = presets.iter();
+    let first = it.next().map(|p| of(p)).unwrap_or_default();
+    it.fold(first, |acc, p| acc.intersection(&of(p)).copied().collect()).into_iter().collect()
+}
+
+fn point_mean(s: &Summary, preset: &str, ms: &[usize]) -> Option<f64> {
+    mean(s.median.get(preset)?.iter().filter(|(m, _)| ms.contains(m)).map(|(_, v)| *v))
+}
+
+fn ci_text(ci: Option<(f64, f64)>) -> String {
+    ci.map(|(lo, hi)| format!("[{lo:.3}, {hi:.3}]")).unwrap_or_else(|| "-".into())
+}
+
 #[allow(clippy::too_many_arguments)]
-fn markdown(s: &Summary, records: &[Record], presets: &[String], sim: Option<&Similarity>, model: &str, layers: usize, title: &str, out: &Path) -> String {
+fn markdown(s: &Summary, d: &Draws, records: &[Record], presets: &[String], sim: Option<&Similarity>, model: &str, layers: usize, title: &str, out: &Path) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "# {title}: Transformer Layers as Painters, reproduced\n");
     let _ = writeln!(o, "Model `{model}` ({layers} blocks). Every number below comes from `results.jsonl` in this folder ({} records).\n", records.len());
     let _ = writeln!(o, "## Setup\n");
-    let _ = writeln!(o, "| task | group | metric | random | full model | n |");
-    let _ = writeln!(o, "| --- | --- | --- | --- | --- | --- |");
+    let _ = writeln!(o, "| task | group | metric | random | full model | 95% interval | n |");
+    let _ = writeln!(o, "| --- | --- | --- | --- | --- | --- | --- |");
     for t in &s.tasks {
         let r = records.iter().find(|r| &r.task == t && r.preset == "full");
         let _ = writeln!(
             o,
-            "| {t} | {} | {} | {} | {} | {} |",
+            "| {t} | {} | {} | {} | {} | {} | {} |",
             s.groups.get(t).cloned().unwrap_or_default(),
             r.map(|r| r.metric.clone()).unwrap_or_default(),
             f(s.chance.get(t).copied()),
             f(s.full.get(t).copied()),
+            ci_text(r.and_then(|r| stats::record_interval(r, d.resamples.get(t)))),
             r.map(|r| r.n_samples.to_string()).unwrap_or_default()
         );
     }
     let ms: BTreeSet<usize> = records.iter().filter(|r| r.preset != "full").map(|r| r.m).collect();
     let _ = writeln!(o, "\nPresets: {}. Affected layers M: {}. Normalised score = (score − random) / (full − random), median across the non-perplexity tasks (the paper's Figure 11).\n", presets.join(", "), ms.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", "));
+    let without: Vec<&String> = s.tasks.iter().filter(|t| records.iter().any(|r| &r.task == *t && scored(r)) && !d.resamples.contains_key(*t)).collect();
+    let _ = writeln!(
+        o,
+        "Intervals: 95%, a paired bootstrap over each task's examples ({} draws, seeded; the same resample for every configuration, the full model included; docs/EVAL.md). {}\n",
+        stats::DRAWS,
+        if without.is_empty() { "Every task has per-example scores.".to_string() } else { format!("Tasks without per-example scores (left out of the intervals): {}.", without.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ")) }
+    );
     let _ = writeln!(o, "![normalised score](normalized_score.png)\n\n![tasks](tasks.png)\n");
     if out.join("perplexity.png").exists() {
         let _ = writeln!(o, "![perplexity](perplexity.png)\n");
@@ -188,49 +251,75 @@ fn markdown(s: &Summary, records: &[Record], presets: &[String], sim: Option<&Si
         let _ = writeln!(o, "![layer similarity](similarity.png)\n");
     }
     // Findings.
+    let n = d.examples.iter().filter(|(t, _)| records.iter().any(|r| &r.task == *t && scored(r))).map(|(_, n)| *n).min().unwrap_or(0);
     let _ = writeln!(o, "## Findings, compared with the paper\n");
+    let _ = writeln!(o, "Each claim is decided from the 95% interval of the statistic it is about: **agrees** when the interval lies on the paper's side of 0, **disagrees** when on the other, **inconclusive** otherwise.\n");
     let means: Vec<(String, f64)> = presets
         .iter()
         .filter_map(|p| mean(s.median.get(p).into_iter().flatten().map(|&(_, v)| v)).map(|m| (p.clone(), m)))
         .collect();
     let mut ranked = means.clone();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-    if let (Some(best), Some(worst)) = (ranked.first(), ranked.last()) {
-        let _ = writeln!(
-            o,
-            "- **Ranking** (mean over M of the normalised median score): {}. Degrades least: `{}` ({:.3}); most: `{}` ({:.3}).",
-            ranked.iter().map(|(p, v)| format!("`{p}` {v:.3}")).collect::<Vec<_>>().join(", "),
-            best.0,
-            best.1,
-            worst.0,
-            worst.1
-        );
+    if !ranked.is_empty() {
+        let _ = writeln!(o, "- **Ranking** (descriptive: mean over M of the normalised median score): {}.", ranked.iter().map(|(p, v)| format!("`{p}` {v:.3}")).collect::<Vec<_>>().join(", "));
     }
-    let get = |p: &str| means.iter().find(|(q, _)| q == p).map(|(_, v)| *v);
-    if let Some(mr) = get("middle-repeat") {
-        let worst = ranked.last().map(|(p, _)| p == "middle-repeat").unwrap_or(false);
-        let _ = writeln!(o, "- **Repeating the centre layer is the worst** (paper): {} — middle-repeat scores {mr:.3}{}.", if worst { "agrees" } else { "does not agree" }, if worst { ", the lowest of all presets" } else { "" });
+    if presets.iter().any(|p| p == "middle-repeat") && presets.len() > 1 {
+        // The smallest margin of any other preset over middle-repeat, on the Ms both measured.
+        let others: Vec<&String> = presets.iter().filter(|p| *p != "middle-repeat").collect();
+        let mut point: Option<f64> = None;
+        let mut draws: Option<Vec<f64>> = Some(vec![f64::INFINITY; stats::DRAWS]);
+        for p in &others {
+            let ms = common_ms(s, &[p.as_str(), "middle-repeat"]);
+            let (Some(a), Some(b)) = (point_mean(s, p, &ms), point_mean(s, "middle-repeat", &ms)) else { continue };
+            point = Some(point.map_or(a - b, |x: f64| x.min(a - b)));
+            draws = match (draws, mean_median(d, p, &ms), mean_median(d, "middle-repeat", &ms)) {
+                (Some(acc), Some(x), Some(y)) => Some(acc.iter().zip(x.iter().zip(&y)).map(|(m, (x, y))| m.min(x - y)).collect()),
+                _ => None,
+            };
+        }
+        claim(&mut o, "Repeating the centre layer is the worst", "smallest margin of another preset over middle-repeat (mean normalised median score over the common M)", point, draws, n, "");
     }
-    if let (Some(p), Some(lp)) = (get("parallel"), get("looped-parallel")) {
-        let _ = writeln!(o, "- **Looping the parallel block beats a single parallel pass** (paper): {} — looped-parallel {lp:.3} vs parallel {p:.3}.", if lp > p { "agrees" } else { "does not agree" });
+    if presets.iter().any(|p| p == "parallel") && presets.iter().any(|p| p == "looped-parallel") {
+        let ms = common_ms(s, &["looped-parallel", "parallel"]);
+        let point = point_mean(s, "looped-parallel", &ms).zip(point_mean(s, "parallel", &ms)).map(|(a, b)| a - b);
+        let draws = mean_median(d, "looped-parallel", &ms).zip(mean_median(d, "parallel", &ms)).map(|(a, b)| a.iter().zip(&b).map(|(x, y)| x - y).collect::<Vec<f64>>());
+        let per_m: Vec<String> = ms
+            .iter()
+            .filter_map(|&m| {
+                let get = |p: &str| s.median.get(p)?.iter().find(|(k, _)| *k == m).map(|(_, v)| *v);
+                let dm = get("looped-parallel")? - get("parallel")?;
+                let x = d.median.get(&("looped-parallel".to_string(), m))?;
+                let y = d.median.get(&("parallel".to_string(), m))?;
+                let diff: Vec<f64> = x.iter().zip(y).map(|(a, b)| a - b).collect();
+                let ci = stats::interval(&diff);
+                Some(format!("M={m}: {dm:.3} {} {}", ci_text(ci), Verdict::of(ci).word()))
+            })
+            .collect();
+        let extra = if per_m.is_empty() { String::new() } else { format!("; at each M: {}", per_m.join("; ")) };
+        claim(&mut o, "Looping the parallel block beats a single parallel pass", "looped-parallel − parallel (mean normalised median score over the common M)", point, draws, n, &extra);
     }
     if let Some(sk) = s.median.get("skip") {
-        let small: Vec<String> = sk.iter().map(|(m, v)| format!("M={m}: {v:.3}")).collect();
-        let first = sk.iter().min_by_key(|(m, _)| *m).map(|(_, v)| *v);
-        let _ = writeln!(o, "- **Skipping middle layers degrades gracefully** (paper): {} — skip keeps {} of the full model's margin over random at the smallest M ({}).", if first.unwrap_or(0.0) >= 0.5 { "agrees" } else { "does not agree" }, f(first), small.join(", "));
+        if let Some(&(m0, v0)) = sk.iter().min_by_key(|(m, _)| *m) {
+            let draws = d.median.get(&("skip".to_string(), m0)).map(|x| x.iter().map(|v| v - 0.5).collect::<Vec<f64>>());
+            claim(&mut o, "Skipping middle layers degrades gracefully", &format!("skip's normalised median score at the smallest M ({m0}) − 0.5 (it keeps more than half the full model's margin over random)"), Some(v0 - 0.5), draws, n, "");
+        }
     }
     let order: Vec<&str> = ["reverse", "random"].into_iter().filter(|p| presets.iter().any(|q| q == p)).collect();
     if !order.is_empty() {
-        let group_mean = |g: &str| {
-            mean(s.normalized.iter().filter(|((p, _), _)| order.contains(&p.as_str())).flat_map(|(_, by)| by.iter()).filter(|(t, _)| s.groups.get(*t).map(String::as_str) == Some(g)).map(|(_, v)| *v))
+        let in_group = |t: &str, g: &str| s.groups.get(t).map(String::as_str) == Some(g);
+        let cells = |g: &str| -> Vec<(&(String, usize), &String)> {
+            s.normalized.iter().filter(|((p, _), _)| order.contains(&p.as_str())).flat_map(|(k, by)| by.keys().filter(|t| in_group(t, g)).map(move |t| (k, t))).collect()
         };
-        let (r, se) = (group_mean("reasoning"), group_mean("semantic"));
-        let verdict = match (r, se) {
-            (Some(a), Some(b)) if a < b => "agrees",
-            (Some(_), Some(_)) => "does not agree",
-            _ => "cannot be tested (needs reasoning and semantic tasks)",
+        let point_of = |g: &str| mean(cells(g).into_iter().filter_map(|(k, t)| s.normalized.get(k)?.get(t).copied()));
+        let draws_of = |g: &str| -> Option<Vec<f64>> {
+            let rows: Vec<&Vec<f64>> = cells(g).into_iter().filter_map(|(k, t)| d.normalized.get(k)?.get(t)).collect();
+            (!rows.is_empty()).then(|| (0..stats::DRAWS).map(|b| rows.iter().map(|r| r[b]).sum::<f64>() / rows.len() as f64).collect())
         };
-        let _ = writeln!(o, "- **Order matters more for reasoning and math than for semantic tasks** (paper): {verdict} — under {} the mean normalised score is {} on reasoning tasks and {} on semantic tasks.", order.join(" and "), f(r), f(se));
+        let (r, se) = (point_of("reasoning"), point_of("semantic"));
+        let point = se.zip(r).map(|(a, b)| a - b);
+        let draws = draws_of("semantic").zip(draws_of("reasoning")).map(|(a, b)| a.iter().zip(&b).map(|(x, y)| x - y).collect::<Vec<f64>>());
+        let extra = format!(" (reasoning {}, semantic {})", f(r), f(se));
+        claim(&mut o, "Order matters more for reasoning and math than for semantic tasks", &format!("semantic − reasoning mean normalised score under {}", order.join(" and ")), point, draws, n, &extra);
     }
     if let Some(sim) = sim {
         let n = sim.matrix.len();
@@ -238,18 +327,18 @@ fn markdown(s: &Summary, records: &[Record], presets: &[String], sim: Option<&Si
             let (a, b) = (n / 4, 3 * n / 4);
             let middle = mean((a..b).flat_map(|i| (a..b).filter(move |&j| j != i).map(move |j| (i, j))).map(|(i, j)| sim.matrix[i][j]));
             let first = mean((a..b).map(|j| sim.matrix[0][j]));
-            let _ = writeln!(o, "- **Middle layers share a representation space** (paper, Figure 3): {} — mean cosine among the outputs of blocks {}–{} is {}, against {} between the embeddings and those blocks.", if middle > first { "agrees" } else { "does not agree" }, a.saturating_sub(1), b - 2, f(middle), f(first));
+            let _ = writeln!(o, "- **Middle layers share a representation space** (paper, Figure 3): descriptive, not decided (one similarity matrix over the similarity texts, no interval) — mean cosine among the outputs of blocks {}–{} is {}, against {} between the embeddings and those blocks.", a.saturating_sub(1), b - 2, f(middle), f(first));
         }
     }
     // Every number.
     let _ = writeln!(o, "\n## All results\n");
-    let _ = writeln!(o, "| preset | N | M | plan | task | metric | value | stderr | normalised |");
-    let _ = writeln!(o, "| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    let _ = writeln!(o, "| preset | N | M | plan | task | metric | value | 95% interval | normalised | normalised 95% |");
+    let _ = writeln!(o, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for r in records {
         let norm = s.normalized.get(&(r.preset.clone(), r.m)).and_then(|m| m.get(&r.task)).copied();
         let _ = writeln!(
             o,
-            "| {} | {} | {} | `{}` | {} | {} | {:.4} | {} | {} |",
+            "| {} | {} | {} | `{}` | {} | {} | {:.4} | {} | {} | {} |",
             r.preset,
             r.n.map(|n| n.to_string()).unwrap_or("-".into()),
             r.m,
@@ -257,8 +346,9 @@ fn markdown(s: &Summary, records: &[Record], presets: &[String], sim: Option<&Si
             r.task,
             r.metric,
             r.value,
-            r.stderr.map(|v| format!("{v:.4}")).unwrap_or("-".into()),
-            norm.map(|v| format!("{v:.3}")).unwrap_or("-".into())
+            ci_text(stats::record_interval(r, d.resamples.get(&r.task))),
+            norm.map(|v| format!("{v:.3}")).unwrap_or("-".into()),
+            ci_text(d.normalized.get(&(r.preset.clone(), r.m)).and_then(|m| m.get(&r.task)).and_then(|x| stats::interval(x)))
         );
     }
     let total: f64 = records.iter().map(|r| r.seconds.eval).sum();
