@@ -60,7 +60,8 @@ pub fn mutate_bytes(rng: &mut Rng, v: &mut Vec<u8>, alphabet: &[u8]) {
 
 fn ws(rng: &mut Rng, out: &mut String) {
     if rng.chance(1, 8) {
-        out.push_str(*rng.pick(&[" ", "  ", "\t", "\n", "\u{2028}", "\u{a0}"]));
+        const WS: [&str; 6] = [" ", "  ", "\t", "\n", "\u{2028}", "\u{a0}"];
+        out.push_str(WS[rng.below(WS.len())]);
     }
 }
 

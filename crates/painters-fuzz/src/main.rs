@@ -201,7 +201,7 @@ fn worker(o: &Opts) -> ExitCode {
         let mut out = std::io::stdout().lock();
         let t0 = Instant::now();
         for i in o.from..o.from.saturating_add(o.execs) {
-            if (i - o.from) % CHECKPOINT == 0 {
+            if (i - o.from).is_multiple_of(CHECKPOINT) {
                 let _ = writeln!(out, "ok {i}");
                 let _ = out.flush();
             }
@@ -242,6 +242,7 @@ fn supervise(o: &Opts, t: Target) -> usize {
     let t0 = Instant::now();
     let trace = std::env::temp_dir().join(format!("painters-fuzz-{}-{}.input", t.name(), std::process::id()));
     let mut tracing_until: Option<u64> = None;
+    let mut reported = std::collections::HashSet::new();
     while next < end {
         let count = match tracing_until {
             Some(u) => u.min(end) - next,
@@ -273,8 +274,12 @@ fn supervise(o: &Opts, t: Target) -> usize {
                     "ok" => last_ok = rest.parse().unwrap_or(last_ok),
                     "at" => last_at = rest.parse().ok(),
                     "crash" => {
-                        crashes += 1;
-                        println!("{}: crash at exec {rest}", t.name());
+                        // A traced rerun repeats the stretch: count each exec once.
+                        let i: u64 = rest.split(' ').next().and_then(|n| n.parse().ok()).unwrap_or(u64::MAX);
+                        if reported.insert(i) {
+                            crashes += 1;
+                            println!("{}: crash at exec {rest}", t.name());
+                        }
                     }
                     "done" => done = true,
                     _ => {}

@@ -289,7 +289,7 @@ fn edit_graph(m: &mut ModelProto, op: u8, s: &mut Script<'_>) {
                 let loc = s.pick(LOCATIONS).to_string();
                 let offset = s.pick(OFFSETS).to_string();
                 let length = s.pick(OFFSETS).to_string();
-                let with_length = s.arg() % 2 == 0;
+                let with_length = s.arg().is_multiple_of(2);
                 t.raw_data = None;
                 t.external_data.clear();
                 for (k, v) in [("location", Some(loc)), ("offset", Some(offset)), ("length", with_length.then_some(length))] {

@@ -1,3 +1,4 @@
+#![allow(clippy::panic, clippy::unwrap_used)]
 //! A short seeded run of every fuzz target (a few seconds each, so
 //! `cargo test --workspace` runs them), and the replay of every input that
 //! once broke an invariant (`regressions/<target>/`).

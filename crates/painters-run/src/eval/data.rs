@@ -235,7 +235,7 @@ mod tests {
         let text = format!(r#"{{"examples": [{}]}}"#, vec![ex; MAX_EXAMPLES + 1].join(","));
         let e = parse_generate(Path::new("task.json"), &text).unwrap_err().to_string();
         assert_eq!(e, "task.json: 100001 examples; the limit is 100000 (set PAINTERS_MAX_EXAMPLES to raise it, or use a task's limit)");
-        assert_eq!(parse_choice(Path::new("ok.jsonl"), &vec![line; 3].join("\n")).unwrap().len(), 3);
+        assert_eq!(parse_choice(Path::new("ok.jsonl"), &[line; 3].join("\n")).unwrap().len(), 3);
     }
 
     #[test]
