@@ -122,12 +122,15 @@ impl Target {
         }
     }
 
-    /// How long one input may take (debug builds get 10x).
-    pub fn time_bound(self) -> Duration {
-        let ms = match self {
+    /// How long one input of `len` bytes may take: a base, plus 1 s per MiB
+    /// of input (parsing is linear; a 7 MB task file is legitimate), 10x in
+    /// debug builds.
+    pub fn time_bound(self, len: usize) -> Duration {
+        let base = match self {
             Target::Plan | Target::PlanFile | Target::Suite | Target::TaskData | Target::Config => 1_000,
             Target::ModelBytes | Target::ModelMutate | Target::Tokenizer => 5_000,
         };
+        let ms = base + ((len as u64 * 1_000) >> 20);
         Duration::from_millis(if cfg!(debug_assertions) { ms * 10 } else { ms })
     }
 
@@ -160,8 +163,9 @@ pub fn run_one(target: Target, data: &[u8]) -> Result<(), Violation> {
         Ok(Err(v)) => return Err(v),
         Ok(Ok(())) => {}
     }
-    if took > target.time_bound() {
-        return Err(Violation(format!("slow: {:.3} s, the bound is {:.3} s", took.as_secs_f64(), target.time_bound().as_secs_f64())));
+    let bound = target.time_bound(data.len());
+    if took > bound {
+        return Err(Violation(format!("slow: {:.3} s, the bound is {:.3} s", took.as_secs_f64(), bound.as_secs_f64())));
     }
     if alloc::installed() && peak > target.alloc_budget() {
         return Err(Violation(format!("allocated {} MiB at peak; the budget is {} MiB", peak >> 20, target.alloc_budget() >> 20)));
