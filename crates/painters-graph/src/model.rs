@@ -135,6 +135,7 @@ impl OnnxModel {
     pub fn from_proto(proto: ModelProto, dir: impl Into<PathBuf>) -> Result<Self> {
         let model = Self { proto, path: None, dir: dir.into(), map: Bytes::new() };
         model.check_header()?;
+        model.check_tensor_sizes()?;
         model.check_external_data()?;
         Ok(model)
     }
@@ -151,6 +152,18 @@ impl OnnxModel {
             Some(g) if !g.node.is_empty() => Ok(()),
             _ => Err(GraphError::Invalid("its graph has no nodes".into())),
         }
+    }
+
+    /// Checks that the size each initializer's header claims (type and dims)
+    /// is representable and matches the bytes actually there: `raw_data`,
+    /// the typed value lists, or the external-data `length`. Anything that
+    /// sizes buffers from dims (ONNX Runtime, a writer copying weights) can
+    /// then trust them.
+    fn check_tensor_sizes(&self) -> Result<()> {
+        for t in &self.graph().initializer {
+            crate::tensor::check_size(t).map_err(|reason| GraphError::BadTensor { tensor: t.name().to_string(), reason })?;
+        }
+        Ok(())
     }
 
     /// Checks every external reference without reading any weight byte.

@@ -21,6 +21,17 @@ pub enum NamingStyle {
     Anonymous,
 }
 
+/// `s` with its control characters and line separators escaped (a newline
+/// becomes `\n`), so that an error quoting a name, a key or a path from a
+/// user's file stays one line.
+pub fn one_line(s: &str) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| c.is_control() || c == '\u{2028}' || c == '\u{2029}';
+    if !s.chars().any(bad) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    s.chars().map(|c| if bad(c) { c.escape_default().to_string() } else { c.to_string() }).collect::<String>().into()
+}
+
 fn layer_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {

@@ -29,7 +29,12 @@ use crate::schedule::Stage;
 /// residual nodes, detects its blocks and checks them against what the model
 /// declares.
 pub fn open(path: &Path, prefetch: bool) -> Result<(OnnxModel, BlockLayout)> {
-    let mut model = OnnxModel::load_with(path, prefetch)?;
+    open_model(OnnxModel::load_with(path, prefetch)?)
+}
+
+/// [`open`] on a model already loaded (from a file or from bytes): canonical
+/// form, detection, the depth check.
+pub fn open_model(mut model: OnnxModel) -> Result<(OnnxModel, BlockLayout)> {
     model.canonicalize()?;
     let layout = detect(&model)?;
     check(&model, &layout)?;

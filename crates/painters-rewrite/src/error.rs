@@ -1,4 +1,5 @@
 //! The one error type of `painters-rewrite`.
+use painters_graph::names::one_line;
 use painters_graph::GraphError;
 
 #[derive(Debug, thiserror::Error)]
@@ -7,6 +8,8 @@ pub enum RewriteError {
     NoSuchBlock { block: usize, count: usize },
     #[error("a parallel group needs at least one branch")]
     EmptyParallel,
+    #[error("a group needs at least one item")]
+    EmptyGroup,
     #[error("a repeat count must be at least 1")]
     ZeroRepeat,
     #[error("the plan runs {instances} block instances; the limit is {limit} (each instance becomes graph nodes)")]
@@ -15,13 +18,13 @@ pub enum RewriteError {
     TooDeep { limit: usize },
     #[error(transparent)]
     Parse(#[from] crate::parse::ParseError),
-    #[error("preset {preset}: {reason}")]
+    #[error("preset {preset}: {}", one_line(.reason))]
     Preset { preset: String, reason: String },
-    #[error("plan file {path}: {reason}")]
+    #[error("plan file {}: {}", one_line(.path), one_line(.reason))]
     PlanFile { path: String, reason: String },
     #[error("the rewritten graph is invalid: {0}")]
     Invalid(#[source] GraphError),
-    #[error("detected {detected} blocks but {by} says {declared}: refusing a model painters would misread")]
+    #[error("detected {detected} blocks but {} says {declared}: refusing a model painters would misread", one_line(.by))]
     DepthMismatch { detected: usize, declared: usize, by: String },
     #[error(transparent)]
     Graph(#[from] GraphError),

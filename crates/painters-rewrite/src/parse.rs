@@ -262,6 +262,17 @@ mod tests {
     }
 
     #[test]
+    fn indices_near_usize_max_print_without_wrapping() {
+        // Found by the fuzzer: `MAX,0` printed as the range `MAX-0`.
+        for s in ["18446744073709551615,0", "9223372036854775807,9223372036854775808,0", "1,9223372036854775808", "0,18446744073709551615"] {
+            let plan = p(s);
+            assert_eq!(parse(&plan.to_string()).unwrap(), plan, "{s}");
+        }
+        assert_eq!(p("18446744073709551614,18446744073709551615").to_string(), "18446744073709551614-18446744073709551615");
+        assert_eq!(p("18446744073709551615,18446744073709551614,18446744073709551613").to_string(), "18446744073709551615-18446744073709551613");
+    }
+
+    #[test]
     fn errors_point_at_the_column() {
         let e = |s: &str| parse(s).unwrap_err().to_string();
         assert_eq!(e("0-11,*3"), "plan:1:6: expected a block index");

@@ -52,7 +52,9 @@ impl Plan {
     }
 
     /// Checks the plan against a model with `count` blocks: indices exist,
-    /// no parallel group or sequence is empty, no repeat count is 0.
+    /// no parallel group or nested group is empty (as the parser refuses
+    /// `[]` and `()`; a plan tree from a file could hold one, and a repeat
+    /// of an empty group would run its loop for nothing), no repeat count is 0.
     pub fn validate(&self, count: usize) -> crate::Result<()> {
         if let Some(max) = self.max_block().filter(|&m| m >= count) {
             return Err(crate::RewriteError::NoSuchBlock { block: max, count });
@@ -63,7 +65,7 @@ impl Plan {
         if self.depth() > MAX_DEPTH {
             return Err(crate::RewriteError::TooDeep { limit: MAX_DEPTH });
         }
-        self.validate_shape(count)
+        self.validate_shape(count, true)
     }
 
     /// Nesting depth (a block is 0).
@@ -75,14 +77,15 @@ impl Plan {
         }
     }
 
-    fn validate_shape(&self, count: usize) -> crate::Result<()> {
+    fn validate_shape(&self, count: usize, top: bool) -> crate::Result<()> {
         match self {
             Plan::Block(i) if *i >= count => Err(crate::RewriteError::NoSuchBlock { block: *i, count }),
             Plan::Block(_) => Ok(()),
             Plan::Parallel(v) if v.is_empty() => Err(crate::RewriteError::EmptyParallel),
-            Plan::Seq(v) | Plan::Parallel(v) => v.iter().try_for_each(|p| p.validate_shape(count)),
+            Plan::Seq(v) if v.is_empty() && !top => Err(crate::RewriteError::EmptyGroup),
+            Plan::Seq(v) | Plan::Parallel(v) => v.iter().try_for_each(|p| p.validate_shape(count, false)),
             Plan::Repeat { times: 0, .. } => Err(crate::RewriteError::ZeroRepeat),
-            Plan::Repeat { body, .. } => body.validate_shape(count),
+            Plan::Repeat { body, .. } => body.validate_shape(count, false),
         }
     }
 }
@@ -123,10 +126,13 @@ fn write_items(f: &mut fmt::Formatter<'_>, items: &[Plan]) -> fmt::Result {
 fn run_length(items: &[Plan], k: usize) -> usize {
     let Plan::Block(a) = items[k] else { return 0 };
     let Some(Plan::Block(b)) = items.get(k + 1) else { return 1 };
-    let step: isize = match *b as isize - a as isize {
-        1 => 1,
-        -1 => -1,
-        _ => return 1,
+    // Checked: indices near usize::MAX must not wrap into a "range".
+    let step: isize = if a.checked_add(1) == Some(*b) {
+        1
+    } else if b.checked_add(1) == Some(a) {
+        -1
+    } else {
+        return 1;
     };
     let len = extend_run(items, k, a, step);
     if step < 0 && len < 3 {
@@ -138,7 +144,8 @@ fn run_length(items: &[Plan], k: usize) -> usize {
 fn extend_run(items: &[Plan], k: usize, a: usize, step: isize) -> usize {
     let mut len = 2;
     while let Some(Plan::Block(c)) = items.get(k + len) {
-        if *c as isize == a as isize + step * len as isize {
+        let next = if step > 0 { a.checked_add(len) } else { a.checked_sub(len) };
+        if Some(*c) == next {
             len += 1;
         } else {
             break;

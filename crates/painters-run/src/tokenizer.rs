@@ -2,14 +2,16 @@
 //! crate, with the ids of its special tokens from `config.json`.
 use std::path::{Path, PathBuf};
 
+use painters_graph::names::one_line;
+
 /// Errors loading or using a tokenizer.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenizerError {
     #[error("no tokenizer.json next to {0}; pass --tokenizer PATH")]
     Missing(PathBuf),
-    #[error("cannot load tokenizer {path}: {reason}")]
+    #[error("cannot load tokenizer {}: {}", one_line(&.path.display().to_string()), one_line(.reason))]
     Load { path: PathBuf, reason: String },
-    #[error("tokenizer: {0}")]
+    #[error("tokenizer: {}", one_line(.0))]
     Encode(String),
 }
 
@@ -43,20 +45,28 @@ impl Tokenizer {
         if !path.is_file() {
             return Err(TokenizerError::Missing(model.to_path_buf()));
         }
-        let mut inner = tokenizers::Tokenizer::from_file(&path)
-            .map_err(|e| TokenizerError::Load { path: path.clone(), reason: e.to_string() })?;
+        let text = std::fs::read_to_string(&path).map_err(|e| TokenizerError::Load { path: path.clone(), reason: e.to_string() })?;
+        let config_dir = path.parent().map(Path::to_path_buf).unwrap_or(dir.clone());
+        let config = [config_dir.join("config.json"), dir.join("config.json")].into_iter().find_map(|p| std::fs::read_to_string(p).ok());
+        Self::from_parts(path, &text, config.as_deref())
+    }
+
+    /// A tokenizer from the text of its `tokenizer.json` (read from `path`,
+    /// named in errors) and of the model's `config.json`, when there is one.
+    pub fn from_parts(path: PathBuf, tokenizer_json: &str, config_json: Option<&str>) -> Result<Self, TokenizerError> {
+        let load = |reason: String| TokenizerError::Load { path: path.clone(), reason };
+        let mut inner: tokenizers::Tokenizer =
+            guarded(true, || tokenizer_json.parse()).map_err(load)?.map_err(|e: tokenizers::Error| load(e.to_string()))?;
         // As Hugging Face's `tokenizer(text)`: no padding and no truncation unless asked
         // (sentence-transformers files carry `padding: Fixed(128)`, which would pad every
         // text with attended [PAD] tokens). painters pads batches itself, with masks.
         inner.with_padding(None);
-        inner
-            .with_truncation(None)
-            .map_err(|e| TokenizerError::Load { path: path.clone(), reason: e.to_string() })?;
-        let config_dir = path.parent().map(Path::to_path_buf).unwrap_or(dir.clone());
-        let config = [config_dir.join("config.json"), dir.join("config.json")]
-            .into_iter()
-            .find_map(|p| std::fs::read_to_string(p).ok())
-            .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok());
+        inner.with_truncation(None).map_err(|e| load(e.to_string()))?;
+        // A file can parse and still make the library panic on every text
+        // (a post-processor naming a special token the vocabulary lacks):
+        // refuse it here, with the reason, rather than in the middle of a task.
+        guarded(true, || inner.encode_char_offsets("a", true).map(|_| ())).map_err(load)?.map_err(|e| load(e.to_string()))?;
+        let config = config_json.and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok());
         let id = |key: &str| config.as_ref().and_then(|c| c[key].as_i64().or_else(|| c[key][0].as_i64()));
         let max_positions = config.as_ref().and_then(|c| c["max_position_embeddings"].as_u64()).map(|n| n as usize);
         let mut t = Self { bos: id("bos_token_id"), eos: id("eos_token_id"), max_positions, inner, path };
@@ -68,18 +78,72 @@ impl Tokenizer {
 
     /// Encodes `text`, with the tokenizer's special tokens when `special`.
     pub fn encode(&self, text: &str, special: bool) -> Result<Encoded, TokenizerError> {
-        let e = self.inner.encode_char_offsets(text, special).map_err(|e| TokenizerError::Encode(e.to_string()))?;
+        let e = guarded(false, || self.inner.encode_char_offsets(text, special))
+            .map_err(TokenizerError::Encode)?
+            .map_err(|e| TokenizerError::Encode(e.to_string()))?;
         Ok(Encoded { ids: e.get_ids().iter().map(|&i| i64::from(i)).collect(), offsets: e.get_offsets().to_vec() })
     }
 
     /// Decodes ids, skipping special tokens.
     pub fn decode(&self, ids: &[i64]) -> Result<String, TokenizerError> {
         let ids: Vec<u32> = ids.iter().map(|&i| i as u32).collect();
-        self.inner.decode(&ids, true).map_err(|e| TokenizerError::Encode(e.to_string()))
+        guarded(false, || self.inner.decode(&ids, true)).map_err(TokenizerError::Encode)?.map_err(|e| TokenizerError::Encode(e.to_string()))
     }
 
     /// Vocabulary size including added tokens.
     pub fn vocab_size(&self) -> usize {
         self.inner.get_vocab_size(true)
+    }
+}
+
+/// Runs a call into the `tokenizers` library, which panics on some malformed
+/// files (a truncated string inside a pre-tokenizer, a post-processor naming
+/// a missing special token): the panic becomes an error message, and the
+/// default hook's report is silenced meanwhile when `quiet` (loading, done
+/// once; not around encodes, which may run on several threads while the
+/// hook is process-wide).
+fn guarded<R>(quiet: bool, f: impl FnOnce() -> R) -> Result<R, String> {
+    let hook = quiet.then(|| {
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        hook
+    });
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    if let Some(hook) = hook {
+        std::panic::set_hook(hook);
+    }
+    result.map_err(|payload| {
+        let msg = payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "no message".into());
+        format!("the tokenizers library failed on this file ({msg})")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture() -> String {
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/llama-optimum/tokenizer.json")).unwrap()
+    }
+
+    #[test]
+    fn library_panics_on_malformed_files_become_errors() {
+        // Found by the fuzzer: tokenizers panics when a post-processor names
+        // a special token it does not define, and on some truncated files.
+        let mut v: serde_json::Value = serde_json::from_str(&fixture()).unwrap();
+        v["post_processor"]["special_tokens"].as_object_mut().unwrap().remove("<s>");
+        let e = Tokenizer::from_parts("t.json".into(), &v.to_string(), None).unwrap_err().to_string();
+        assert!(e.starts_with("cannot load tokenizer t.json: the tokenizers library failed on this file ("), "{e}");
+        assert!(!e.contains('\n'));
+        let text = fixture();
+        let cut = &text[..text.find("\"merges\"").unwrap_or(text.len() / 2) + 3];
+        let e = Tokenizer::from_parts("t.json".into(), cut, None).unwrap_err().to_string();
+        assert!(e.starts_with("cannot load tokenizer t.json: "), "{e}");
+        let t = Tokenizer::from_parts("t.json".into(), &fixture(), Some(r#"{"eos_token_id": [2, 3]}"#)).unwrap();
+        assert_eq!(t.eos, Some(2));
     }
 }

@@ -28,6 +28,38 @@ pub struct ProbeExample {
     pub train: bool,
 }
 
+/// The most examples a task data file may hold by default: tasks run every
+/// example through the model (in a sweep, once per plan), so a file past
+/// this is refused before anything runs. [`MAX_EXAMPLES_ENV`] raises it.
+pub const MAX_EXAMPLES: usize = 100_000;
+/// The environment variable that sets the limit on examples.
+pub const MAX_EXAMPLES_ENV: &str = "PAINTERS_MAX_EXAMPLES";
+
+/// The limit on examples: [`MAX_EXAMPLES_ENV`] when set, else [`MAX_EXAMPLES`].
+pub fn max_examples() -> Result<usize, EvalError> {
+    limit_from_env(MAX_EXAMPLES_ENV, MAX_EXAMPLES)
+}
+
+/// A positive integer limit from environment variable `var`, else `default`.
+pub fn limit_from_env(var: &str, default: usize) -> Result<usize, EvalError> {
+    match std::env::var(var) {
+        Err(_) => Ok(default),
+        Ok(v) => v.trim().replace('_', "").parse::<usize>().ok().filter(|&n| n > 0).ok_or_else(|| {
+            EvalError::Task(format!("{var}={v:?} is not a positive number"))
+        }),
+    }
+}
+
+fn check_count(path: &Path, n: usize, limit: usize) -> Result<(), EvalError> {
+    if n > limit {
+        return Err(err(
+            path,
+            format!("{n} examples; the limit is {limit} (set {MAX_EXAMPLES_ENV} to raise it, or use a task's limit)"),
+        ));
+    }
+    Ok(())
+}
+
 fn err(path: &Path, reason: impl Into<String>) -> EvalError {
     EvalError::Data { path: path.display().to_string(), reason: reason.into() }
 }
@@ -41,8 +73,8 @@ fn is_jsonl(path: &Path) -> bool {
 }
 
 /// Parses JSONL, naming the line of any error.
-fn jsonl(path: &Path) -> Result<Vec<(usize, serde_json::Value)>, EvalError> {
-    let text = read(path)?;
+fn jsonl(path: &Path, text: &str) -> Result<Vec<(usize, serde_json::Value)>, EvalError> {
+    check_count(path, text.lines().filter(|l| !l.trim().is_empty()).count(), max_examples()?)?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -66,13 +98,14 @@ struct BigBench {
     output_prefix: String,
 }
 
-fn bigbench(path: &Path) -> Result<BigBench, EvalError> {
-    let v: serde_json::Value = serde_json::from_str(&read(path)?)
+fn bigbench(path: &Path, text: &str) -> Result<BigBench, EvalError> {
+    let v: serde_json::Value = serde_json::from_str(text)
         .map_err(|e| err(path, format!("not a BIG-bench task.json (line {}): {e}", e.line())))?;
     let examples = v["examples"].as_array().cloned().ok_or_else(|| err(path, "not a BIG-bench task.json: no 'examples' list"))?;
     if examples.is_empty() {
         return Err(err(path, "no examples"));
     }
+    check_count(path, examples.len(), max_examples()?)?;
     let s = |k: &str, d: &str| v[k].as_str().unwrap_or(d).to_string();
     Ok(BigBench {
         examples,
@@ -84,9 +117,14 @@ fn bigbench(path: &Path) -> Result<BigBench, EvalError> {
 
 /// Multiple-choice examples from a BIG-bench task.json or JSONL.
 pub fn load_choice(path: &Path) -> Result<Vec<ChoiceExample>, EvalError> {
+    parse_choice(path, &read(path)?)
+}
+
+/// [`load_choice`] on the text of `path` (JSONL when it ends in `.jsonl`).
+pub fn parse_choice(path: &Path, text: &str) -> Result<Vec<ChoiceExample>, EvalError> {
     let mut out = Vec::new();
     if is_jsonl(path) {
-        for (line, v) in jsonl(path)? {
+        for (line, v) in jsonl(path, text)? {
             let at = |r: &str| err(path, format!("line {line}: {r}"));
             let context = v["context"].as_str().ok_or_else(|| at("no string 'context'"))?.to_string();
             let choices: Vec<String> = v["choices"]
@@ -106,7 +144,7 @@ pub fn load_choice(path: &Path) -> Result<Vec<ChoiceExample>, EvalError> {
         }
         return Ok(out);
     }
-    let t = bigbench(path)?;
+    let t = bigbench(path, text)?;
     for (i, e) in t.examples.iter().enumerate() {
         let at = |r: &str| err(path, format!("example {}: {r}", i + 1));
         let input = e["input"].as_str().ok_or_else(|| at("no string 'input'"))?;
@@ -133,7 +171,12 @@ pub fn load_choice(path: &Path) -> Result<Vec<ChoiceExample>, EvalError> {
 
 /// Generative examples from a BIG-bench task.json.
 pub fn load_generate(path: &Path) -> Result<Vec<GenExample>, EvalError> {
-    let t = bigbench(path)?;
+    parse_generate(path, &read(path)?)
+}
+
+/// [`load_generate`] on the text of `path`.
+pub fn parse_generate(path: &Path, text: &str) -> Result<Vec<GenExample>, EvalError> {
+    let t = bigbench(path, text)?;
     let mut out = Vec::new();
     for (i, e) in t.examples.iter().enumerate() {
         let at = |r: &str| err(path, format!("example {}: {r}", i + 1));
@@ -154,8 +197,13 @@ pub fn load_generate(path: &Path) -> Result<Vec<GenExample>, EvalError> {
 
 /// Probe examples from JSONL `{"text", "label", "split"}`.
 pub fn load_probe(path: &Path) -> Result<Vec<ProbeExample>, EvalError> {
+    parse_probe(path, &read(path)?)
+}
+
+/// [`load_probe`] on the text of `path`.
+pub fn parse_probe(path: &Path, text: &str) -> Result<Vec<ProbeExample>, EvalError> {
     let mut out = Vec::new();
-    for (line, v) in jsonl(path)? {
+    for (line, v) in jsonl(path, text)? {
         let at = |r: &str| err(path, format!("line {line}: {r}"));
         let text = v["text"].as_str().ok_or_else(|| at("no string 'text'"))?.to_string();
         let label = match &v["label"] {
@@ -171,4 +219,38 @@ pub fn load_probe(path: &Path) -> Result<Vec<ProbeExample>, EvalError> {
         out.push(ProbeExample { text, label, train });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_past_the_example_limit_are_refused_before_parsing() {
+        let line = r#"{"context": "c", "choices": ["a", "b"], "label": 0}"#;
+        let text = vec![line; MAX_EXAMPLES + 1].join("\n");
+        let e = parse_choice(Path::new("big.jsonl"), &text).unwrap_err().to_string();
+        assert_eq!(e, "big.jsonl: 100001 examples; the limit is 100000 (set PAINTERS_MAX_EXAMPLES to raise it, or use a task's limit)");
+        let ex = r#"{"input": "q", "target": "a"}"#;
+        let text = format!(r#"{{"examples": [{}]}}"#, vec![ex; MAX_EXAMPLES + 1].join(","));
+        let e = parse_generate(Path::new("task.json"), &text).unwrap_err().to_string();
+        assert_eq!(e, "task.json: 100001 examples; the limit is 100000 (set PAINTERS_MAX_EXAMPLES to raise it, or use a task's limit)");
+        assert_eq!(parse_choice(Path::new("ok.jsonl"), &[line; 3].join("\n")).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn the_limit_is_raised_by_its_variable() {
+        assert_eq!(limit_from_env("PAINTERS_TEST_UNSET_LIMIT", 7).unwrap(), 7);
+        // A variable only this test sets (the real one may be set by whoever runs the tests).
+        std::env::set_var("PAINTERS_TEST_LIMIT_A", "2_000_000");
+        assert_eq!(limit_from_env("PAINTERS_TEST_LIMIT_A", 7).unwrap(), 2_000_000);
+        std::env::set_var("PAINTERS_TEST_LIMIT_B", "lots");
+        assert_eq!(limit_from_env("PAINTERS_TEST_LIMIT_B", 7).unwrap_err().to_string(), "PAINTERS_TEST_LIMIT_B=\"lots\" is not a positive number");
+    }
+
+    #[test]
+    fn keys_quoted_in_errors_stay_on_one_line() {
+        let e = parse_choice(Path::new("t.json"), r#"{"examples": [{"input": "q", "target_scores": {"a\nb": "x"}}]}"#).unwrap_err();
+        assert_eq!(e.to_string(), "t.json: example 1: score of 'a\\nb' is not a number");
+    }
 }

@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use painters_graph::names::one_line;
+
 use crate::lm::LmError;
 use crate::tokenizer::TokenizerError;
 
@@ -21,7 +23,7 @@ pub enum EvalError {
     Model(#[from] LmError),
     #[error(transparent)]
     Tokenizer(#[from] TokenizerError),
-    #[error("{path}: {reason}")]
+    #[error("{}: {}", one_line(.path), one_line(.reason))]
     Data { path: String, reason: String },
     #[error("{0}")]
     Task(String),

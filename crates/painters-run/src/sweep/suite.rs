@@ -15,6 +15,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::eval::EvalError;
 
+/// The most tasks a suite may list by default ([`MAX_TASKS_ENV`] raises it).
+pub const MAX_TASKS: usize = 1_000;
+/// The environment variable that sets the limit on a suite's tasks.
+pub const MAX_TASKS_ENV: &str = "PAINTERS_MAX_SUITE_TASKS";
+
 /// One task of a suite.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SuiteTask {
@@ -80,11 +85,24 @@ pub struct Suite {
 impl Suite {
     /// Reads a suite and resolves its data paths; every data file must exist.
     pub fn load(path: &Path) -> Result<Self, EvalError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| EvalError::Data { path: path.display().to_string(), reason: e.to_string() })?;
+        Self::from_str(path, &text)
+    }
+
+    /// [`Self::load`] on the text of the suite file `path`.
+    pub fn from_str(path: &Path, text: &str) -> Result<Self, EvalError> {
         let err = |reason: String| EvalError::Data { path: path.display().to_string(), reason };
-        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-        let mut suite: Suite = serde_json::from_str(&text).map_err(|e| err(format!("not a suite file: {e}")))?;
+        let mut suite: Suite = serde_json::from_str(text).map_err(|e| err(format!("not a suite file: {e}")))?;
         if suite.tasks.is_empty() {
             return Err(err("the suite has no tasks".into()));
+        }
+        let limit = crate::eval::data::limit_from_env(MAX_TASKS_ENV, MAX_TASKS)?;
+        if suite.tasks.len() > limit {
+            return Err(err(format!(
+                "{} tasks; the limit is {limit} (a sweep runs every task for every plan; set {MAX_TASKS_ENV} to raise it)",
+                suite.tasks.len()
+            )));
         }
         let base = path.parent().unwrap_or(Path::new("."));
         if let Some(sim) = &mut suite.similarity {
@@ -104,5 +122,32 @@ impl Suite {
             }
         }
         Ok(suite)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn suite_text(tasks: usize) -> String {
+        let t = r#"{"name": "t", "task": "perplexity", "data": "text.txt"}"#;
+        format!(r#"{{"name": "s", "tasks": [{}]}}"#, vec![t; tasks].join(","))
+    }
+
+    #[test]
+    fn suites_past_the_task_limit_are_refused() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/suite.json");
+        let e = Suite::from_str(&path, &suite_text(MAX_TASKS + 1)).unwrap_err().to_string();
+        assert!(
+            e.ends_with("suite.json: 1001 tasks; the limit is 1000 (a sweep runs every task for every plan; set PAINTERS_MAX_SUITE_TASKS to raise it)"),
+            "{e}"
+        );
+        assert_eq!(Suite::from_str(&path, &suite_text(2)).unwrap().tasks.len(), 2);
+    }
+
+    #[test]
+    fn names_quoted_in_errors_stay_on_one_line() {
+        let e = Suite::from_str(Path::new("s.json"), r#"{"tasks": [{"name": "a\nb", "task": "x", "data": "d"}]}"#).unwrap_err();
+        assert_eq!(e.to_string(), "s.json: task 'a\\nb': unknown kind 'x'");
     }
 }
