@@ -23,6 +23,8 @@ pub enum LmError {
     KvShape(String),
     #[error("{0}")]
     Ort(#[from] ort::Error),
+    #[error(transparent)]
+    Graph(#[from] painters_graph::GraphError),
 }
 
 /// The KV cache of one sequence: every `present.*` of a run, by slot input name.
@@ -31,6 +33,9 @@ pub struct Cache {
     pub tensors: Vec<(String, HostTensor)>,
     pub len: usize,
 }
+
+/// Initializers at least this large are read in place by sessions of emitted models.
+pub const IN_PLACE_MIN: usize = 1024;
 
 /// A model ready to score token sequences.
 #[derive(Debug)]
@@ -42,6 +47,19 @@ pub struct LanguageModel {
 impl LanguageModel {
     pub fn open(runtime: &Runtime, model: &Path, opts: &SessionOptions) -> Result<Self, LmError> {
         Self::from_session(ModelSession::open(runtime, model, opts)?)
+    }
+
+    /// A session of `proto`, a model emitted from `model` (a rewrite held in
+    /// memory, never written): its weights are read in place from the
+    /// source's file (inline weights) or its external-data files.
+    pub fn open_emitted(
+        runtime: &Runtime,
+        model: &painters_graph::OnnxModel,
+        proto: painters_graph::proto::onnx::ModelProto,
+        opts: &SessionOptions,
+    ) -> Result<Self, LmError> {
+        let (bytes, _) = model.session_form(proto, IN_PLACE_MIN)?;
+        Self::from_session(ModelSession::open_serialized(runtime, &bytes, model.dir(), opts)?)
     }
 
     /// Wraps an open session, checking that every input can be filled.

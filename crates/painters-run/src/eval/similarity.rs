@@ -7,11 +7,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use painters_rewrite::{emit_with, EmitOptions, Schedule};
-use protobuf::Message;
 
 use super::{progress, EvalError, TaskResult};
 use crate::lm::{LanguageModel, LmError};
-use crate::session::{ModelSession, SessionOptions};
+use crate::session::SessionOptions;
 use crate::tokenizer::Tokenizer;
 use crate::Runtime;
 
@@ -28,22 +27,9 @@ pub fn tapped_session(runtime: &Runtime, model: &Path, opts: &SessionOptions) ->
     let (m, layout) = painters_rewrite::open(model, false)?;
     let t = layout.num_blocks();
     let proto = emit_with(&m, &layout, &Schedule::sequence(0..t), &EmitOptions { tap: true })?;
-    let bytes = proto.write_to_bytes().map_err(|e| EvalError::Task(e.to_string()))?;
-    let session = if m.has_external_data() {
-        // External data is resolved relative to the model file: write the tapped graph beside it.
-        let dir = model.parent().unwrap_or(Path::new("."));
-        let tmp = tempfile_in(dir)?;
-        std::fs::write(tmp.path(), &bytes).map_err(|e| EvalError::Task(e.to_string()))?;
-        ModelSession::open(runtime, tmp.path(), opts)?
-    } else {
-        ModelSession::open_bytes(runtime, &bytes, opts)?
-    };
-    Ok((LanguageModel::from_session(session)?, t))
+    Ok((LanguageModel::open_emitted(runtime, &m, proto, opts)?, t))
 }
 
-fn tempfile_in(dir: &Path) -> Result<tempfile::NamedTempFile, EvalError> {
-    tempfile::Builder::new().prefix(".painters-tap-").suffix(".onnx").tempfile_in(dir).map_err(|e| EvalError::Task(format!("{}: {e}", dir.display())))
-}
 
 /// Computes the similarity matrix over `texts` (each truncated to `max_tokens`).
 pub fn similarity(lm: &mut LanguageModel, blocks: usize, tok: &Tokenizer, texts: &[String], max_tokens: usize) -> Result<(TaskResult, Similarity), EvalError> {

@@ -10,13 +10,12 @@
 //!   −log p(token | the window's earlier tokens).
 use std::path::Path;
 
-use painters_graph::proto::onnx::ModelProto;
 use painters_graph::{BlockLayout, OnnxModel};
 use painters_rewrite::{emit_with, EmitOptions, Schedule};
 
 use crate::eval::EvalError;
 use crate::lm::{log_prob, LanguageModel, LmError};
-use crate::session::{ModelSession, SessionOptions};
+use crate::session::SessionOptions;
 use crate::tokenizer::Tokenizer;
 use crate::Runtime;
 
@@ -72,20 +71,8 @@ pub fn session_for(
     opts: &SessionOptions,
 ) -> Result<LanguageModel, EvalError> {
     let proto = emit_with(model, layout, schedule, &EmitOptions { tap })?;
-    open_emitted(runtime, model, proto, opts)
+    Ok(LanguageModel::open_emitted(runtime, model, proto, opts)?)
 }
-
-/// A session of a model emitted from `model`, held in memory: its weights
-/// are read in place from the source's file (inline weights) or its
-/// external-data files.
-fn open_emitted(runtime: &Runtime, model: &OnnxModel, proto: ModelProto, opts: &SessionOptions) -> Result<LanguageModel, EvalError> {
-    let (bytes, _) = model.session_form(proto, IN_PLACE_MIN)?;
-    let session = ModelSession::open_serialized(runtime, &bytes, model.dir(), opts)?;
-    Ok(LanguageModel::from_session(session)?)
-}
-
-/// Initializers at least this large are read in place by candidate sessions.
-const IN_PLACE_MIN: usize = 1024;
 
 /// How candidates were scored.
 #[derive(Debug, Clone, Copy, Default, serde::Serialize)]

@@ -87,7 +87,7 @@ impl Chain {
         let opts = SessionOptions { spin: false, ..opts.clone() };
         let open = |nodes: &[usize], inputs: &[(String, i32)], outputs: &[String]| -> Result<ModelSession, EvalError> {
             let piece = extract(&model.proto, nodes, inputs, outputs)?;
-            let (bytes, _) = model.session_form(piece, 1024)?;
+            let (bytes, _) = model.session_form(piece, crate::lm::IN_PLACE_MIN)?;
             Ok(ModelSession::open_serialized(runtime, &bytes, model.dir(), &opts)?)
         };
         let prologue = open(&layout.prologue, &[], &outputs)?;
