@@ -48,6 +48,11 @@ pub struct OnnxModel {
     map: Bytes,
 }
 
+/// Serializes a model protobuf as it is (nothing checked: tests write broken models with it).
+pub fn proto_bytes(proto: &ModelProto) -> Result<Vec<u8>> {
+    proto.write_to_bytes().map_err(|e| GraphError::Invalid(format!("cannot serialize: {e}")))
+}
+
 impl OnnxModel {
     /// Reads and checks `path`: the protobuf parses, holds a graph with nodes,
     /// and every external-data reference is relative, inside the model's
@@ -271,7 +276,7 @@ impl OnnxModel {
 
     /// Serializes the model to bytes (weights included when inline).
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        self.proto.write_to_bytes().map_err(|e| GraphError::Invalid(format!("cannot serialize: {e}")))
+        proto_bytes(&self.proto)
     }
 
     /// Writes the model to `path` atomically. External references are kept

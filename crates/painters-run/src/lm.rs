@@ -265,11 +265,15 @@ fn exp_f32(x: f32) -> f32 {
 }
 
 /// The logits row of (batch row `r`, position `p`) of a `[B, S, V]` output.
-pub fn logits_row(logits: &HostTensor, r: usize, p: usize) -> &[f32] {
-    let (s, v) = (logits.shape[1] as usize, logits.shape[2] as usize);
-    let data = logits.as_f32().unwrap_or(&[]);
+pub fn logits_row(logits: &HostTensor, r: usize, p: usize) -> Result<&[f32], LmError> {
+    let bad = || LmError::MissingOutput(format!("logits of shape [batch, seq, vocab] with row {r}, position {p} (got {:?})", logits.shape));
+    let (&[b, s, v], Some(data)) = (logits.shape.as_slice(), logits.as_f32()) else { return Err(bad()) };
+    let (b, s, v) = (usize::try_from(b).map_err(|_| bad())?, usize::try_from(s).map_err(|_| bad())?, usize::try_from(v).map_err(|_| bad())?);
+    if r >= b || p >= s || data.len() != b * s * v {
+        return Err(bad());
+    }
     let start = (r * s + p) * v;
-    &data[start..start + v]
+    Ok(&data[start..start + v])
 }
 
 #[cfg(test)]

@@ -232,3 +232,77 @@ fn a_folder_in_use_is_refused_and_a_stale_lock_taken_over() {
     assert!(out.join("model.onnx").is_file());
     assert!(!lock.exists(), "the lock is released");
 }
+
+/// One definition of a valid input model: a node reading a tensor nothing
+/// produces, a tensor produced twice, and a weight whose header claims more
+/// bytes than it holds are refused by inspect, rewrite, eval, sweep and
+/// prune alike, with one line, and nothing is written.
+#[test]
+fn invalid_models_are_refused_by_every_command_and_nothing_is_written() {
+    use painters_graph::proto::onnx::ModelProto;
+    type Edit = fn(&mut ModelProto);
+    let cases: [(&str, Edit, &str); 3] = [
+        (
+            "undefined",
+            |m| {
+                let g = m.graph.as_mut().unwrap();
+                let k = (g.node.len() / 2..g.node.len()).find(|&k| !g.node[k].input.is_empty()).unwrap();
+                g.node[k].input[0] = "nowhere".into();
+            },
+            "'nowhere' but nothing produces it",
+        ),
+        (
+            "duplicate",
+            |m| {
+                let g = m.graph.as_mut().unwrap();
+                let k = g.node.len() / 2;
+                let o = g.node[k - 1].output[0].clone();
+                let mut copy = g.node[k - 1].clone();
+                copy.set_name("copy".into());
+                copy.output = vec![o];
+                g.node.insert(k, copy);
+            },
+            "is produced more than once",
+        ),
+        (
+            "header",
+            |m| {
+                let g = m.graph.as_mut().unwrap();
+                let t = g.initializer.iter_mut().find(|t| t.raw_data.as_ref().is_some_and(|r| r.len() > 64) && !t.dims.is_empty()).unwrap();
+                t.dims[0] *= 2;
+            },
+            "but it holds",
+        ),
+    ];
+    let src = common::fixtures_dir().join("llama-optimum");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let (text, suite) = (root.join("tests/data/text.txt"), root.join("tests/data/suite.json"));
+    for (name, edit, expect) in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("model");
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in ["config.json", "tokenizer.json"] {
+            if src.join(f).exists() {
+                std::fs::copy(src.join(f), dir.join(f)).unwrap();
+            }
+        }
+        let mut proto = OnnxModel::load(src.join("model.onnx")).unwrap().proto.clone();
+        edit(&mut proto);
+        std::fs::write(dir.join("model.onnx"), painters_graph::model::proto_bytes(&proto).unwrap()).unwrap();
+        let d = dir.to_str().unwrap();
+        let out = tmp.path().join("out");
+        let o = out.to_str().unwrap();
+        let commands: [Vec<&str>; 5] = [
+            vec!["inspect", d],
+            vec!["rewrite", d, "--plan", "0-1", "-o", o],
+            vec!["eval", d, "--task", "perplexity", "--data", text.to_str().unwrap()],
+            vec!["sweep", "--model", d, "--n-range", "0..0", "--tasks", suite.to_str().unwrap(), "--out", o],
+            vec!["prune", d, "--budget", "1", "--method", "bi", "--calib", text.to_str().unwrap(), "-o", o],
+        ];
+        for args in commands {
+            let err = fails(&args);
+            assert!(err.contains(expect), "{name}: {args:?}: {err}");
+            assert!(!out.exists(), "{name}: {args:?} wrote {}", out.display());
+        }
+    }
+}

@@ -157,7 +157,7 @@ fn score_with_cache(lm: &mut LanguageModel, pairs: &[(Vec<i64>, Vec<i64>, usize)
     }
     let (outs, cache) = lm.prefill(&ctx, None)?;
     let logits = outs.iter().find(|(k, _)| k == "logits").map(|(_, t)| t).ok_or_else(|| LmError::MissingOutput("logits".into()))?;
-    let last = logits_row(logits, 0, ctx.len() - 1).to_vec();
+    let last = logits_row(logits, 0, ctx.len().saturating_sub(1))?.to_vec();
     let mut lls = Vec::new();
     for (_, cont, _) in pairs {
         let mut ll = log_prob(&last, cont[0] as usize);

@@ -19,7 +19,7 @@ pub fn greedy_ids(lm: &mut LanguageModel, prompt: &[i64], max_new: usize, eos: O
     let mut out = Vec::new();
     let last_logits = |outs: &[(String, crate::tensor::HostTensor)], pos: usize| -> Result<Vec<f32>, EvalError> {
         let l = outs.iter().find(|(k, _)| k == "logits").map(|(_, t)| t).ok_or_else(|| LmError::MissingOutput("logits".into()))?;
-        Ok(logits_row(l, 0, pos).to_vec())
+        Ok(logits_row(l, 0, pos)?.to_vec())
     };
     if lm.has_cache() {
         let (outs, mut cache) = lm.prefill(prompt, None)?;

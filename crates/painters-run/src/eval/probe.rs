@@ -27,8 +27,12 @@ pub fn embed(lm: &mut LanguageModel, tok: &Tokenizer, texts: &[String], batch: u
             .find(|(k, _)| k == "last_hidden_state")
             .map(|(_, t)| t)
             .ok_or_else(|| LmError::MissingOutput("last_hidden_state".into()))?;
-        let (s, d) = (h.shape[1] as usize, h.shape[2] as usize);
-        let data = h.as_f32().unwrap_or(&[]);
+        let bad = || LmError::MissingOutput(format!("last_hidden_state of shape [{}, seq, hidden] in float32 (got {:?})", rows.len(), h.shape));
+        let (&[b, s, d], Some(data)) = (h.shape.as_slice(), h.as_f32()) else { return Err(bad().into()) };
+        let (s, d) = (usize::try_from(s).map_err(|_| bad())?, usize::try_from(d).map_err(|_| bad())?);
+        if b != rows.len() as i64 || data.len() != rows.len() * s * d || rows.iter().any(|r| r.len() > s) {
+            return Err(bad().into());
+        }
         for (r, row) in rows.iter().enumerate() {
             let mut v = vec![0f64; d];
             for p in 0..row.len() {

@@ -46,7 +46,13 @@ pub fn similarity(lm: &mut LanguageModel, blocks: usize, tok: &Tokenizer, texts:
             let t = outs.iter().find(|(o, _)| *o == name).map(|(_, t)| t).ok_or_else(|| LmError::MissingOutput(name.clone()))?;
             hs.push(t.as_f32().unwrap_or(&[]).to_vec());
         }
-        let d = hs[0].len() / ids.len().max(1);
+        if ids.is_empty() {
+            return Err(EvalError::Task("a similarity text has no tokens".into()));
+        }
+        let d = hs[0].len() / ids.len();
+        if d == 0 || hs.iter().any(|h| h.len() != ids.len() * d) {
+            return Err(EvalError::Task(format!("the hidden-state taps are not [1, {}, hidden] float32 tensors", ids.len())));
+        }
         let norms: Vec<Vec<f64>> = hs.iter().map(|h| h.chunks(d).map(|v| v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt()).collect()).collect();
         for i in 0..n {
             for j in i..n {
