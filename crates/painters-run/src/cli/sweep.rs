@@ -51,6 +51,9 @@ pub struct Args {
     /// results (checked to be one sweep: same model and suite, each result once)
     #[arg(long)]
     report_only: bool,
+    /// With --report-only: report even if some shards have no results yet (the title says which)
+    #[arg(long)]
+    partial: bool,
     /// Title of the report
     #[arg(long)]
     title: Option<String>,
@@ -107,7 +110,8 @@ pub fn main(args: Args, ort_lib: Option<&Path>) -> anyhow::Result<()> {
     if !args.report_only {
         sweep::run(runtime, &opts)?;
     }
-    let records = sweep::merged_records(&args.out)?;
+    let (records, missing) = sweep::merged_records(&args.out, args.partial)?;
+    let title = if missing.is_empty() { title } else { format!("{title} (partial: shards {} missing)", missing.join(", ")) };
     if records.is_empty() {
         anyhow::bail!("{} has no results yet", args.out.join("results.jsonl").display());
     }

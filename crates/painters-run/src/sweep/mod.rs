@@ -218,13 +218,14 @@ fn key(preset: &str, n: Option<usize>, task: &str) -> String {
 /// Runs the sweep; returns every record (old and new).
 pub fn run(runtime: &Runtime, o: &SweepOptions) -> Result<Vec<Record>, EvalError> {
     let io = |e: std::io::Error| EvalError::Task(format!("{}: {e}", o.out.display()));
+    // The model first: an invalid one is refused before anything is written.
+    let (model, layout) = painters_rewrite::open(&o.model, false)?;
     std::fs::create_dir_all(&o.out).map_err(io)?;
     // One writer per results file: shards of one sweep run side by side in one folder.
     let _lock = match o.shard {
         None => painters_graph::lock::FolderLock::acquire(&o.out, "sweep")?,
         Some(s) => painters_graph::lock::FolderLock::acquire_file(&o.out, &format!(".painters.{}.lock", s.tag()), "sweep shard")?,
     };
-    let (model, layout) = painters_rewrite::open(&o.model, false)?;
     let layers = layout.num_blocks();
     let configs = configs(layers, &o.presets, &o.n_values, o.seed, &o.loops)?;
     let manifest = Manifest {
@@ -339,8 +340,9 @@ pub fn run(runtime: &Runtime, o: &SweepOptions) -> Result<Vec<Record>, EvalError
 /// file, checked to belong to one sweep (the same model and suite digests in
 /// their manifests, one plan per configuration, every shard of a split
 /// present) and to hold each (configuration, task) once; in the order of
-/// a single run (configurations, then tasks).
-pub fn merged_records(out: &Path) -> Result<Vec<Record>, EvalError> {
+/// a single run (configurations, then tasks). With `partial`, missing
+/// shards are allowed (a look at a split still running) and returned.
+pub fn merged_records(out: &Path, partial: bool) -> Result<(Vec<Record>, Vec<String>), EvalError> {
     let io = |e: std::io::Error| EvalError::Task(format!("{}: {e}", out.display()));
     let mut files: Vec<(String, PathBuf)> = Vec::new();
     let mut counts: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
@@ -364,9 +366,16 @@ pub fn merged_records(out: &Path) -> Result<Vec<Record>, EvalError> {
             counts.keys().map(|n| format!("of {n}")).collect::<Vec<_>>().join(", ")
         )));
     }
+    let mut absent = Vec::new();
     if let Some((n, have)) = counts.iter().next() {
-        if let Some(missing) = (1..=*n).find(|i| !have.contains(i)) {
-            return Err(EvalError::Task(format!("shard {missing}/{n} has no results yet ({} is missing)", results_file(out, Some(Shard { index: missing, count: *n })).display())));
+        for missing in (1..=*n).filter(|i| !have.contains(i)) {
+            if !partial {
+                return Err(EvalError::Task(format!(
+                    "shard {missing}/{n} has no results yet ({} is missing; --partial reports without it)",
+                    results_file(out, Some(Shard { index: missing, count: *n })).display()
+                )));
+            }
+            absent.push(format!("{missing}/{n}"));
         }
     }
     // Manifests: one model, one suite, one plan per configuration.
@@ -422,7 +431,7 @@ pub fn merged_records(out: &Path) -> Result<Vec<Record>, EvalError> {
         (c, t)
     };
     records.sort_by_key(pos);
-    Ok(records)
+    Ok((records, absent))
 }
 
 /// The similarity matrix of the unmodified model (computed once, kept in `out/similarity.json`).

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The full reproduction on record (issue: research-grade sweeps): the paper's
+# experiment on SmolLM2-135M (every start layer N = 0..14, the six presets,
+# looped-parallel with 3, 2 and 4 loops, scripts/suites/smollm2-repro.json)
+# and on all-MiniLM-L6-v2 (N = 0..2, scripts/suites/minilm.json). Many hours
+# on 2 cores: it runs as SHARDS shards one after another (each shard a spread
+# of the configurations, so a partial run already covers every preset) and
+# is resumable: rerun it and it continues where it stopped. After each shard
+# (and with --publish) the results, manifests, report and plots are copied to
+# docs/results/{smollm2,minilm}/ (the work folders stay in out/).
+#   scripts/repro.sh            run (or resume), publishing as it goes
+#   scripts/repro.sh --publish  only merge what is there and publish
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export ORT_DYLIB_PATH=${ORT_DYLIB_PATH:-$PWD/.ort/lib/libonnxruntime.so}
+P=${PAINTERS:-target/release/painters}
+SHARDS=${SHARDS:-8}
+publish_only=0; [[ "${1:-}" == "--publish" ]] && publish_only=1
+
+sm=(--model models/smollm2-135m-past --n-range 0..14 --loops 3,2,4 --tasks scripts/suites/smollm2-repro.json --title "SmolLM2-135M-Instruct")
+mini=(--model models/minilm-l6 --n-range 0..2 --loops 3,2,4 --tasks scripts/suites/minilm.json --title "all-MiniLM-L6-v2")
+
+publish() { # out-folder, docs-folder, sweep args...
+  local out=$1 dest=$2; shift 2
+  "$P" sweep "$@" --out "$out" --report-only --partial >/dev/null
+  mkdir -p "$dest"
+  cp "$out"/results*.jsonl "$out"/sweep*.json "$out"/report.md "$out"/*.png "$out"/*.svg "$dest"/ 2>/dev/null || true
+  [[ -f "$out/similarity.csv" ]] && cp "$out/similarity.csv" "$out/similarity.json" "$dest"/
+  {
+    echo "# How these results were made"
+    echo
+    echo "Command: \`scripts/repro.sh\` (SHARDS=$SHARDS), i.e. for I in 1..$SHARDS: \`painters sweep $* --out $out --shard I/$SHARDS\`, then \`--report-only --partial\`."
+    echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1e6}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), ONNX Runtime from onnxruntime==1.31.1."
+    echo "Updated: $(date -u +%Y-%m-%dT%H:%MZ). Records: $(cat "$out"/results*.jsonl | wc -l); evaluation seconds so far: $(cat "$out"/results*.jsonl | python3 -c 'import json,sys; print(round(sum(json.loads(l)["seconds"]["eval"]+json.loads(l)["seconds"]["rewrite"]+json.loads(l)["seconds"]["session"] for l in sys.stdin)))')."
+  } > "$dest/RUN.md"
+}
+
+if [[ $publish_only == 0 ]]; then
+  for i in $(seq "$SHARDS"); do
+    "$P" sweep "${mini[@]}" --out out/repro-minilm --shard "$i/$SHARDS"
+  done
+  publish out/repro-minilm docs/results/minilm "${mini[@]}"
+  for i in $(seq "$SHARDS"); do
+    "$P" sweep "${sm[@]}" --out out/repro-smollm2 --shard "$i/$SHARDS"
+    publish out/repro-smollm2 docs/results/smollm2 "${sm[@]}"
+  done
+fi
+publish out/repro-minilm docs/results/minilm "${mini[@]}"
+publish out/repro-smollm2 docs/results/smollm2 "${sm[@]}"
