@@ -53,6 +53,11 @@ pub fn proto_bytes(proto: &ModelProto) -> Result<Vec<u8>> {
     proto.write_to_bytes().map_err(|e| GraphError::Invalid(format!("cannot serialize: {e}")))
 }
 
+/// The serialized size of a model protobuf in bytes (inline weights included).
+pub fn proto_size(proto: &ModelProto) -> u64 {
+    proto.compute_size()
+}
+
 impl OnnxModel {
     /// Reads and checks `path`: the protobuf parses, holds a graph with nodes,
     /// and every external-data reference is relative, inside the model's

@@ -343,9 +343,42 @@ fn plan_initializer<'t>(t: &'t TensorProto, source: Option<&PayloadSource<'_>>) 
     Ok(whole(t))
 }
 
+/// A `painters.padding` metadata entry (as a serialized ModelProto field)
+/// that moves a copy of `len` bytes meant to start at output offset `at` to
+/// the page offset of its source, `src_offset`, and — for copies of 16 MiB
+/// or more — to a 64 KiB-aligned page index: measured with `copy_file_range`
+/// on ext4, a copy whose destination has the source's in-page offset runs
+/// ~1.5× faster than a misaligned one, and ~1.5× faster again when its
+/// destination page index is a multiple of 16 (as when `cp` copies a whole
+/// file). Empty when already aligned.
+pub fn padding(at: u64, src_offset: u64, len: u64) -> Vec<u8> {
+    let page = PAGE;
+    let align = if len >= 16 << 20 { 16 * page } else { page };
+    let want = src_offset % page;
+    if at % align == want {
+        return Vec::new();
+    }
+    let varint_len = |v: u64| (64 - (v | 1).leading_zeros() as u64).div_ceil(7);
+    const KEY: &str = crate::conventions::meta::PADDING;
+    // field 14 of ModelProto { field 1: KEY, field 2: k spaces }
+    let field_len = |k: u64| {
+        let entry = 2 + KEY.len() as u64 + 1 + varint_len(k) + k;
+        1 + varint_len(entry) + entry
+    };
+    let Some(k) = (0..2 * align).find(|&k| (at + field_len(k)) % align == want) else { return Vec::new() };
+    let mut e = crate::proto::onnx::StringStringEntryProto::new();
+    e.set_key(KEY.to_string());
+    e.set_value(" ".repeat(k as usize));
+    let mut m = crate::proto::onnx::ModelProto::new();
+    m.metadata_props.push(e);
+    let bytes = m.write_to_bytes().unwrap_or_default();
+    debug_assert_eq!(bytes.len() as u64, field_len(k));
+    bytes
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{varint_len, write_varint, GraphWriter, PayloadSource};
+    use super::{padding, varint_len, write_varint, GraphWriter, PayloadSource};
     use crate::proto::onnx::{GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, ValueInfoProto};
     use crate::{write_atomic, OnnxModel};
     use protobuf::Message;
@@ -426,6 +459,16 @@ mod tests {
             assert_eq!(buf.len() as u64, varint_len(v), "{v}");
             let mut is = protobuf::CodedInputStream::from_bytes(&buf);
             assert_eq!(is.read_raw_varint64().unwrap(), v);
+        }
+    }
+
+    #[test]
+    fn padding_aligns_the_copy_with_its_source() {
+        for (at, src, len) in [(1_042_382u64 + 164_835, 1_203_121u64, 651_317_194u64), (100, 5000, 2 << 20), (7, 4096 * 3 + 17, 100 << 20), (0, 0, 1 << 30)] {
+            let pad = padding(at, src, len).len() as u64;
+            let align = if len >= 16 << 20 { 65536 } else { 4096 };
+            assert_eq!((at + pad) % align, src % 4096, "at {at} src {src}");
+            assert!(pad < 2 * align + 64);
         }
     }
 }

@@ -18,7 +18,6 @@ use painters_graph::proto::onnx::{ModelProto, StringStringEntryProto, TensorProt
 use painters_graph::tensor::{external_ref, is_external, set_external};
 use painters_graph::serialize::{write_message_field, CopyProgress, GraphWriter, PayloadSource, MODEL_METADATA_PROPS};
 use painters_graph::{write_atomic_with, BlockLayout, GraphError, OnnxModel};
-use protobuf::Message;
 
 use crate::emit::{emit_with, EmitOptions};
 use crate::error::{Result, RewriteError};
@@ -168,7 +167,7 @@ pub fn rewrite_model(model: &OnnxModel, layout: &BlockLayout, plan: &Plan, out: 
             report.weight_bytes_copied = externalize(&mut proto, model, &out_dir.join(&data_name), &data_name, opts)?;
             report.data_files.push(out_dir.join(&data_name));
         }
-    } else if opts.external_data || proto.compute_size() > INLINE_LIMIT {
+    } else if opts.external_data || painters_graph::model::proto_size(&proto) > INLINE_LIMIT {
         report.weights = WeightMode::Copied;
         report.weight_bytes_copied = externalize(&mut proto, model, &out_dir.join(&data_name), &data_name, opts)?;
         report.data_files.push(out_dir.join(&data_name));
@@ -253,10 +252,10 @@ fn write_model(model: &OnnxModel, proto: &mut ModelProto, plan: &Plan, blocks: u
     let mut graph = proto.graph.take().unwrap_or_default();
     let inits = std::mem::take(&mut graph.initializer);
     let graph = GraphWriter::new(graph, &inits, source.as_ref()).map_err(io)?;
-    let mut head = proto.write_to_bytes().map_err(|e| io(std::io::Error::other(e.to_string())))?;
+    let mut head = painters_graph::model::proto_bytes(proto).map_err(|e| io(std::io::Error::other(e.to_string())))?;
     let mut follow = None;
     if let Some((at, src_offset, len)) = graph.largest_copy() {
-        head.extend(padding(head.len() as u64 + at, src_offset, len));
+        head.extend(painters_graph::serialize::padding(head.len() as u64 + at, src_offset, len));
         follow = Some((src_offset, src_offset + len));
     }
     std::thread::scope(|scope| {
@@ -277,38 +276,6 @@ fn write_model(model: &OnnxModel, proto: &mut ModelProto, plan: &Plan, blocks: u
     Ok(())
 }
 
-/// A `painters.padding` metadata entry (as a serialized ModelProto field)
-/// that moves a copy of `len` bytes meant to start at output offset `at` to
-/// the page offset of its source, `src_offset`, and — for copies of 16 MiB
-/// or more — to a 64 KiB-aligned page index: measured with `copy_file_range`
-/// on ext4, a copy whose destination has the source's in-page offset runs
-/// ~1.5× faster than a misaligned one, and ~1.5× faster again when its
-/// destination page index is a multiple of 16 (as when `cp` copies a whole
-/// file). Empty when already aligned.
-fn padding(at: u64, src_offset: u64, len: u64) -> Vec<u8> {
-    let page = painters_graph::serialize::PAGE;
-    let align = if len >= 16 << 20 { 16 * page } else { page };
-    let want = src_offset % page;
-    if at % align == want {
-        return Vec::new();
-    }
-    let varint_len = |v: u64| (64 - (v | 1).leading_zeros() as u64).div_ceil(7);
-    const KEY: &str = meta::PADDING;
-    // field 14 of ModelProto { field 1: KEY, field 2: k spaces }
-    let field_len = |k: u64| {
-        let entry = 2 + KEY.len() as u64 + 1 + varint_len(k) + k;
-        1 + varint_len(entry) + entry
-    };
-    let Some(k) = (0..2 * align).find(|&k| (at + field_len(k)) % align == want) else { return Vec::new() };
-    let mut e = StringStringEntryProto::new();
-    e.set_key(KEY.to_string());
-    e.set_value(" ".repeat(k as usize));
-    let mut m = ModelProto::new();
-    m.metadata_props.push(e);
-    let bytes = m.write_to_bytes().unwrap_or_default();
-    debug_assert_eq!(bytes.len() as u64, field_len(k));
-    bytes
-}
 
 fn instances(schedule: &Schedule) -> Vec<InstanceInfo> {
     let mut copies: BTreeMap<usize, usize> = BTreeMap::new();
@@ -514,19 +481,4 @@ fn externalize(proto: &mut ModelProto, src: &OnnxModel, path: &Path, location: &
 
 fn align(x: u64) -> u64 {
     x.div_ceil(64) * 64
-}
-
-#[cfg(test)]
-mod tests {
-    use super::padding;
-
-    #[test]
-    fn padding_aligns_the_copy_with_its_source() {
-        for (at, src, len) in [(1_042_382u64 + 164_835, 1_203_121u64, 651_317_194u64), (100, 5000, 2 << 20), (7, 4096 * 3 + 17, 100 << 20), (0, 0, 1 << 30)] {
-            let pad = padding(at, src, len).len() as u64;
-            let align = if len >= 16 << 20 { 65536 } else { 4096 };
-            assert_eq!((at + pad) % align, src % 4096, "at {at} src {src}");
-            assert!(pad < 2 * align + 64);
-        }
-    }
 }
