@@ -70,9 +70,26 @@ fn sweep_writes_every_result_once_and_a_report() {
         let cells: Vec<&str> = row.split('|').map(str::trim).collect();
         assert!(values.contains(cells[7]), "report value {} not in results.jsonl", cells[7]);
     }
-    // The identity configuration reproduces `painters eval` on the source.
-    let first: serde_json::Value = serde_json::from_str(std::fs::read_to_string(out.join("results.jsonl")).unwrap().lines().next().unwrap()).unwrap();
-    assert_eq!(first["preset"], "full");
+    // The identity configuration reproduces `painters eval` on the source, number for number.
+    let records: Vec<serde_json::Value> =
+        std::fs::read_to_string(out.join("results.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(records[0]["preset"], "full");
+    let model = root().join("tests/fixtures/llama-dynamo");
+    let data = root().join("tests/data");
+    for (task, args, metric) in [
+        ("text", vec!["--task", "perplexity", "--data", "text.txt", "--window", "32"], "token_perplexity"),
+        ("bigbench-choice", vec!["--task", "choice", "--data", "choice_task.json"], "acc"),
+        ("custom-choice", vec!["--task", "choice", "--data", "choice_custom_prefix.json"], "acc_norm"),
+    ] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_painters"));
+        cmd.arg("eval").arg(&model).arg("--json").current_dir(&data).args(&args);
+        let o = cmd.output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let want = v["results"][args[1]][format!("{metric},none")].as_f64().unwrap();
+        let got = records.iter().find(|r| r["preset"] == "full" && r["task"] == task).unwrap()["value"].as_f64().unwrap();
+        assert_eq!(got, want, "{task}: sweep {got} vs painters eval {want}");
+    }
     // Rerunning does nothing new.
     let again = Command::new(env!("CARGO_BIN_EXE_painters")).args(sweep_args(&out)).output().unwrap();
     assert!(again.status.success());

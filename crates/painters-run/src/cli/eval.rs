@@ -3,7 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use painters_graph::OnnxModel;
-use painters_run::eval::{choice, data, generate, perplexity, probe, similarity, EvalError, TaskResult, Timing};
+use painters_run::eval::task::{self, TaskInputs, TaskSpec};
+use painters_run::eval::{probe, similarity, EvalError, TaskResult, Timing};
 use painters_run::lm::LanguageModel;
 use painters_run::session::Device;
 use painters_run::tokenizer::Tokenizer;
@@ -90,7 +91,7 @@ pub fn main(args: Args, ort_lib: Option<&Path>) -> anyhow::Result<()> {
     let tok = Tokenizer::for_model(&path, args.tokenizer.as_deref())?;
     let runtime = Runtime::global(ort_lib)?;
     let opts = SessionOptions { threads: args.threads, optimization: args.opt_level, device, ..Default::default() };
-    let result = run_task(&args, &path, runtime, &opts, &tok)?;
+    let result = run_one(&args, &path, runtime, &opts, &tok)?;
     if args.json {
         let v = result.harness_json(&path.display().to_string(), plan.as_deref());
         println!("{}", serde_json::to_string_pretty(&v)?);
@@ -104,84 +105,65 @@ pub fn main(args: Args, ort_lib: Option<&Path>) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn limited<T: Clone>(v: Vec<T>, limit: Option<usize>) -> Vec<T> {
-    match limit {
-        Some(n) => v.into_iter().take(n).collect(),
-        None => v,
-    }
+/// The flags of one task as the registry's typed spec (`eval::task`).
+fn spec(args: &Args) -> Option<TaskSpec> {
+    Some(match args.task {
+        Task::Perplexity => TaskSpec::Perplexity { window: args.window, stride: args.stride, max_tokens: args.max_tokens },
+        Task::Choice => TaskSpec::Choice { fewshot: args.fewshot, seed: args.seed, max_len: None, reuse_cache: !args.no_cache_reuse },
+        Task::Generate => TaskSpec::Generate {
+            max_new_tokens: args.max_new_tokens,
+            stop: if args.stop.is_empty() { vec!["\n".to_string()] } else { args.stop.clone() },
+        },
+        Task::Probe => TaskSpec::Probe,
+        Task::Fidelity => TaskSpec::Fidelity,
+        Task::Similarity => return None,
+    })
 }
 
-fn max_len(path: &Path) -> usize {
-    let config = path.parent().map(|d| d.join("config.json")).and_then(|p| std::fs::read_to_string(p).ok());
-    config
-        .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
-        .and_then(|c| c["max_position_embeddings"].as_u64().or(c["n_positions"].as_u64()))
-        .map(|n| n as usize)
-        .unwrap_or(2048)
-}
-
-fn run_task(args: &Args, path: &Path, runtime: &Runtime, opts: &SessionOptions, tok: &Tokenizer) -> Result<TaskResult, EvalError> {
-    let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| EvalError::Data { path: p.display().to_string(), reason: e.to_string() });
-    let open = || LanguageModel::open(runtime, path, opts);
-    // Session creation, then the task on it, timed apart (`painters.timing`).
-    let timed = |task: &mut dyn FnMut(&mut LanguageModel) -> Result<TaskResult, EvalError>| {
-        let start = std::time::Instant::now();
-        let mut lm = open()?;
-        let session_seconds = start.elapsed().as_secs_f64();
-        let start = std::time::Instant::now();
-        let mut result = task(&mut lm)?;
-        let stats = lm.session.stats();
-        result.timing =
-            Some(Timing { session_seconds, task_seconds: start.elapsed().as_secs_f64(), run_seconds: stats.run_seconds, runs: stats.runs });
-        Ok::<_, EvalError>(result)
-    };
-    match args.task {
-        Task::Perplexity => {
-            let text = read(&args.data)?;
-            let p = perplexity::PerplexityParams {
-                window: args.window,
-                stride: args.stride.unwrap_or(args.window),
-                max_tokens: args.max_tokens,
-                batch: args.batch_size,
-            };
-            timed(&mut |lm| perplexity::perplexity(lm, tok, &text, &p))
-        }
-        Task::Choice => {
-            let examples = limited(data::load_choice(&args.data)?, args.limit);
-            let p = choice::ChoiceParams { fewshot: args.fewshot, seed: args.seed, max_len: max_len(path), reuse_cache: !args.no_cache_reuse };
-            timed(&mut |lm| choice::choice(lm, tok, &examples, &p))
-        }
-        Task::Generate => {
-            let examples = limited(data::load_generate(&args.data)?, args.limit);
-            let stop = if args.stop.is_empty() { vec!["\n".to_string()] } else { args.stop.clone() };
-            let p = generate::GenerateParams { max_new_tokens: args.max_new_tokens, stop };
-            timed(&mut |lm| generate::generate(lm, tok, &examples, &p))
-        }
-        Task::Probe => {
-            let examples = limited(data::load_probe(&args.data)?, args.limit);
-            timed(&mut |lm| probe::probe(lm, tok, &examples, args.batch_size))
-        }
-        Task::Fidelity => {
+fn run_one(args: &Args, path: &Path, runtime: &Runtime, opts: &SessionOptions, tok: &Tokenizer) -> Result<TaskResult, EvalError> {
+    let Some(spec) = spec(args) else { return similarity_task(args, path, runtime, opts, tok) };
+    // Fidelity: the reference model's embeddings first.
+    let reference = match spec {
+        TaskSpec::Fidelity => {
             let reference = args.reference.as_ref().ok_or_else(|| EvalError::Task("fidelity needs --reference MODEL".into()))?;
             let ref_path = super::resolve_model(reference).map_err(|e| EvalError::Task(e.to_string()))?;
-            let texts: Vec<String> = limited(data::load_probe(&args.data)?, args.limit).into_iter().map(|e| e.text).collect();
-            let a = probe::embed(&mut open()?, tok, &texts, args.batch_size)?;
+            let texts = task::fidelity_texts(&args.data, args.limit)?;
             let ref_tok = Tokenizer::for_model(&ref_path, args.tokenizer.as_deref())?;
-            let b = probe::embed(&mut LanguageModel::open(runtime, &ref_path, opts)?, &ref_tok, &texts, args.batch_size)?;
-            Ok(probe::fidelity_result(&a, &b, serde_json::json!({"reference": ref_path.display().to_string(), "pooling": "mean"})))
+            Some((probe::embed(&mut LanguageModel::open(runtime, &ref_path, opts)?, &ref_tok, &texts, args.batch_size)?, ref_path))
         }
-        Task::Similarity => {
-            let texts = limited(similarity::paragraphs(&read(&args.data)?), args.limit);
-            if texts.is_empty() {
-                return Err(EvalError::Data { path: args.data.display().to_string(), reason: "no text".into() });
-            }
-            let (mut lm, blocks) = similarity::tapped_session(runtime, path, opts)?;
-            let (result, sim) = similarity::similarity(&mut lm, blocks, tok, &texts, args.max_tokens.unwrap_or(64))?;
-            let out = args.out.clone().unwrap_or_else(|| path.parent().unwrap_or(Path::new(".")).to_path_buf());
-            write_similarity(&out, &sim).map_err(|e| EvalError::Task(format!("{}: {e}", out.display())))?;
-            Ok(result)
-        }
+        _ => None,
+    };
+    let io = TaskInputs { data: &args.data, limit: args.limit, batch: args.batch_size, model: path, reference: reference.as_ref().map(|(e, _)| e.as_slice()) };
+    // Session creation, then the task on it, timed apart (`painters.timing`).
+    let start = std::time::Instant::now();
+    let mut lm = LanguageModel::open(runtime, path, opts)?;
+    let session_seconds = start.elapsed().as_secs_f64();
+    let start = std::time::Instant::now();
+    let mut result = task::run(&mut lm, tok, &spec, &io)?;
+    let stats = lm.session.stats();
+    result.timing = Some(Timing { session_seconds, task_seconds: start.elapsed().as_secs_f64(), run_seconds: stats.run_seconds, runs: stats.runs });
+    if let Some((_, ref_path)) = &reference {
+        // as before the registry: fidelity names its reference and reports no timing
+        result.config = serde_json::json!({"reference": ref_path.display().to_string(), "pooling": "mean"});
+        result.timing = None;
     }
+    Ok(result)
+}
+
+fn similarity_task(args: &Args, path: &Path, runtime: &Runtime, opts: &SessionOptions, tok: &Tokenizer) -> Result<TaskResult, EvalError> {
+    let text = std::fs::read_to_string(&args.data).map_err(|e| EvalError::Data { path: args.data.display().to_string(), reason: e.to_string() })?;
+    let mut texts = similarity::paragraphs(&text);
+    if let Some(n) = args.limit {
+        texts.truncate(n);
+    }
+    if texts.is_empty() {
+        return Err(EvalError::Data { path: args.data.display().to_string(), reason: "no text".into() });
+    }
+    let (mut lm, blocks) = similarity::tapped_session(runtime, path, opts)?;
+    let (result, sim) = similarity::similarity(&mut lm, blocks, tok, &texts, args.max_tokens.unwrap_or(64))?;
+    let out = args.out.clone().unwrap_or_else(|| path.parent().unwrap_or(Path::new(".")).to_path_buf());
+    write_similarity(&out, &sim).map_err(|e| EvalError::Task(format!("{}: {e}", out.display())))?;
+    Ok(result)
 }
 
 fn write_similarity(dir: &Path, sim: &similarity::Similarity) -> std::io::Result<()> {

@@ -6,6 +6,7 @@ pub mod generate;
 pub mod perplexity;
 pub mod probe;
 pub mod similarity;
+pub mod task;
 
 use std::collections::BTreeMap;
 

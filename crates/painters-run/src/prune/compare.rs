@@ -155,7 +155,7 @@ pub fn compare(
         let (heldout_perplexity, heldout_ci) = perplexity_ci(&calib::window_lls(&mut lm, &heldout)?, &draws);
         let mut scores = BTreeMap::new();
         for (t, tok) in suite.into_iter().flat_map(|(s, tok)| s.tasks.iter().map(move |t| (t, tok))) {
-            let r = crate::sweep::run_task(&mut lm, tok, t, 8, None)?;
+            let r = crate::sweep::run_task(&mut lm, tok, t, 8, None, model.path().unwrap_or(Path::new("model.onnx")))?;
             let metric = t.metric().to_string();
             let value = r.metrics.get(&metric).copied().unwrap_or(f64::NAN);
             // ± 1.96 standard errors (the harness's stderr), clamped to [0, 1] for rates

@@ -16,7 +16,7 @@ use painters_graph::{detect, OnnxModel};
 use painters_rewrite::{preset, rewrite_file, Plan, Preset, PresetParams, WriteOptions};
 use serde::{Deserialize, Serialize};
 
-use crate::eval::{choice, data, generate, perplexity, probe, EvalError, TaskResult};
+use crate::eval::{probe, task, EvalError, TaskResult};
 use crate::lm::LanguageModel;
 use crate::session::SessionOptions;
 use crate::tokenizer::Tokenizer;
@@ -293,11 +293,11 @@ pub fn run(runtime: &Runtime, o: &SweepOptions) -> Result<Vec<Record>, EvalError
             }
             let t2 = Instant::now();
             if t.task == "fidelity" && !reference_embeddings.contains_key(&t.name) {
-                let texts = fidelity_texts(t)?;
+                let texts = task::fidelity_texts(&t.data, t.limit)?;
                 let mut reference = LanguageModel::open(runtime, &base, &o.session)?;
                 reference_embeddings.insert(t.name.clone(), probe::embed(&mut reference, &tok, &texts, o.batch)?);
             }
-            let r = run_task(&mut lm, &tok, t, o.batch, reference_embeddings.get(&t.name))?;
+            let r = run_task(&mut lm, &tok, t, o.batch, reference_embeddings.get(&t.name), &path)?;
             let metric = t.metric().to_string();
             let value = *r.metrics.get(&metric).ok_or_else(|| EvalError::Task(format!("task '{}' has no metric '{metric}'", t.name)))?;
             let units = r.units.get(&metric).cloned();
@@ -488,63 +488,19 @@ fn base_model(src: &Path, model: &OnnxModel, out: &Path) -> Result<PathBuf, Eval
     Ok(path)
 }
 
-fn fidelity_texts(t: &SuiteTask) -> Result<Vec<String>, EvalError> {
-    let texts: Vec<String> = data::load_probe(&t.data)?.into_iter().map(|e| e.text).collect();
-    Ok(match t.limit {
-        Some(n) => texts.into_iter().take(n).collect(),
-        None => texts,
-    })
-}
-
-fn p_usize(v: &serde_json::Value, k: &str) -> Option<usize> {
-    v[k].as_u64().map(|x| x as usize)
-}
-
-/// Runs one suite task on an open model.
-pub fn run_task(lm: &mut LanguageModel, tok: &Tokenizer, t: &SuiteTask, batch: usize, reference: Option<&Vec<Vec<f64>>>) -> Result<TaskResult, EvalError> {
-    let limit = |n: usize| t.limit.unwrap_or(n).min(n);
-    let p = &t.params;
-    let mut r = match t.task.as_str() {
-        "perplexity" => {
-            let text = std::fs::read_to_string(&t.data).map_err(|e| EvalError::Data { path: t.data.display().to_string(), reason: e.to_string() })?;
-            let window = p_usize(p, "window").unwrap_or(512);
-            let params = perplexity::PerplexityParams {
-                window,
-                stride: p_usize(p, "stride").unwrap_or(window),
-                max_tokens: p_usize(p, "max_tokens"),
-                batch,
-            };
-            perplexity::perplexity(lm, tok, &text, &params)?
-        }
-        "choice" => {
-            let mut ex = data::load_choice(&t.data)?;
-            ex.truncate(limit(ex.len()));
-            let params = choice::ChoiceParams {
-                fewshot: p_usize(p, "fewshot").unwrap_or(0),
-                seed: p["seed"].as_u64().unwrap_or(1234),
-                max_len: p_usize(p, "max_len").unwrap_or(2048),
-                reuse_cache: true,
-            };
-            choice::choice(lm, tok, &ex, &params)?
-        }
-        "generate" => {
-            let mut ex = data::load_generate(&t.data)?;
-            ex.truncate(limit(ex.len()));
-            let stop = p["stop"].as_str().unwrap_or("\n").to_string();
-            generate::generate(lm, tok, &ex, &generate::GenerateParams { max_new_tokens: p_usize(p, "max_new_tokens").unwrap_or(16), stop: vec![stop] })?
-        }
-        "probe" => {
-            let ex = data::load_probe(&t.data)?;
-            probe::probe(lm, tok, &ex, batch)?
-        }
-        "fidelity" => {
-            let texts = fidelity_texts(t)?;
-            let reference = reference.ok_or_else(|| EvalError::Task("fidelity needs the reference embeddings".into()))?;
-            let emb = probe::embed(lm, tok, &texts, batch)?;
-            probe::fidelity_result(&emb, reference, serde_json::Value::Null)
-        }
-        other => return Err(EvalError::Task(format!("unknown task kind '{other}'"))),
-    };
+/// Runs one suite task on an open model (the registry: `eval::task`);
+/// `model` is the model file (its folder's config.json gives defaults).
+pub fn run_task(
+    lm: &mut LanguageModel,
+    tok: &Tokenizer,
+    t: &SuiteTask,
+    batch: usize,
+    reference: Option<&Vec<Vec<f64>>>,
+    model: &Path,
+) -> Result<TaskResult, EvalError> {
+    let spec = t.spec()?;
+    let io = task::TaskInputs { data: &t.data, limit: t.limit, batch, model, reference: reference.map(Vec::as_slice) };
+    let mut r = task::run(lm, tok, &spec, &io)?;
     r.task = t.name.clone();
     Ok(r)
 }

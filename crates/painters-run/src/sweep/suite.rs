@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::eval::task::TaskSpec;
 use crate::eval::EvalError;
+use painters_graph::names;
 
 /// The most tasks a suite may list by default ([`MAX_TASKS_ENV`] raises it).
 pub const MAX_TASKS: usize = 1_000;
@@ -43,13 +45,14 @@ pub struct SuiteTask {
 }
 
 impl SuiteTask {
+    /// The metric the sweep reports: the suite's, else the kind's default.
     pub fn metric(&self) -> &str {
-        self.metric.as_deref().unwrap_or(match self.task.as_str() {
-            "perplexity" => "token_perplexity",
-            "generate" => "exact_match",
-            "fidelity" => "cosine",
-            _ => "acc",
-        })
+        self.metric.as_deref().unwrap_or_else(|| self.spec().map(|s| s.default_metric()).unwrap_or("acc"))
+    }
+
+    /// The typed task (kind and parameters; `eval::task`).
+    pub fn spec(&self) -> Result<TaskSpec, EvalError> {
+        TaskSpec::from_suite(&self.task, &self.params).map_err(|e| EvalError::Task(format!("suite task '{}': {}", names::one_line(&self.name), names::one_line(&e))))
     }
 }
 
@@ -113,6 +116,9 @@ impl Suite {
         for t in &mut suite.tasks {
             if !matches!(t.task.as_str(), "perplexity" | "choice" | "generate" | "probe" | "fidelity") {
                 return Err(err(format!("task '{}': unknown kind '{}'", t.name, t.task)));
+            }
+            if let Err(e) = TaskSpec::from_suite(&t.task, &t.params) {
+                return Err(err(format!("task '{}': {e}", t.name)));
             }
             if !t.data.exists() && base.join(&t.data).exists() {
                 t.data = base.join(&t.data);
