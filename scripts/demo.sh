@@ -71,7 +71,8 @@ step "sweep: SmolLM2-135M ($mode)"
 if [[ $mode == full ]]; then
   $P sweep --model models/smollm2-135m-past --n-range 1..14 --tasks scripts/suites/smollm2-full.json --out out/smollm2-full --title "SmolLM2-135M-Instruct"
 else
-  $P sweep --model models/smollm2-135m-past --n-range 13,9 --tasks scripts/suites/smollm2-budget.json --out out/smollm2 --title "SmolLM2-135M-Instruct"
+  # budget: fewer configurations, more examples each (what buys certainty; report.md says what it decides)
+  $P sweep --model models/smollm2-135m-past --n-range 9 --presets skip,middle-repeat,reverse,parallel,looped-parallel --tasks scripts/suites/smollm2-budget.json --out out/smollm2 --title "SmolLM2-135M-Instruct"
 fi
 step "sweep: all-MiniLM-L6-v2"
 $P sweep --model models/minilm-l6 --n-range 0..2 --tasks scripts/suites/minilm.json --out out/minilm --title "all-MiniLM-L6-v2"
