@@ -2,28 +2,27 @@
 //! of seed `s` depends on `(s, i)` alone, so any input is reproducible from
 //! its exec index without replaying the ones before it.
 
-/// A small, fast, seedable generator (not for cryptography).
+use painters_run::eval::SplitMix64;
+
+/// A small, fast, seedable generator (not for cryptography): painters' one
+/// SplitMix64 (`painters_run::eval::SplitMix64`) with the harness's helpers.
 #[derive(Debug, Clone)]
-pub struct Rng(u64);
+pub struct Rng(SplitMix64);
 
 impl Rng {
     pub fn new(seed: u64) -> Self {
-        Rng(seed)
+        Rng(SplitMix64(seed))
     }
 
     /// The generator of exec `index` under `seed`.
     pub fn for_exec(seed: u64, index: u64) -> Self {
-        let mut r = Rng(seed ^ index.wrapping_mul(0xD605_BBB5_8C8A_BBD5));
+        let mut r = Rng::new(seed ^ index.wrapping_mul(0xD605_BBB5_8C8A_BBD5));
         r.next_u64();
         r
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// Uniform in `0..n` (0 when `n` is 0).
