@@ -80,3 +80,31 @@ fn anonymous_export_matches_its_named_source() {
     assert_eq!(a.prologue, b.prologue);
     assert_eq!(a.epilogue, b.epilogue);
 }
+
+/// Block 2 of llama-optimum made to read a tensor computed inside block 0:
+/// bare detection then merges blocks 0–2 into one (the residual chain no
+/// longer passes their boundaries), and the declared-depth check (here the
+/// layer indices in node names) refuses the model with both numbers
+/// instead of handing on a misread layout.
+#[test]
+fn a_block_reading_another_blocks_tensor_is_refused_not_misread() {
+    let dir = common::fixtures_dir().join("llama-optimum");
+    let mut m = painters_graph::OnnxModel::load(dir.join("model.onnx")).unwrap();
+    m.canonicalize().unwrap();
+    let layout = painters_graph::detect(&m).unwrap();
+    assert_eq!(layout.num_blocks(), 4);
+    let g = m.graph();
+    let inner = layout.blocks[0].nodes.iter().map(|&n| &g.node[n]).find(|n| n.op_type() == "MatMul").unwrap().output[0].clone();
+    let reader = layout.blocks[2].nodes.iter().copied().find(|&n| g.node[n].op_type() == "Add").unwrap();
+    m.graph_mut().node[reader].input[0] = inner;
+    assert_ne!(painters_graph::detect(&m).unwrap().num_blocks(), 4, "the edit no longer changes what bare detection sees");
+    let tmp = tempfile::tempdir().unwrap();
+    for f in ["config.json", "tokenizer.json"] {
+        std::fs::copy(dir.join(f), tmp.path().join(f)).unwrap();
+    }
+    std::fs::write(tmp.path().join("model.onnx"), painters_graph::model::proto_bytes(&m.proto).unwrap()).unwrap();
+    let err = painters_rewrite::open(&tmp.path().join("model.onnx"), false).unwrap_err().to_string();
+    assert!(err.contains("detected 3 blocks") && err.contains("says 4") && err.contains("refusing"), "{err}");
+    let line = common::fails(&["inspect", tmp.path().join("model.onnx").to_str().unwrap()]);
+    assert!(line.contains("detected 3 blocks"), "{line}");
+}
