@@ -34,9 +34,6 @@ pub struct Cache {
     pub len: usize,
 }
 
-/// Initializers at least this large are read in place by sessions of emitted models.
-pub const IN_PLACE_MIN: usize = 1024;
-
 /// A model ready to score token sequences.
 #[derive(Debug)]
 pub struct LanguageModel {
@@ -58,7 +55,7 @@ impl LanguageModel {
         proto: painters_graph::proto::onnx::ModelProto,
         opts: &SessionOptions,
     ) -> Result<Self, LmError> {
-        let (bytes, _) = model.session_form(proto, IN_PLACE_MIN)?;
+        let (bytes, _) = model.session_form(proto, crate::session::IN_PLACE_MIN)?;
         Self::from_session(ModelSession::open_serialized(runtime, &bytes, model.dir(), opts)?)
     }
 

@@ -100,11 +100,6 @@ impl ModelSession {
         Self::build(runtime, opts, |b| b.commit_from_file(model))
     }
 
-    /// Opens a serialized model held in memory (no external data).
-    pub fn open_bytes(runtime: &Runtime, bytes: &[u8], opts: &SessionOptions) -> ort::Result<Self> {
-        Self::build(runtime, opts, |b| b.commit_from_memory(bytes))
-    }
-
     /// Opens a serialized model held in memory whose external references
     /// are relative to `dir` (see `OnnxModel::session_form`).
     pub fn open_serialized(runtime: &Runtime, bytes: &[u8], dir: &Path, opts: &SessionOptions) -> ort::Result<Self> {
@@ -223,8 +218,9 @@ impl Outputs<'_, '_> {
     }
 }
 
-/// Initializers at least this large become external references into the file.
-const EXTERNAL_MIN: usize = 1024;
+/// Initializers at least this large are read in place from their file
+/// (`OnnxModel::session_form`) instead of from serialized copies.
+pub const IN_PLACE_MIN: usize = 1024;
 
 /// The graph of an inline-weights model file (at least `threshold` bytes of
 /// inline weights) with each large initializer turned into an external
@@ -238,7 +234,7 @@ fn inline_as_external(model: &Path, threshold: usize) -> Option<(Vec<u8>, std::p
     if m.has_external_data() {
         return None;
     }
-    let (bytes, moved) = m.session_form(m.proto.clone(), EXTERNAL_MIN).ok()?;
+    let (bytes, moved) = m.session_form(m.proto.clone(), IN_PLACE_MIN).ok()?;
     if moved == 0 || moved < threshold as u64 {
         return None;
     }

@@ -204,6 +204,11 @@ fn three_shards_in_parallel_give_the_records_and_report_of_one_run() {
     let o = merge.output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains("shard 3/3 has no results yet"), "{err}");
+    // --partial reports the shards there are and says which are missing.
+    let o = merge.arg("--partial").output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report = std::fs::read_to_string(sharded.join("report.md")).unwrap();
+    assert!(report.lines().next().unwrap().contains("(partial: shards 3/3 missing)"), "{}", report.lines().next().unwrap());
 }
 
 /// A shard killed midway resumes where it stopped: its part of the job list

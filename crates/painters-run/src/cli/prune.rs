@@ -55,8 +55,8 @@ pub struct Args {
     #[arg(long)]
     log: Option<PathBuf>,
     /// Greedy searches: run every candidate as its own model in its own session,
-    /// instead of a round's candidates as branches of one session that runs
-    /// what they compute alike once (slower; for comparison)
+    /// instead of on the model's pieces (opened once) from the stream entering
+    /// the first block the candidate changes (slower; for comparison)
     #[arg(long)]
     no_reuse: bool,
     /// Intra-op threads (0: ONNX Runtime's default)
@@ -109,14 +109,7 @@ pub fn main(args: Args, ort_lib: Option<&Path>) -> anyhow::Result<()> {
     if let Some(dir) = log.as_ref().and_then(|l| l.parent()).filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    let opts = PruneOptions {
-        budget,
-        method,
-        allow_ends: args.allow_ends,
-        session: SessionOptions { threads: args.threads, ..Default::default() },
-        log,
-        reuse: !args.no_reuse,
-    };
+    let opts = options(&args, budget, method, log);
     let outcome = prune::prune(runtime, &model, &layout, calib, &opts)?;
     if report(&outcome, &outcome.plan, &args, &model, &layout, &src)? {
         return Ok(());
@@ -155,14 +148,8 @@ fn compare(
     let heldout = Calibration::load(heldout_path, tok, args.window, args.max_tokens)?;
     let suite = args.eval.as_deref().map(painters_run::sweep::suite::Suite::load).transpose()?;
     let _lock = painters_graph::lock::FolderLock::acquire(out, "prune")?;
-    let opts = PruneOptions {
-        budget: max_budget,
-        method: methods.first().copied().unwrap_or(Method::Paper),
-        allow_ends: args.allow_ends,
-        session: SessionOptions { threads: args.threads, ..Default::default() },
-        log: Some(args.log.clone().unwrap_or_else(|| out.join("prune.log.jsonl"))),
-        reuse: !args.no_reuse,
-    };
+    let log = Some(args.log.clone().unwrap_or_else(|| out.join("prune.log.jsonl")));
+    let opts = options(args, max_budget, methods.first().copied().unwrap_or(Method::Paper), log);
     let c = prune::compare::compare(
         runtime,
         model,
@@ -199,14 +186,8 @@ fn parallel(
     budget: usize,
 ) -> anyhow::Result<()> {
     let _lock = args.output.as_deref().map(|o| painters_graph::lock::FolderLock::acquire(o, "prune")).transpose()?;
-    let opts = PruneOptions {
-        budget,
-        method: Method::Greedy,
-        allow_ends: args.allow_ends,
-        session: SessionOptions { threads: args.threads, ..Default::default() },
-        log: args.log.clone().or_else(|| args.output.as_ref().map(|o| o.join("prune.log.jsonl"))),
-        reuse: !args.no_reuse,
-    };
+    let log = args.log.clone().or_else(|| args.output.as_ref().map(|o| o.join("prune.log.jsonl")));
+    let opts = options(args, budget, Method::Greedy, log);
     if let Some(dir) = opts.log.as_ref().and_then(|l| l.parent()).filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
@@ -226,6 +207,18 @@ fn parallel(
         println!("wrote     {} and prune.json", out.join("model.onnx").display());
     }
     Ok(())
+}
+
+/// The search options the flags give (budget, method and log decided by the caller).
+fn options(args: &Args, budget: usize, method: Method, log: Option<PathBuf>) -> PruneOptions {
+    PruneOptions {
+        budget,
+        method,
+        allow_ends: args.allow_ends,
+        session: SessionOptions { threads: args.threads, ..Default::default() },
+        log,
+        reuse: !args.no_reuse,
+    }
 }
 
 /// `prune.json` of a search (with the model's path and, with `-o`, the

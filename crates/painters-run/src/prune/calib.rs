@@ -86,7 +86,7 @@ pub struct Scoring {
     pub chain: bool,
 }
 
-/// The calibration NLL of every schedule, each its own model in a session
+/// Scores every schedule's calibration NLL, each its own model in a session
 /// of its own run from the tokens, calling `done(i, nll)` as each is known.
 #[allow(clippy::too_many_arguments)]
 pub fn nlls(
@@ -98,17 +98,15 @@ pub fn nlls(
     opts: &SessionOptions,
     scoring: &mut Scoring,
     mut done: impl FnMut(usize, f64) -> Result<(), EvalError>,
-) -> Result<Vec<f64>, EvalError> {
-    let mut out = Vec::with_capacity(schedules.len());
+) -> Result<(), EvalError> {
     for (i, s) in schedules.iter().enumerate() {
         let mut lm = session_for(runtime, model, layout, s, false, opts)?;
         let v = nll(&mut lm, calib)?;
         scoring.sessions += 1;
         scoring.run_seconds += lm.session.stats().run_seconds;
         done(i, v)?;
-        out.push(v);
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The hidden states of one window: `instances + 1` tensors of `len × d` floats.

@@ -34,9 +34,13 @@ pub struct Chain {
     block_inputs: Vec<String>,
     head_input: String,
     first_input: String,
+    /// The model's own inputs any piece reads (input ids, masks, positions,
+    /// empty KV inputs), with their declared shapes: made once per window.
+    model_inputs: Vec<(String, Vec<i64>)>,
 }
 
-/// What the prologue computed for one window: the context, by name, and the stream entering the first stage.
+/// One window: the model inputs and what the prologue computed (the
+/// context), by name, and the stream entering each stage.
 #[derive(Debug, Clone)]
 pub struct Window {
     row: Vec<i64>,
@@ -87,7 +91,7 @@ impl Chain {
         let opts = SessionOptions { spin: false, ..opts.clone() };
         let open = |nodes: &[usize], inputs: &[(String, i32)], outputs: &[String]| -> Result<ModelSession, EvalError> {
             let piece = extract(&model.proto, nodes, inputs, outputs)?;
-            let (bytes, _) = model.session_form(piece, crate::lm::IN_PLACE_MIN)?;
+            let (bytes, _) = model.session_form(piece, crate::session::IN_PLACE_MIN)?;
             Ok(ModelSession::open_serialized(runtime, &bytes, model.dir(), &opts)?)
         };
         let prologue = open(&layout.prologue, &[], &outputs)?;
@@ -112,13 +116,26 @@ impl Chain {
             blocks.push(open(&b.nodes, &typed(&block_reads[j], &b.input)?, std::slice::from_ref(&b.output))?);
         }
         let head = open(&layout.epilogue, &typed(&head_reads, &head_input)?, &["logits".to_string()])?;
-        Ok(Self { prologue, blocks, head, block_inputs, head_input, first_input })
+        let mut model_inputs: Vec<(String, Vec<i64>)> = Vec::new();
+        for s in std::iter::once(&prologue).chain(&blocks).chain([&head]) {
+            for (name, shape) in s.inputs.iter().zip(&s.input_shapes) {
+                if graph_inputs.contains(name.as_str()) && !model_inputs.iter().any(|(n, _)| n == name) {
+                    model_inputs.push((name.clone(), shape.clone()));
+                }
+            }
+        }
+        Ok(Self { prologue, blocks, head, block_inputs, head_input, first_input, model_inputs })
     }
 
     /// Runs the prologue on `row` and `stages` after it, keeping the stream entering each stage.
     pub fn window(&mut self, row: &[i64], stages: &[Vec<usize>]) -> Result<Window, EvalError> {
-        let outs = self.prologue.run(&standard(&self.prologue, row, &HashMap::new())?)?;
-        let mut context: HashMap<String, HostTensor> = outs.into_iter().collect();
+        let rows = [row.to_vec()];
+        let mut context = HashMap::new();
+        for (name, shape) in &self.model_inputs {
+            context.insert(name.clone(), crate::lm::standard_input(name, shape, &rows, None)?);
+        }
+        let outs = self.prologue.run(&feed(&self.prologue, &context, None)?)?;
+        context.extend(outs);
         let first = context.remove(&self.first_input).ok_or_else(|| LmError::MissingOutput(self.first_input.clone()))?;
         let mut w = Window { row: row.to_vec(), context, streams: vec![first] };
         for stage in stages {
@@ -151,9 +168,7 @@ impl Chain {
 
     fn block(&mut self, w: &Window, x: HostTensor, j: usize) -> Result<HostTensor, EvalError> {
         let session = self.blocks.get_mut(j).ok_or_else(|| EvalError::Task(format!("no block {j}")))?;
-        let mut extra = HashMap::new();
-        extra.insert(self.block_inputs[j].clone(), x);
-        let inputs = standard(session, &w.row, &with(&w.context, extra))?;
+        let inputs = feed(session, &w.context, Some((&self.block_inputs[j], x)))?;
         let mut outs = session.run(&inputs)?;
         let out = outs.pop().ok_or_else(|| LmError::MissingOutput("a block's output".into()))?;
         Ok(out.1)
@@ -165,9 +180,7 @@ impl Chain {
         for stage in stages {
             x = self.stage(w, x, stage)?;
         }
-        let mut extra = HashMap::new();
-        extra.insert(self.head_input.clone(), x);
-        let inputs = standard(&self.head, &w.row, &with(&w.context, extra))?;
+        let inputs = feed(&self.head, &w.context, Some((&self.head_input, x)))?;
         let row = &w.row;
         let ll = self.head.run_with(&inputs, |outs| Ok::<_, LmError>(window_ll(row, logits(outs, "logits")?)))??;
         Ok(ll)
@@ -179,47 +192,22 @@ impl Chain {
     }
 }
 
-fn with<'a>(context: &'a HashMap<String, HostTensor>, extra: HashMap<String, HostTensor>) -> Bag<'a> {
-    Bag { context, extra }
-}
-
-/// Named tensors a piece may read: the window's context and the stream.
-struct Bag<'a> {
-    context: &'a HashMap<String, HostTensor>,
-    extra: HashMap<String, HostTensor>,
-}
-
-trait Lookup {
-    fn find(&self, name: &str) -> Option<HostTensor>;
-}
-
-impl Lookup for Bag<'_> {
-    fn find(&self, name: &str) -> Option<HostTensor> {
-        self.extra.get(name).or_else(|| self.context.get(name)).cloned()
-    }
-}
-
-impl Lookup for HashMap<String, HostTensor> {
-    fn find(&self, name: &str) -> Option<HostTensor> {
-        self.get(name).cloned()
-    }
-}
-
-/// The inputs of `session` for one row without a cache: a named tensor
-/// from `bag`, else the model input it names (`crate::lm::standard_input`).
-fn standard(session: &ModelSession, row: &[i64], bag: &dyn Lookup) -> Result<Vec<(String, HostTensor)>, EvalError> {
+/// The inputs of a piece: `stream` (name, value) and, for every other
+/// input, the window's tensor of that name (a model input or context).
+fn feed(session: &ModelSession, window: &HashMap<String, HostTensor>, stream: Option<(&str, HostTensor)>) -> Result<Vec<(String, HostTensor)>, EvalError> {
+    let mut stream = stream;
     let mut inputs = Vec::with_capacity(session.inputs.len());
-    for (name, shape) in session.inputs.iter().zip(&session.input_shapes) {
-        let t = match bag.find(name) {
-            Some(t) => t,
-            None => crate::lm::standard_input(name, shape, std::slice::from_ref(&row.to_vec()), None)?,
+    for name in &session.inputs {
+        let t = match stream.take_if(|(s, _)| *s == name.as_str()) {
+            Some((_, x)) => x,
+            None => window.get(name).cloned().ok_or_else(|| LmError::UnknownInput(name.clone()))?,
         };
         inputs.push((name.clone(), t));
     }
     Ok(inputs)
 }
 
-/// The calibration NLL of each candidate: `(prefix, rest)` runs the first
+/// Scores each candidate's calibration NLL: `(prefix, rest)` runs the first
 /// `prefix` stages of `current` (their streams computed once per window)
 /// and then `rest`. `done(i, nll)` is called as each is known.
 pub fn nlls(
@@ -228,12 +216,11 @@ pub fn nlls(
     candidates: &[(usize, Vec<Vec<usize>>)],
     calib: &Calibration,
     mut done: impl FnMut(usize, f64) -> Result<(), EvalError>,
-) -> Result<Vec<f64>, EvalError> {
+) -> Result<(), EvalError> {
     if candidates.is_empty() {
-        return Ok(Vec::new());
+        return Ok(());
     }
     let windows: Vec<Window> = calib.windows.iter().map(|w| chain.window(w, current)).collect::<Result<_, _>>()?;
-    let mut out = Vec::with_capacity(candidates.len());
     for (i, (prefix, rest)) in candidates.iter().enumerate() {
         let (mut sum, mut n) = (0f64, 0usize);
         for w in &windows {
@@ -244,7 +231,6 @@ pub fn nlls(
         }
         let v = -sum / n.max(1) as f64;
         done(i, v)?;
-        out.push(v);
     }
-    Ok(out)
+    Ok(())
 }

@@ -63,9 +63,9 @@ pub struct PruneOptions {
     pub session: SessionOptions,
     /// Greedy: the resumable log of evaluated candidates (JSON lines).
     pub log: Option<PathBuf>,
-    /// Greedy: score a round's candidates as branches of one session, so
-    /// the blocks before each candidate run once (`calib::nlls`); false runs
-    /// every candidate's whole model in a session of its own.
+    /// Greedy: score candidates on the model's pieces opened once, from the
+    /// stream entering the first stage a candidate changes (`chain`); false
+    /// runs every candidate's whole model in a session of its own (`calib::nlls`).
     pub reuse: bool,
 }
 

@@ -60,7 +60,7 @@ pub struct ParallelOutcome {
     pub latency: Latency,
     pub evaluated: usize,
     pub reused: usize,
-    /// Whether a round's candidates shared one session (see `calib::nlls`).
+    /// Whether candidates were scored on the model's pieces (`chain`).
     pub reuse: bool,
     pub scoring: calib::Scoring,
     pub seconds: f64,
