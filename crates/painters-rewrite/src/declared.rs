@@ -22,8 +22,6 @@ use painters_graph::{detect, BlockLayout, OnnxModel};
 use serde_json::Value;
 
 use crate::error::{Result, RewriteError};
-use crate::lower::lower;
-use crate::schedule::Stage;
 
 /// Loads `path` (prefetching its bytes when `prefetch`), splits fused
 /// residual nodes, detects its blocks and checks them against what the model
@@ -80,8 +78,7 @@ pub fn declarations(model: &OnnxModel, layout: &BlockLayout) -> Result<Vec<Decla
     if let Some(plan_text) = meta(painters_graph::conventions::meta::PLAN) {
         // A painters rewrite: blocks = top-level stages, KV slots = instances.
         let plan = crate::parse(&plan_text)?;
-        let schedule = lower(&plan);
-        out.push(Declaration { source: format!("its painters.plan '{plan_text}' (one block per stage)"), blocks: stages(&schedule.stages) });
+        out.push(Declaration { source: format!("its painters.plan '{plan_text}' (one block per stage)"), blocks: plan.stages() });
         return Ok(out);
     }
     if kv > 0 {
@@ -125,16 +122,6 @@ pub fn config_depth(config: &Value) -> Option<usize> {
 
 fn read_json(path: &Path) -> Option<Value> {
     serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
-}
-
-fn stages(stages: &[Stage]) -> usize {
-    stages
-        .iter()
-        .map(|s| match s {
-            Stage::Parallel(b) if b.len() == 1 => self::stages(&b[0]),
-            _ => 1,
-        })
-        .sum()
 }
 
 /// Distinct layer indices of the KV-cache inputs.

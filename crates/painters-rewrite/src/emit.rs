@@ -1,15 +1,16 @@
-//! Emission: a `Schedule` over the blocks of a `BlockLayout` becomes a new
-//! graph. Invariants kept:
+//! Emission: a `Schedule` (lowered for this model: every instance's names,
+//! output tensor and KV slots already decided) over the blocks of a
+//! `BlockLayout` becomes a new graph. Emission only follows the schedule.
+//! Invariants kept:
 //! - the prologue and epilogue are kept as they are; context tensors feed
 //!   every instance;
-//! - the first instance of a block keeps its node and tensor names (so the
-//!   identity schedule reproduces the source graph); later instances get the
-//!   suffix `__{k}` (k = 1, 2, … per block);
+//! - an instance's nodes and tensors get its suffix (none for a block's first
+//!   instance, so the identity schedule reproduces the source graph);
 //! - initializers are shared by name: no weight is copied, in memory or on disk;
-//! - the last stage's output carries the name of the last block's output,
-//!   so the epilogue and graph outputs (`last_hidden_state`) keep their names;
-//! - every executed instance gets its own KV-cache slot, numbered in
-//!   execution order (`past_key_values.{s}.*` → `present.{s}.*`);
+//! - the last stage writes the last block's output tensor, so the epilogue
+//!   and graph outputs (`last_hidden_state`) keep their names;
+//! - every instance's KV tensors move to its slots (`past_key_values.{s}.*`
+//!   → `present.{s}.*`);
 //! - fused residual nodes split for detection are joined again (`fused::join`);
 //! - unused nodes and initializers are removed, and the result is validated.
 use foldhash::{HashMap, HashMapExt, HashSet};
@@ -19,7 +20,7 @@ use painters_graph::proto::onnx::{GraphProto, ModelProto, NodeProto, ValueInfoPr
 use painters_graph::{validate, BlockLayout, OnnxModel};
 
 use crate::error::{Result, RewriteError};
-use crate::schedule::{Schedule, Stage};
+use crate::schedule::{Instance, Schedule, Stage};
 
 /// Options of an emission.
 #[derive(Debug, Clone, Default)]
@@ -32,40 +33,22 @@ pub struct EmitOptions {
 
 use painters_graph::conventions as names;
 
-/// Emits the model that runs `schedule` over `layout`'s blocks.
+/// Emits the model that runs `schedule` (lowered for `model`) over `layout`'s blocks.
 pub fn emit(model: &OnnxModel, layout: &BlockLayout, schedule: &Schedule) -> Result<ModelProto> {
     emit_with(model, layout, schedule, &EmitOptions::default())
 }
 
 /// [`emit`] with options.
 pub fn emit_with(model: &OnnxModel, layout: &BlockLayout, schedule: &Schedule, opts: &EmitOptions) -> Result<ModelProto> {
-    schedule.check(layout.num_blocks())?;
+    if schedule.source_blocks() != layout.num_blocks() {
+        return Err(RewriteError::ScheduleMismatch { lowered_for: schedule.source_blocks(), blocks: layout.num_blocks() });
+    }
     let src = model.graph();
-    let last = layout.blocks.last().ok_or(RewriteError::NoSuchBlock { block: 0, count: 0 })?;
-    let mut e = Emitter {
-        src,
-        taken: std::cell::OnceCell::new(),
-        layout,
-        nodes: Vec::with_capacity(src.node.len()),
-        copies: vec![0; layout.num_blocks()],
-        next_slot: 0,
-        kv_inputs: Vec::new(),
-        kv_outputs: Vec::new(),
-        final_name: last.output.clone(),
-        // New `Mean` nodes are numbered after those of a source painters
-        // already rewrote, so names stay unique.
-        means: src
-            .node
-            .iter()
-            .filter_map(|n| names::mean_id(n.name()))
-            .max()
-            .map_or(0, |m| m + 1),
-        taps: Vec::new(),
-    };
+    let mut e = Emitter { src, layout, nodes: Vec::with_capacity(src.node.len()), kv_inputs: Vec::new(), kv_outputs: Vec::new(), taps: Vec::new() };
     e.nodes.extend(layout.prologue.iter().map(|&n| src.node[n].clone()));
-    let stream = e.stages(&schedule.stages, layout.blocks[0].input.clone(), true);
-    if stream != e.final_name {
-        e.nodes.push(node("Identity", names::IDENTITY_NODE, vec![stream], e.final_name.clone()));
+    let stream = e.stages(schedule.stages(), layout.blocks[0].input.clone());
+    if stream != schedule.final_output {
+        e.nodes.push(node("Identity", names::IDENTITY_NODE, vec![stream], schedule.final_output.clone()));
     }
     e.nodes.extend(layout.epilogue.iter().map(|&n| src.node[n].clone()));
     let taps = std::mem::take(&mut e.taps);
@@ -98,123 +81,62 @@ pub fn emit_with(model: &OnnxModel, layout: &BlockLayout, schedule: &Schedule, o
 
 struct Emitter<'a> {
     src: &'a GraphProto,
-    /// Every tensor name of the source graph (built when a copy first needs it).
-    taken: std::cell::OnceCell<HashSet<&'a str>>,
     layout: &'a BlockLayout,
     nodes: Vec<NodeProto>,
-    copies: Vec<usize>,
-    next_slot: usize,
     kv_inputs: Vec<ValueInfoProto>,
     kv_outputs: Vec<ValueInfoProto>,
-    final_name: String,
-    means: usize,
     taps: Vec<String>,
 }
 
 impl Emitter<'_> {
     /// Emits `stages` reading `input`; returns the stream tensor they produce.
-    /// When `last`, that tensor is named `final_name`.
-    fn stages(&mut self, stages: &[Stage], input: String, last: bool) -> String {
+    fn stages(&mut self, stages: &[Stage], input: String) -> String {
         let mut cur = input;
-        for (k, stage) in stages.iter().enumerate() {
-            let is_last = last && k + 1 == stages.len();
+        for stage in stages {
             cur = match stage {
-                Stage::Block(j) => self.block(*j, cur, is_last),
-                Stage::Parallel(branches) if branches.len() == 1 => self.stages(&branches[0], cur, is_last),
-                Stage::Parallel(branches) => {
-                    let outs: Vec<String> = branches.iter().map(|b| self.stages(b, cur.clone(), false)).collect();
-                    let id = self.means;
-                    self.means += 1;
-                    let out = if is_last { self.final_name.clone() } else { names::mean_name(id) };
-                    self.nodes.push(node("Mean", &names::mean_name(id), outs, out.clone()));
-                    out
+                Stage::Block(i) => self.block(i, cur),
+                Stage::Parallel { branches, mean: None } => branches.iter().fold(cur, |c, b| self.stages(b, c)),
+                Stage::Parallel { branches, mean: Some(mean) } => {
+                    let outs: Vec<String> = branches.iter().map(|b| self.stages(b, cur.clone())).collect();
+                    self.nodes.push(node("Mean", &mean.name, outs, mean.output.clone()));
+                    mean.output.clone()
                 }
             };
         }
         cur
     }
 
-    /// Emits one instance of block `j` reading `input`; returns its output.
-    fn block(&mut self, j: usize, input: String, last: bool) -> String {
-        let block = &self.layout.blocks[j];
-        let copy = self.copies[j];
-        self.copies[j] += 1;
+    /// Emits instance `inst` reading `input`; returns its output.
+    fn block(&mut self, inst: &Instance, input: String) -> String {
+        let block = &self.layout.blocks[inst.block];
         let mut rename: HashMap<String, String> = HashMap::new();
-        let suffix = if copy > 0 { self.copy_suffix(&block.nodes, copy) } else { String::new() };
-        if copy > 0 {
+        if !inst.suffix.is_empty() {
             for &n in &block.nodes {
                 for o in self.src.node[n].output.iter().filter(|o| !o.is_empty()) {
-                    rename.insert(o.clone(), format!("{o}{suffix}"));
+                    rename.insert(o.clone(), format!("{o}{}", inst.suffix));
                 }
             }
         }
-        let natural = rename.get(&block.output).cloned().unwrap_or_else(|| block.output.clone());
-        let output = if last {
-            self.final_name.clone()
-        } else if natural == self.final_name {
-            // The last block's output run elsewhere: a fresh name (the source,
-            // itself a rewrite, may hold `{natural}__{k}` already).
-            (0..).map(|n| format!("{natural}__{copy}{}", if n == 0 { String::new() } else { format!("_{n}") })).find(|c| !self.taken().contains(c.as_str())).unwrap_or_default()
-        } else {
-            natural
-        };
-        rename.insert(block.output.clone(), output.clone());
+        rename.insert(block.output.clone(), inst.output.clone());
         rename.insert(block.input.clone(), input);
-        if let Some(kv) = &block.kv {
-            // One slot per cache the block holds, in execution order: one for a
-            // block of an export; several for a parallel group read back from a
-            // model painters rewrote (each branch instance has its own cache,
-            // told apart by the index in its names).
-            let mut caches: Vec<usize> = kv.inputs.iter().chain(&kv.outputs).filter_map(|n| names::kv::index(n).map(|(_, _, i)| i)).collect();
-            caches.sort_unstable();
-            caches.dedup();
-            let base = self.next_slot;
-            self.next_slot += caches.len().max(1);
-            // A block with one cache run in its own place keeps its names, whatever
-            // the exporter numbered them (the identity plan reproduces the source).
-            let keep = caches.len() <= 1 && base == j;
+        if let (Some(kv), Some(base)) = (&block.kv, inst.kv_slot) {
+            let caches = crate::lower::cache_indices(kv.inputs.iter().chain(&kv.outputs));
             let slot = |name: &str| {
-                (!keep).then(|| names::kv::index(name).and_then(|(_, _, i)| caches.binary_search(&i).ok()).map_or(base, |r| base + r))
+                (!inst.kv_keeps_names).then(|| names::kv::index(name).and_then(|(_, _, i)| caches.binary_search(&i).ok()).map_or(base, |r| base + r))
             };
             move_to_slot(&kv.inputs, &self.src.input, &slot, &mut rename, &mut self.kv_inputs);
             move_to_slot(&kv.outputs, &self.src.output, &slot, &mut rename, &mut self.kv_outputs);
         }
         for &n in &block.nodes {
             let mut node = self.src.node[n].clone();
-            if copy > 0 && !node.name().is_empty() {
-                node.set_name(format!("{}{suffix}", node.name()));
+            if !inst.suffix.is_empty() && !node.name().is_empty() {
+                node.set_name(format!("{}{}", node.name(), inst.suffix));
             }
             rename_node(&mut node, &rename);
             self.nodes.push(node);
         }
-        self.taps.push(output.clone());
-        output
-    }
-
-    fn taken(&self) -> &HashSet<&str> {
-        let src = self.src;
-        self.taken.get_or_init(|| {
-            src.node
-                .iter()
-                .flat_map(|n| n.output.iter().map(String::as_str))
-                .chain(src.input.iter().map(|v| v.name()))
-                .chain(src.initializer.iter().map(|t| t.name()))
-                .collect()
-        })
-    }
-
-    /// The suffix of copy `copy` of a block's nodes and tensors: `__{copy}`,
-    /// or `__{copy}_{n}` when a source that is itself a rewrite already
-    /// holds one of the names `__{copy}` would give.
-    fn copy_suffix(&self, nodes: &[usize], copy: usize) -> String {
-        (0..)
-            .map(|n| names::copy_suffix_for(copy, n))
-            .find(|suffix| {
-                !nodes.iter().any(|&n| {
-                    self.src.node[n].output.iter().any(|o| !o.is_empty() && self.taken().contains(format!("{o}{suffix}").as_str()))
-                })
-            })
-            .unwrap_or_default()
+        self.taps.push(inst.output.clone());
+        inst.output.clone()
     }
 
     /// The new graph: nodes, KV inputs/outputs in slot order, dead code removed.

@@ -22,6 +22,8 @@ pub enum RewriteError {
     Preset { preset: String, reason: String },
     #[error("plan file {}: {}", one_line(.path), one_line(.reason))]
     PlanFile { path: String, reason: String },
+    #[error("a schedule lowered for a model of {lowered_for} blocks was given a model of {blocks}")]
+    ScheduleMismatch { lowered_for: usize, blocks: usize },
     #[error("the rewritten graph is invalid: {0}")]
     Invalid(#[source] GraphError),
     #[error("detected {detected} blocks but {} says {declared}: refusing a model painters would misread", one_line(.by))]

@@ -4,6 +4,9 @@
 //!
 //! ```text
 //! plan text / preset ──parse──▶ Plan ──lower──▶ Schedule ──emit──▶ ModelProto
+//!                                 (validated once; every instance numbered)
+//! Plan + model + output ──plan_write──▶ WritePlan ──execute──▶ files + WriteReport
+//!             (the graph, where weights go, what is copied or linked)
 //! ```
 pub mod emit;
 pub mod declared;
@@ -20,9 +23,9 @@ pub mod write;
 pub use declared::open;
 pub use emit::{emit, emit_with, EmitOptions};
 pub use error::{Result, RewriteError};
-pub use lower::lower;
+pub use lower::{lower, sequence};
 pub use parse::{parse, ParseError};
 pub use plan::Plan;
 pub use presets::{preset, Preset, PresetParams};
-pub use schedule::{Schedule, Stage};
-pub use write::{rewrite_file, rewrite_model, Progress, WeightMode, WriteOptions, WriteReport};
+pub use schedule::{Instance, MeanNode, Schedule, Stage};
+pub use write::{plan_write, rewrite_file, rewrite_model, Progress, WeightMode, WriteOptions, WritePlan, WriteReport};

@@ -42,6 +42,35 @@ impl Plan {
         }
     }
 
+    /// The block of every instance, in execution order (repeats unrolled,
+    /// parallel branches one after another): what [`lower`](crate::lower())
+    /// numbers, without a model.
+    pub fn blocks(&self) -> Vec<usize> {
+        fn walk(p: &Plan, out: &mut Vec<usize>) {
+            match p {
+                Plan::Block(i) => out.push(*i),
+                Plan::Seq(v) | Plan::Parallel(v) => v.iter().for_each(|q| walk(q, out)),
+                Plan::Repeat { body, times } => (0..*times).for_each(|_| walk(body, out)),
+            }
+        }
+        let mut out = Vec::new();
+        walk(self, &mut out);
+        out
+    }
+
+    /// The stages of the lowered plan: one per block instance outside
+    /// parallel groups and one per parallel group (a group of one branch is
+    /// its branch). A model painters wrote reads back with one block per stage.
+    pub fn stages(&self) -> usize {
+        match self {
+            Plan::Block(_) => 1,
+            Plan::Seq(v) => v.iter().map(Plan::stages).fold(0, usize::saturating_add),
+            Plan::Parallel(v) if v.len() == 1 => v[0].stages(),
+            Plan::Parallel(_) => 1,
+            Plan::Repeat { body, times } => body.stages().saturating_mul(*times),
+        }
+    }
+
     /// The largest block index used.
     pub fn max_block(&self) -> Option<usize> {
         match self {

@@ -212,7 +212,7 @@ mod tests {
         let p1 = preset(Preset::Random, &a).unwrap_or_else(|e| panic!("{e}"));
         let p2 = preset(Preset::Random, &a).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(p1, p2);
-        let mut mid: Vec<usize> = crate::lower::lower(&p1).instances()[12..21].to_vec();
+        let mut mid: Vec<usize> = p1.blocks()[12..21].to_vec();
         assert_ne!(mid, (12..21).collect::<Vec<_>>());
         mid.sort();
         assert_eq!(mid, (12..21).collect::<Vec<_>>());

@@ -25,7 +25,7 @@ use crate::folder::FolderModel;
 use painters_graph::conventions::meta;
 use crate::lower::lower;
 use crate::plan::Plan;
-use crate::schedule::Schedule;
+use crate::schedule::Instance;
 
 /// Files copied next to the output so it is a usable model folder
 /// (`config.json` and `genai_config.json` rewritten to describe it: see `folder`).
@@ -55,8 +55,6 @@ pub struct WriteOptions {
     pub link: bool,
     /// Add hidden-state taps (`painters.hidden.*`).
     pub tap: bool,
-    /// Plan, schedule and check, but write nothing.
-    pub dry_run: bool,
     /// `fsync` every file before renaming it into place (durability across a
     /// power loss; the writes are atomic either way).
     pub sync: bool,
@@ -89,31 +87,47 @@ pub enum WeightMode {
     Copied,
 }
 
-/// What a rewrite did.
+/// What a rewrite writes (a [`WritePlan`], `dry_run: true`) or wrote.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct WriteReport {
     pub output: PathBuf,
     pub plan: String,
     pub source_blocks: usize,
     pub instances: usize,
-    pub schedule: Vec<InstanceInfo>,
+    pub schedule: Vec<Instance>,
     pub weights: WeightMode,
     pub data_files: Vec<PathBuf>,
     /// Bytes of weights read and written: the inline weights of an inline
     /// output, the new data file's tensors when copied, 0 when shared or linked.
     pub weight_bytes_copied: u64,
+    /// Model-folder files that go next to the output (rewritten or copied).
     pub copied_files: Vec<String>,
+    /// True for a plan not executed.
     pub dry_run: bool,
 }
 
-/// One executed block instance.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct InstanceInfo {
-    /// Execution order.
-    pub k: usize,
-    pub block: usize,
-    /// 0 for the first instance of a block (original names), then 1, 2, …
-    pub copy: usize,
+/// A rewrite decided but not yet written: the emitted graph, where its
+/// weights go (inline, the source's file shared or hard-linked, or a new
+/// data file laid out tensor by tensor), and the model-folder files that
+/// come along (rewritten ones already rewritten). Made by [`plan_write`];
+/// [`WritePlan::execute`] writes it; `painters rewrite --dry-run` prints
+/// [`WritePlan::report`].
+#[derive(Debug)]
+pub struct WritePlan<'a> {
+    model: &'a OnnxModel,
+    plan: &'a Plan,
+    proto: ModelProto,
+    report: WriteReport,
+    /// The new data file's layout when weights are copied: (initializer, offset, length).
+    data_layout: Vec<Placed>,
+    /// Where a new data file goes, and how the graph names it.
+    data_path: PathBuf,
+    data_name: String,
+    /// Model-folder files: (name, source path, new text when rewritten).
+    folder_files: Vec<(String, PathBuf, Option<String>)>,
+    /// The source folder, and the source's weight files (relative names) to hard-link.
+    link_from: PathBuf,
+    link_files: Vec<String>,
 }
 
 /// Rewrites `src` by `plan` into `out`.
@@ -123,71 +137,83 @@ pub fn rewrite_file(src: &Path, plan: &Plan, out: &Path, opts: &WriteOptions) ->
 }
 
 /// [`rewrite_file`] for a model already loaded from a file and detected
-/// (so a caller that needs the block count to build its plan loads once).
+/// (so a caller that needs the block count to build its plan loads once):
+/// [`plan_write`], then [`WritePlan::execute`].
 pub fn rewrite_model(model: &OnnxModel, layout: &BlockLayout, plan: &Plan, out: &Path, opts: &WriteOptions) -> Result<WriteReport> {
-    let werr = |msg: String| RewriteError::Graph(GraphError::Write { path: out.to_path_buf(), source: std::io::Error::other(msg) });
-    let src = model.path().ok_or_else(|| werr("the source model was not loaded from a file".into()))?;
+    plan_write(model, layout, plan, out, opts)?.execute(opts)
+}
+
+/// Decides the rewrite of `model` by `plan` into `out`, writing nothing: the
+/// plan is validated and lowered, the graph emitted, the output's weights and
+/// folder files planned. Fails for everything a write would fail on before
+/// touching the disk (an output that would overwrite the source or its
+/// weights, a folder file that cannot be rewritten).
+pub fn plan_write<'a>(model: &'a OnnxModel, layout: &BlockLayout, plan: &'a Plan, out: &Path, opts: &WriteOptions) -> Result<WritePlan<'a>> {
+    let src = model.path().ok_or_else(|| write_error(out, "the source model was not loaded from a file".into()))?;
     if same_target(src, out) {
-        return Err(werr("refusing to overwrite the source model".into()));
+        return Err(write_error(out, "refusing to overwrite the source model".into()));
     }
-    plan.validate(layout.num_blocks())?;
-    let schedule = lower(plan);
+    let schedule = lower(plan, model, layout)?;
     let mut proto = emit_with(model, layout, &schedule, &EmitOptions { tap: opts.tap })?;
     proto.metadata_props.retain(|p| !p.key().starts_with(meta::PREFIX));
     let src_dir = parent(src);
     let out_dir = parent(out);
-    let mut report = WriteReport {
-        output: out.to_path_buf(),
-        plan: plan.to_string(),
-        source_blocks: layout.num_blocks(),
-        instances: plan.instances(),
-        schedule: instances(&schedule),
-        weights: WeightMode::Inline,
-        data_files: Vec::new(),
-        weight_bytes_copied: 0,
-        copied_files: Vec::new(),
-        dry_run: opts.dry_run,
-    };
-    let _lock = if opts.dry_run { None } else { Some(painters_graph::lock::FolderLock::acquire(&out_dir, "rewrite")?) };
     let same_dir = canonical(&src_dir) == canonical(&out_dir);
     let data_name = format!("{}.data", out.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default());
+    let mut p = WritePlan {
+        model,
+        plan,
+        report: WriteReport {
+            output: out.to_path_buf(),
+            plan: plan.to_string(),
+            source_blocks: layout.num_blocks(),
+            instances: plan.instances(),
+            schedule: schedule.instances().into_iter().cloned().collect(),
+            weights: WeightMode::Inline,
+            data_files: Vec::new(),
+            weight_bytes_copied: 0,
+            copied_files: Vec::new(),
+            dry_run: true,
+        },
+        data_layout: Vec::new(),
+        data_path: out_dir.join(&data_name),
+        data_name,
+        folder_files: Vec::new(),
+        link_from: src_dir.clone(),
+        link_files: Vec::new(),
+        proto,
+    };
     if model.has_external_data() {
-        let files = referenced_files(&proto)?;
+        let files = referenced_files(&p.proto)?;
         if files.iter().any(|f| canonical(&out_dir.join(f)) == canonical(out)) {
-            return Err(werr("the output would overwrite the source's weight file".into()));
+            return Err(write_error(out, "the output would overwrite the source's weight file".into()));
         }
         if same_dir {
-            report.weights = WeightMode::Shared;
-            report.data_files = files.iter().map(|f| out_dir.join(f)).collect();
-        } else if opts.link && link_all(&src_dir, &out_dir, &files, opts.dry_run).is_ok() {
-            report.weights = WeightMode::Linked;
-            report.data_files = files.iter().map(|f| out_dir.join(f)).collect();
+            p.report.weights = WeightMode::Shared;
+        } else if opts.link && linkable(&src_dir, &out_dir, &files) {
+            p.report.weights = WeightMode::Linked;
+            p.link_files.clone_from(&files);
         } else {
-            report.weights = WeightMode::Copied;
-            report.weight_bytes_copied = externalize(&mut proto, model, &out_dir.join(&data_name), &data_name, opts)?;
-            report.data_files.push(out_dir.join(&data_name));
+            p.plan_copy()?;
         }
-    } else if opts.external_data || painters_graph::model::proto_size(&proto) > INLINE_LIMIT {
-        report.weights = WeightMode::Copied;
-        report.weight_bytes_copied = externalize(&mut proto, model, &out_dir.join(&data_name), &data_name, opts)?;
-        report.data_files.push(out_dir.join(&data_name));
-    }
-    if report.weights == WeightMode::Inline {
+        if p.report.weights != WeightMode::Copied {
+            p.report.data_files = files.iter().map(|f| out_dir.join(f)).collect();
+        }
+    } else if opts.external_data || painters_graph::model::proto_size(&p.proto) > INLINE_LIMIT {
+        p.plan_copy()?;
+    } else {
         // Inline weights go into the new file (copied in the kernel).
-        report.weight_bytes_copied = proto.graph.initializer.iter().map(painters_graph::tensor::byte_size).sum();
+        p.report.weight_bytes_copied = p.proto.graph.initializer.iter().map(painters_graph::tensor::byte_size).sum();
     }
-    if opts.dry_run {
-        return Ok(report);
-    }
-    write_model(model, &mut proto, plan, layout.num_blocks(), out, opts.sync)?;
     if !same_dir {
-        let instances = schedule.instances();
+        let blocks = schedule.blocks();
+        let source = crate::lower::sequence(model, layout, 0..layout.num_blocks())?;
         let folder = FolderModel {
-            plan: &report.plan,
-            instances: &instances,
+            plan: &p.report.plan,
+            instances: &blocks,
             source_blocks: layout.num_blocks(),
-            depth: depth(layout, &instances),
-            depth_of_source: depth(layout, &(0..layout.num_blocks()).collect::<Vec<_>>()),
+            depth: schedule.depth(),
+            depth_of_source: source.depth(),
             file_name: &out.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(),
         };
         for name in MODEL_FOLDER_FILES {
@@ -196,42 +222,65 @@ pub fn rewrite_model(model: &OnnxModel, layout: &BlockLayout, plan: &Plan, out: 
                 continue;
             }
             let rewritten = if name.ends_with(".json") {
-                let text = std::fs::read_to_string(&from).map_err(|e| werr(format!("{}: {e}", from.display())))?;
-                crate::folder::rewrite_file(name, &text, &folder).map_err(|e| werr(format!("{}: {e}", from.display())))?
+                let text = std::fs::read_to_string(&from).map_err(|e| write_error(out, format!("{}: {e}", from.display())))?;
+                crate::folder::rewrite_file(name, &text, &folder).map_err(|e| write_error(out, format!("{}: {e}", from.display())))?
             } else {
                 None
             };
+            p.folder_files.push((name.to_string(), from, rewritten));
+            p.report.copied_files.push(name.to_string());
+        }
+    }
+    Ok(p)
+}
+
+impl WritePlan<'_> {
+    /// What will be written.
+    pub fn report(&self) -> &WriteReport {
+        &self.report
+    }
+
+    /// Plans a new data file holding the tensors still used.
+    fn plan_copy(&mut self) -> Result<()> {
+        let (layout, total) = data_layout(&self.proto, self.model)?;
+        self.data_layout = layout;
+        self.report.weights = WeightMode::Copied;
+        self.report.weight_bytes_copied = total;
+        self.report.data_files = vec![self.data_path.clone()];
+        Ok(())
+    }
+
+    /// Writes the plan: the weights (linked, or copied into the new data
+    /// file), the model, the folder files — each to a temporary name renamed
+    /// into place, under the output folder's lock.
+    pub fn execute(mut self, opts: &WriteOptions) -> Result<WriteReport> {
+        let out = self.report.output.clone();
+        let out_dir = parent(&out);
+        let _lock = painters_graph::lock::FolderLock::acquire(&out_dir, "rewrite")?;
+        if self.report.weights == WeightMode::Linked && link_all(&self.link_from, &out_dir, &self.link_files).is_err() {
+            // Linking failed where it looked possible (permissions, a race): copy instead.
+            self.plan_copy()?;
+        }
+        if self.report.weights == WeightMode::Copied {
+            externalize(&mut self.proto, self.model, &self.data_layout, &self.data_path, &self.data_name, self.report.weight_bytes_copied, opts)?;
+        }
+        write_model(self.model, &mut self.proto, self.plan, self.report.source_blocks, &out, opts.sync)?;
+        for (name, from, rewritten) in &self.folder_files {
             match rewritten {
                 Some(text) => write_atomic_with(&out_dir.join(name), opts.sync, |w| w.write_all(text.as_bytes()))?,
                 None => {
-                    let mut f = File::open(&from).map_err(|e| werr(format!("{}: {e}", from.display())))?;
+                    let mut f = File::open(from).map_err(|e| write_error(&out, format!("{}: {e}", from.display())))?;
                     write_atomic_with(&out_dir.join(name), opts.sync, |w| std::io::copy(&mut f, w).map(drop))?;
                 }
             }
-            report.copied_files.push(name.to_string());
         }
+        self.report.dry_run = false;
+        Ok(self.report)
     }
-    Ok(report)
 }
 
-/// The depth a runtime sees when `instances` (block indices) run: the KV
-/// caches they hold (one per instance of an export's block; a block read
-/// back from a painters rewrite may hold several), or the number of
-/// instances without a cache.
-fn depth(layout: &BlockLayout, instances: &[usize]) -> usize {
-    if !layout.has_kv_cache() {
-        return instances.len();
-    }
-    instances
-        .iter()
-        .map(|&b| {
-            let Some(kv) = layout.blocks.get(b).and_then(|x| x.kv.as_ref()) else { return 0 };
-            let mut caches: Vec<usize> = kv.inputs.iter().filter_map(|n| painters_graph::conventions::kv::index(n).map(|(_, _, i)| i)).collect();
-            caches.sort_unstable();
-            caches.dedup();
-            caches.len().max(1)
-        })
-        .sum()
+fn write_error(out: &Path, msg: String) -> RewriteError {
+    RewriteError::Graph(GraphError::Write { path: out.to_path_buf(), source: std::io::Error::other(msg) })
 }
 
 /// Writes `proto` (the graph emitted from `model`) to `out` with the
@@ -276,21 +325,6 @@ fn write_model(model: &OnnxModel, proto: &mut ModelProto, plan: &Plan, blocks: u
     Ok(())
 }
 
-
-fn instances(schedule: &Schedule) -> Vec<InstanceInfo> {
-    let mut copies: BTreeMap<usize, usize> = BTreeMap::new();
-    schedule
-        .instances()
-        .into_iter()
-        .enumerate()
-        .map(|(k, block)| {
-            let c = copies.entry(block).or_insert(0);
-            let info = InstanceInfo { k, block, copy: *c };
-            *c += 1;
-            info
-        })
-        .collect()
-}
 
 fn parent(p: &Path) -> PathBuf {
     match p.parent() {
@@ -377,11 +411,22 @@ fn referenced_files(proto: &ModelProto) -> Result<Vec<String>> {
     Ok(files)
 }
 
+/// Whether every referenced file can be hard-linked into `out_dir`: the
+/// target is absent (or already that file) and the output folder (or its
+/// nearest existing ancestor) is on the source's file system.
+fn linkable(src_dir: &Path, out_dir: &Path, files: &[String]) -> bool {
+    let existing = out_dir.ancestors().find(|d| d.exists()).unwrap_or(Path::new("."));
+    files.iter().all(|f| {
+        let (from, to) = (src_dir.join(f), out_dir.join(f));
+        if to.exists() {
+            return same_inode(&from, &to);
+        }
+        same_device(&from, existing)
+    })
+}
+
 /// Hard-links every referenced file into `out_dir` (same relative names).
-fn link_all(src_dir: &Path, out_dir: &Path, files: &[String], dry_run: bool) -> std::io::Result<()> {
-    if dry_run {
-        return Ok(());
-    }
+fn link_all(src_dir: &Path, out_dir: &Path, files: &[String]) -> std::io::Result<()> {
     for f in files {
         let (from, to) = (src_dir.join(f), out_dir.join(f));
         if let Some(d) = to.parent() {
@@ -402,6 +447,20 @@ fn link_all(src_dir: &Path, out_dir: &Path, files: &[String], dry_run: bool) -> 
 }
 
 #[cfg(unix)]
+fn same_device(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_device(_: &Path, _: &Path) -> bool {
+    false
+}
+
+#[cfg(unix)]
 fn same_inode(a: &Path, b: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
     match (std::fs::metadata(a), std::fs::metadata(b)) {
@@ -415,11 +474,13 @@ fn same_inode(_: &Path, _: &Path) -> bool {
     false
 }
 
-/// Moves every initializer with raw data (external, or inline and ≥ 1 KiB)
-/// into a new data file `path`, referenced as `location`; returns the bytes
-/// written. Reads only the tensors still used.
-fn externalize(proto: &mut ModelProto, src: &OnnxModel, path: &Path, location: &str, opts: &WriteOptions) -> Result<u64> {
-    let mut plan: Vec<(usize, u64)> = Vec::new(); // (initializer index, length)
+/// One tensor's place in a new data file: (initializer index, offset, length).
+type Placed = (usize, u64, u64);
+
+/// The layout of a new data file holding every initializer with raw data
+/// (external, or inline and ≥ 1 KiB), 64-byte aligned, and the file's length.
+fn data_layout(proto: &ModelProto, src: &OnnxModel) -> Result<(Vec<Placed>, u64)> {
+    let mut layout = Vec::new();
     let mut total = 0u64;
     for (i, t) in proto.graph.initializer.iter().enumerate() {
         let len = if is_external(t) {
@@ -429,28 +490,31 @@ fn externalize(proto: &mut ModelProto, src: &OnnxModel, path: &Path, location: &
         } else {
             continue;
         };
-        total = align(total) + len;
-        plan.push((i, len));
+        let offset = align(total);
+        layout.push((i, offset, len));
+        total = offset + len;
     }
-    if opts.dry_run {
-        return Ok(total);
-    }
+    Ok((layout, total))
+}
+
+/// Writes the tensors of `layout` (see [`data_layout`]) into a new data file
+/// `path` and points the initializers at it as `location`. Reads only the
+/// tensors still used.
+fn externalize(proto: &mut ModelProto, src: &OnnxModel, layout: &[Placed], path: &Path, location: &str, total: u64, opts: &WriteOptions) -> Result<()> {
     let report = |done: u64| {
         if let Some(p) = &opts.progress {
             (p.0)(done, total);
         }
     };
     let mut readers: BTreeMap<PathBuf, File> = BTreeMap::new();
-    let mut offsets: Vec<(usize, u64, u64)> = Vec::new();
     let inits = &proto.graph.initializer;
     let source = PayloadSource::open(src).map_err(|e| GraphError::Io { path: src.path().unwrap_or(path).to_path_buf(), source: e })?;
     write_atomic_with(path, opts.sync, |w| {
         let mut pos = 0u64;
         report(0);
-        for &(i, len) in &plan {
-            let aligned = align(pos);
-            w.write_all(&vec![0u8; (aligned - pos) as usize])?;
-            pos = aligned;
+        for &(i, offset, len) in layout {
+            w.write_all(&vec![0u8; (offset - pos) as usize])?;
+            pos = offset;
             let t: &TensorProto = &inits[i];
             if is_external(t) {
                 let (file, offset, _) = src.external_span(t).map_err(std::io::Error::other)?;
@@ -467,16 +531,15 @@ fn externalize(proto: &mut ModelProto, src: &OnnxModel, path: &Path, location: &
             } else if !source.as_ref().map(|s| s.try_copy(w, t.raw_data())).transpose()?.unwrap_or(false) {
                 w.write_all(t.raw_data())?;
             }
-            offsets.push((i, pos, len));
             pos += len;
             report(pos);
         }
         Ok(())
     })?;
-    for (i, offset, len) in offsets {
+    for &(i, offset, len) in layout {
         set_external(&mut proto.graph.mut_or_insert_default().initializer[i], location, offset, len);
     }
-    Ok(total)
+    Ok(())
 }
 
 fn align(x: u64) -> u64 {

@@ -105,10 +105,10 @@ fn every_plan_matches_pytorch() {
                     },
                 )
                 .unwrap();
-                assert_eq!(lower(&ours), lower(&plan), "{}: preset {p}: ours {ours} vs reference {text}", f.name);
+                assert_eq!(lower(&ours, &model, &layout).unwrap(), lower(&plan, &model, &layout).unwrap(), "{}: preset {p}: ours {ours} vs reference {text}", f.name);
             }
             let tap = e["name"] == "identity";
-            let proto = emit_with(&model, &layout, &lower(&plan), &EmitOptions { tap }).unwrap();
+            let proto = emit_with(&model, &layout, &lower(&plan, &model, &layout).unwrap(), &EmitOptions { tap }).unwrap();
             let out = tmp.path().join(format!("plan{k}.onnx"));
             OnnxModel::from_proto(proto, f.dir.clone()).unwrap().save(&out).ok();
             let out = if out.exists() { out } else {
@@ -118,7 +118,7 @@ fn every_plan_matches_pytorch() {
                 let src = f.copy_to(&copy_dir);
                 let m = common::load(&src);
                 let l = detect(&m).unwrap();
-                let p = emit_with(&m, &l, &lower(&plan), &EmitOptions { tap }).unwrap();
+                let p = emit_with(&m, &l, &lower(&plan, &m, &l).unwrap(), &EmitOptions { tap }).unwrap();
                 let o = copy_dir.join("plan.onnx");
                 OnnxModel::from_proto(p, &copy_dir).unwrap().save(&o).unwrap();
                 o
@@ -173,7 +173,7 @@ fn int4_skips_equal_the_builders_export_of_the_pruned_model() {
         let m = common::load(&src);
         let l = detect(&m).unwrap();
         assert_eq!(l.blocks.len(), layout.blocks.len());
-        let p = emit_with(&m, &l, &lower(&parse(text).unwrap()), &EmitOptions::default()).unwrap();
+        let p = emit_with(&m, &l, &lower(&parse(text).unwrap(), &m, &l).unwrap(), &EmitOptions::default()).unwrap();
         let out = tmp.path().join("plan.onnx");
         OnnxModel::from_proto(p, tmp.path()).unwrap().save(&out).unwrap();
         let (prefix, cont) = (named(&e["inputs"]["prefix"]), named(&e["inputs"]["continuation"]));

@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use painters_graph::detect;
-use painters_rewrite::Schedule;
+use painters_rewrite::Plan;
 use painters_run::prune::calib::{hidden_states, nll, session_for, Calibration};
 use painters_run::prune::metrics::{angular, block_influence};
 use painters_run::tokenizer::Tokenizer;
@@ -51,7 +51,7 @@ fn bi_and_angular_agree_with_pytorch() {
         .unwrap();
         assert_eq!(calib.tokens as u64, r["tokens"].as_u64().unwrap(), "{name}: calibration tokens");
         assert_eq!(calib.n_windows as u64, r["windows"].as_u64().unwrap(), "{name}: windows");
-        let mut lm = session_for(common::runtime(), &model, &layout, &Schedule::sequence(0..t), true, &opts()).unwrap();
+        let mut lm = session_for(common::runtime(), &model, &layout, &Plan::sequence(0..t), true, &opts()).unwrap();
         let hidden = hidden_states(&mut lm, t, &calib).unwrap();
         let close = |what: &str, ours: &[f64], theirs: &serde_json::Value| {
             let theirs: Vec<f64> = theirs.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
@@ -95,7 +95,7 @@ fn greedy_equals_brute_force_where_greedy_is_optimal() {
         let kept: Vec<usize> = (0..t).filter(|b| !key.contains(b)).collect();
         // the session options `painters prune --threads 1` uses (ORT's optimizations on)
         let cli = SessionOptions { threads: 1, ..Default::default() };
-        let mut lm = session_for(common::runtime(), &model, &layout, &Schedule::sequence(kept), false, &cli).unwrap();
+        let mut lm = session_for(common::runtime(), &model, &layout, &Plan::sequence(kept), false, &cli).unwrap();
         let v = nll(&mut lm, &calib).unwrap();
         cache.push((key, v));
         v

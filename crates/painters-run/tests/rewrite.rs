@@ -96,7 +96,7 @@ fn random_plans_always_validate_and_run() {
             }
             let plan = parse(&items.join(",")).unwrap();
             plan.validate(t).unwrap();
-            let proto = emit(&model, &layout, &lower(&plan)).unwrap_or_else(|e| panic!("{}: {plan}: {e}", f.name));
+            let proto = emit(&model, &layout, &lower(&plan, &model, &layout).unwrap()).unwrap_or_else(|e| panic!("{}: {plan}: {e}", f.name));
             let out = tmp.path().join(format!("random{case}.onnx"));
             OnnxModel::from_proto(proto, tmp.path()).unwrap().save(&out).unwrap();
             let outs = common::run(&out, &f.reference().inputs);
@@ -268,6 +268,42 @@ fn dry_run_writes_nothing() {
     let (code, err) = painters(&["rewrite", f.model().to_str().unwrap(), "--preset", "reverse", "--n", "0", "-o", out.to_str().unwrap(), "--dry-run"]);
     assert_eq!(code, 0, "{err}");
     assert!(std::fs::read_dir(tmp.path()).unwrap().next().is_none());
+}
+
+#[test]
+fn dry_run_prints_what_the_write_then_does() {
+    // The plan of a write (schedule of instances, where the weights go, the
+    // folder files) is what executing it reports, for each way weights go.
+    let tmp = tempfile::tempdir().unwrap();
+    let cases = [("llama-optimum-past", "0-3,[1,2]*2,3", vec![]), ("llama-optimum-extdata", "0,1,1,3", vec![]), ("llama-optimum-extdata", "0-3,2", vec!["--link"])];
+    for (i, (name, plan, extra)) in cases.into_iter().enumerate() {
+        let f = fixture(name);
+        let out = tmp.path().join(format!("out{i}/model.onnx"));
+        let src = f.model();
+        let mut args = vec!["rewrite", src.to_str().unwrap(), "--plan", plan, "-o", out.to_str().unwrap(), "--json"];
+        args.extend(extra);
+        let run = |dry: bool| {
+            let mut a = args.clone();
+            if dry {
+                a.push("--dry-run");
+            }
+            let o = Command::new(env!("CARGO_BIN_EXE_painters")).args(&a).output().unwrap();
+            assert!(o.status.success(), "{name}: {}", String::from_utf8_lossy(&o.stderr));
+            let mut v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+            let dry_run = v["dry_run"].take();
+            (v, dry_run)
+        };
+        let (planned, d) = run(true);
+        assert_eq!(d, true);
+        assert!(!out.exists(), "{name}: the dry run wrote {}", out.display());
+        let (done, d) = run(false);
+        assert_eq!(d, false);
+        assert_eq!(planned, done, "{name}: {plan}");
+        let k: Vec<usize> = done["schedule"].as_array().unwrap().iter().map(|i| i["kv_slot"].as_u64().map_or(usize::MAX, |s| s as usize)).collect();
+        if f.with_past() {
+            assert_eq!(k, (0..k.len()).collect::<Vec<_>>(), "{name}: one KV slot per instance, in execution order");
+        }
+    }
 }
 
 #[cfg(unix)]

@@ -7,7 +7,7 @@
 mod common;
 
 use painters_graph::{detect, OnnxModel};
-use painters_rewrite::{emit, Schedule};
+use painters_rewrite::{emit, sequence};
 use painters_run::reference::max_abs_diff;
 
 #[test]
@@ -78,7 +78,7 @@ fn identity_schedule_is_bit_identical() {
         let src = f.copy_to(tmp.path());
         let model = common::load(&src);
         let layout = detect(&model).unwrap();
-        let proto = emit(&model, &layout, &Schedule::sequence(0..layout.num_blocks())).unwrap();
+        let proto = emit(&model, &layout, &sequence(&model, &layout, 0..layout.num_blocks()).unwrap()).unwrap();
         // The source's nodes, fused ones joined again, plus the casts the canonical form adds for shape reads.
         let shape_casts = model.graph().node.iter().filter(|n| n.name().contains(painters_graph::casts::SHAPE_CAST)).count();
         assert_eq!(proto.graph.node.len(), OnnxModel::load(&src).unwrap().graph().node.len() + shape_casts, "{}", f.name);
@@ -95,7 +95,7 @@ fn rewrite_and_run(f: &common::Fixture, blocks: Vec<usize>) -> (Vec<f32>, Vec<f3
     let src = f.copy_to(tmp.path());
     let model = common::load(&src);
     let layout = detect(&model).unwrap();
-    let proto = emit(&model, &layout, &Schedule::sequence(blocks.clone())).unwrap_or_else(|e| panic!("{}: {e}", f.name));
+    let proto = emit(&model, &layout, &sequence(&model, &layout, blocks.clone()).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", f.name));
     let out = tmp.path().join("rewritten.onnx");
     let rewritten = OnnxModel::from_proto(proto, tmp.path()).unwrap();
     rewritten.save(&out).unwrap();

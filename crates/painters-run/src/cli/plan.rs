@@ -2,8 +2,6 @@
 //! form of a plan) and its schedule.
 use std::path::PathBuf;
 
-use painters_rewrite::lower;
-
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
@@ -30,7 +28,7 @@ pub fn main(args: Args) -> anyhow::Result<()> {
     };
     let plan = args.plan.resolve(layers)?;
     if args.json {
-        let schedule: Vec<usize> = lower(&plan).instances();
+        let schedule: Vec<usize> = plan.blocks();
         let v = serde_json::json!({
             "plan": plan.to_string(),
             "layers": layers,

@@ -1,7 +1,7 @@
 //! `painters rewrite MODEL (--plan P | --plan-file F | --preset NAME …) -o OUT`.
 use std::path::PathBuf;
 
-use painters_rewrite::{rewrite_model, Progress, WriteOptions};
+use painters_rewrite::{plan_write, Progress, WriteOptions, WriteReport};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -12,7 +12,7 @@ pub struct Args {
     /// The output .onnx file (its folder also receives tokenizer and config files)
     #[arg(short, long)]
     output: PathBuf,
-    /// Print the schedule and write nothing
+    /// Print what would be written (the schedule of instances, where the weights go, the folder files) and write nothing
     #[arg(long)]
     dry_run: bool,
     /// Store weights in OUT.data even when they would fit inline
@@ -58,33 +58,48 @@ pub fn main(args: Args) -> anyhow::Result<()> {
         external_data: args.external_data,
         link: args.link,
         tap: args.tap,
-        dry_run: args.dry_run,
         sync: args.sync,
         progress: Some(progress),
     };
-    let report = rewrite_model(&model, &layout, &plan, &out, &opts);
-    bar.finish_and_clear();
-    let report = report?;
+    let write = plan_write(&model, &layout, &plan, &out, &opts)?;
+    let report = if args.dry_run {
+        write.report().clone()
+    } else {
+        let done = write.execute(&opts);
+        bar.finish_and_clear();
+        done?
+    };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
-        return Ok(());
+    } else {
+        print_report(&report)?;
     }
+    Ok(())
+}
+
+fn print_report(report: &WriteReport) -> anyhow::Result<()> {
     println!("plan      {}", report.plan);
     println!("blocks    {} in the source, {} instances", report.source_blocks, report.instances);
-    if args.dry_run {
-        println!("schedule  (k: block, copy)");
+    if report.dry_run {
+        println!("schedule  (k: block, copy, KV slot, output stream)");
         for i in &report.schedule {
-            println!("  {:>3}: block {:>3}{}", i.k, i.block, if i.copy > 0 { format!(" (copy {})", i.copy) } else { String::new() });
+            let copy = if i.copy > 0 { format!(", copy {} (suffix {})", i.copy, i.suffix) } else { String::new() };
+            let kv = match (i.kv_slot, i.kv_slots) {
+                (Some(s), 1) => format!(", KV slot {s}"),
+                (Some(s), n) => format!(", KV slots {s}-{}", s + n - 1),
+                (None, _) => String::new(),
+            };
+            println!("  {:>3}: block {:>3}{copy}{kv} → {}", i.k, i.block, i.output);
         }
-        println!("dry run: nothing written");
-        return Ok(());
     }
     let weights = serde_json::to_value(report.weights)?;
-    println!("wrote     {}", report.output.display());
+    let verb = if report.dry_run { "would write" } else { "wrote" };
+    println!("{verb:<9} {}", report.output.display());
     println!(
-        "weights   {} ({} bytes copied){}",
+        "weights   {} ({} bytes {}){}",
         weights.as_str().unwrap_or_default(),
         report.weight_bytes_copied,
+        if report.dry_run { "to copy" } else { "copied" },
         if report.data_files.is_empty() {
             String::new()
         } else {
@@ -92,7 +107,10 @@ pub fn main(args: Args) -> anyhow::Result<()> {
         }
     );
     if !report.copied_files.is_empty() {
-        println!("copied    {}", report.copied_files.join(", "));
+        println!("{:<9} {}", if report.dry_run { "would copy" } else { "copied" }, report.copied_files.join(", "));
+    }
+    if report.dry_run {
+        println!("dry run: nothing written");
     }
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use painters_rewrite::{emit_with, EmitOptions, Schedule};
+use painters_rewrite::{emit_with, EmitOptions};
 
 use super::{progress, EvalError, TaskResult};
 use crate::lm::{LanguageModel, LmError};
@@ -26,7 +26,7 @@ pub struct Similarity {
 pub fn tapped_session(runtime: &Runtime, model: &Path, opts: &SessionOptions) -> Result<(LanguageModel, usize), EvalError> {
     let (m, layout) = painters_rewrite::open(model, false)?;
     let t = layout.num_blocks();
-    let proto = emit_with(&m, &layout, &Schedule::sequence(0..t), &EmitOptions { tap: true })?;
+    let proto = emit_with(&m, &layout, &painters_rewrite::sequence(&m, &layout, 0..t)?, &EmitOptions { tap: true })?;
     Ok((LanguageModel::open_emitted(runtime, &m, proto, opts)?, t))
 }
 

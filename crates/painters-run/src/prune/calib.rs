@@ -11,7 +11,7 @@
 use std::path::Path;
 
 use painters_graph::{BlockLayout, OnnxModel};
-use painters_rewrite::{emit_with, EmitOptions, Schedule};
+use painters_rewrite::{emit_with, lower, EmitOptions, Plan};
 
 use crate::eval::EvalError;
 use crate::lm::{log_prob, LanguageModel, LmError};
@@ -60,17 +60,17 @@ impl Calibration {
     }
 }
 
-/// A session running `schedule` over `layout` (hidden-state taps when `tap`),
+/// A session running `plan` over `layout` (hidden-state taps when `tap`),
 /// without writing a model folder.
 pub fn session_for(
     runtime: &Runtime,
     model: &OnnxModel,
     layout: &BlockLayout,
-    schedule: &Schedule,
+    plan: &Plan,
     tap: bool,
     opts: &SessionOptions,
 ) -> Result<LanguageModel, EvalError> {
-    let proto = emit_with(model, layout, schedule, &EmitOptions { tap })?;
+    let proto = emit_with(model, layout, &lower(plan, model, layout)?, &EmitOptions { tap })?;
     Ok(LanguageModel::open_emitted(runtime, model, proto, opts)?)
 }
 
@@ -86,20 +86,20 @@ pub struct Scoring {
     pub chain: bool,
 }
 
-/// Scores every schedule's calibration NLL, each its own model in a session
+/// Scores every plan's calibration NLL, each its own model in a session
 /// of its own run from the tokens, calling `done(i, nll)` as each is known.
 #[allow(clippy::too_many_arguments)]
 pub fn nlls(
     runtime: &Runtime,
     model: &OnnxModel,
     layout: &BlockLayout,
-    schedules: &[Schedule],
+    plans: &[Plan],
     calib: &Calibration,
     opts: &SessionOptions,
     scoring: &mut Scoring,
     mut done: impl FnMut(usize, f64) -> Result<(), EvalError>,
 ) -> Result<(), EvalError> {
-    for (i, s) in schedules.iter().enumerate() {
+    for (i, s) in plans.iter().enumerate() {
         let mut lm = session_for(runtime, model, layout, s, false, opts)?;
         let v = nll(&mut lm, calib)?;
         scoring.sessions += 1;

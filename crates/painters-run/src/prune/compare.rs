@@ -17,7 +17,7 @@ use std::io::Write;
 use std::path::Path;
 
 use painters_graph::{BlockLayout, OnnxModel};
-use painters_rewrite::Schedule;
+use painters_rewrite::Plan;
 use serde::Serialize;
 
 use super::calib::{self, Calibration};
@@ -150,7 +150,7 @@ pub fn compare(
         if let Some((_, s)) = scored.iter().find(|(k, _)| k == kept) {
             return Ok(s.clone());
         }
-        let mut lm = calib::session_for(runtime, model, layout, &Schedule::sequence(kept.iter().copied()), false, &o.session)?;
+        let mut lm = calib::session_for(runtime, model, layout, &Plan::sequence(kept.iter().copied()), false, &o.session)?;
         let calibration_nll = calib::nll(&mut lm, &calibration)?;
         let (heldout_perplexity, heldout_ci) = perplexity_ci(&calib::window_lls(&mut lm, &heldout)?, &draws);
         let mut scores = BTreeMap::new();

@@ -23,7 +23,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use painters_graph::{BlockLayout, Family, OnnxModel};
-use painters_rewrite::{preset, Plan, Preset, PresetParams, Schedule};
+use painters_rewrite::{preset, Plan, Preset, PresetParams};
 use serde::Serialize;
 
 use crate::eval::{progress, EvalError};
@@ -136,11 +136,11 @@ pub fn prune(
     let removed: Vec<usize> = match o.method {
         Method::Paper => {
             let plan = preset(Preset::Skip, &PresetParams { layers: t, m: Some(o.budget), ..Default::default() })?;
-            let kept = painters_rewrite::lower(&plan).instances();
+            let kept = plan.blocks();
             (0..t).filter(|b| !kept.contains(b)).collect()
         }
         Method::Bi | Method::Angular => {
-            let mut lm = calib::session_for(runtime, model, layout, &Schedule::sequence(0..t), true, &o.session)?;
+            let mut lm = calib::session_for(runtime, model, layout, &Plan::sequence(0..t), true, &o.session)?;
             let hidden = calib::hidden_states(&mut lm, t, &calib)?;
             if o.method == Method::Bi {
                 let bi = metrics::block_influence(&hidden);
@@ -193,9 +193,8 @@ pub fn prune(
                         chain::nlls(ch, &current, &cands, &calib, done)?;
                     }
                     None => {
-                        let schedules: Vec<Schedule> =
-                            todo.iter().map(|&c| Schedule::sequence(kept.iter().copied().filter(|&b| b != c))).collect();
-                        calib::nlls(runtime, model, layout, &schedules, &calib, &o.session, &mut scoring, done)?;
+                        let plans: Vec<Plan> = todo.iter().map(|&c| Plan::sequence(kept.iter().copied().filter(|&b| b != c))).collect();
+                        calib::nlls(runtime, model, layout, &plans, &calib, &o.session, &mut scoring, done)?;
                     }
                 }
                 let scores: Vec<(usize, f64)> = candidates
@@ -216,8 +215,8 @@ pub fn prune(
     let kept: Vec<usize> = (0..t).filter(|b| !removed.contains(b)).collect();
     let plan = Plan::sequence(kept.iter().copied());
     let (nll_full, nll) = if decoder {
-        let mut full = calib::session_for(runtime, model, layout, &Schedule::sequence(0..t), false, &o.session)?;
-        let mut pruned = calib::session_for(runtime, model, layout, &Schedule::sequence(kept.iter().copied()), false, &o.session)?;
+        let mut full = calib::session_for(runtime, model, layout, &Plan::sequence(0..t), false, &o.session)?;
+        let mut pruned = calib::session_for(runtime, model, layout, &Plan::sequence(kept.iter().copied()), false, &o.session)?;
         (Some(calib::nll(&mut full, &calib)?), Some(calib::nll(&mut pruned, &calib)?))
     } else {
         (None, None)

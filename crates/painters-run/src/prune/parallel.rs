@@ -10,7 +10,7 @@
 //! measured against the source: sequentially, and with ONNX Runtime's
 //! parallel execution mode, which can run a group's branches at once.
 use painters_graph::{BlockLayout, OnnxModel};
-use painters_rewrite::{lower, Plan, Schedule};
+use painters_rewrite::Plan;
 use serde::Serialize;
 
 use super::calib::{self, Calibration};
@@ -91,7 +91,7 @@ pub fn search(runtime: &Runtime, model: &OnnxModel, layout: &BlockLayout, calib:
         )));
     }
     let nll_of = |stages: &[Vec<usize>]| -> Result<f64, EvalError> {
-        let mut lm = calib::session_for(runtime, model, layout, &lower(&plan_of(stages)), false, &o.session)?;
+        let mut lm = calib::session_for(runtime, model, layout, &plan_of(stages), false, &o.session)?;
         calib::nll(&mut lm, &calib)
     };
     let mut log = GreedyLog::open(o.log.as_deref(), &format!("parallel:{}", calib.blake3))?;
@@ -133,8 +133,8 @@ pub fn search(runtime: &Runtime, model: &OnnxModel, layout: &BlockLayout, calib:
                 chain::nlls(ch, &stages, &cands, &calib, done)?;
             }
             None => {
-                let schedules: Vec<Schedule> = todo.iter().map(|(_, st)| lower(&plan_of(st))).collect();
-                calib::nlls(runtime, model, layout, &schedules, &calib, &o.session, &mut scoring, done)?;
+                let plans: Vec<Plan> = todo.iter().map(|(_, st)| plan_of(st)).collect();
+                calib::nlls(runtime, model, layout, &plans, &calib, &o.session, &mut scoring, done)?;
             }
         }
         let scores: Vec<(usize, f64)> = options
@@ -191,7 +191,7 @@ fn measure(
     let window = calib.windows.first().cloned().unwrap_or_default();
     let inter = std::thread::available_parallelism().map_or(2, |n| n.get()).max(2);
     let time = |plan: &Plan, opts: &SessionOptions| -> Result<f64, EvalError> {
-        let mut lm = calib::session_for(runtime, model, layout, &lower(plan), false, opts)?;
+        let mut lm = calib::session_for(runtime, model, layout, plan, false, opts)?;
         lm.forward_logits(std::slice::from_ref(&window), None, |_| ())?;
         let mut ms: Vec<f64> = Vec::with_capacity(RUNS);
         for _ in 0..RUNS {
