@@ -190,8 +190,8 @@ mod tests {
         assert_eq!(s.depth(), 8);
         // Two parallel stages with their own Means; the last stage (a block)
         // writes the source's last block output, its earlier instance a copy name.
-        let means: Vec<&str> = s.stages().iter().filter_map(|st| match st { Stage::Parallel { mean: Some(m), .. } => Some(m.name.as_str()), _ => None }).collect();
-        assert_eq!(means, vec!["painters.mean.0", "painters.mean.1"]);
+        let means: Vec<String> = s.stages().iter().filter_map(|st| match st { Stage::Parallel { mean: Some(m), .. } => Some(m.name.clone()), _ => None }).collect();
+        assert_eq!(means, vec![names::mean_name(0), names::mean_name(1)]);
         let last = &layout.blocks[3].output;
         let inst = s.instances();
         assert_eq!(&inst[7].output, last);
