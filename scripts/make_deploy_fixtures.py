@@ -87,6 +87,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "scripts"))
 import make_fixtures as mf  # noqa: E402
+from painters_ref import plan_string, tensor_json, tensors_from_json, tensors_json  # noqa: E402
 
 warnings.filterwarnings("ignore")
 
@@ -103,7 +104,7 @@ GENAI_HEAD_DIM = mf.HIDDEN // GENAI_HEADS  # 16
 PAST = mf.PAST  # 3 prefix tokens
 SEQ = mf.SEQ  # 7 continuation tokens
 PLAN_PREFIX, PLAN_CONT = 3, 4  # as scripts/make_plan_references.py
-PLAN_DECIMALS = 5  # as plans.json
+PLAN_DECIMALS = 5  # as plans.json (painters_ref.tensor_json(..., decimals))
 BERT_OPT_LEVEL = 1  # optimize_model's default for model_type "bert"
 Q4_BLOCK = 32
 # ORT-made references are recorded with graph optimizations OFF, as the Rust tests run
@@ -143,21 +144,6 @@ def ort_run(path, feeds, optimize=True):
     sess = ort_session(path, optimize)
     names = [o.name for o in sess.get_outputs()]
     return dict(zip(names, sess.run(names, feeds)))
-
-
-def arrays(d):
-    return {k: np.array(v["data"], dtype=v["dtype"]).reshape(v["shape"]) for k, v in d.items()}
-
-
-def tensors(d):
-    return {k: mf.tensor_json(np.asarray(v)) for k, v in d.items()}
-
-
-def rounded_tensor(arr):
-    t = mf.tensor_json(np.asarray(arr))
-    if t["dtype"] == "float32":
-        t["data"] = [round(x, PLAN_DECIMALS) for x in t["data"]]
-    return t
 
 
 def max_diff(got, want):
@@ -307,10 +293,10 @@ def genai_reference(model, input_names, output_names):
     for d in (pre_in, main_in):
         missing = set(input_names) - set(d)
         assert not missing, missing
-    return {"inputs": {n: mf.tensor_json(main_in[n]) for n in input_names},
-            "outputs": {n: mf.tensor_json(main_out[n]) for n in output_names},
-            "prefix_inputs": {n: mf.tensor_json(pre_in[n]) for n in input_names},
-            "prefix_outputs": {n: mf.tensor_json(pre_out[n]) for n in output_names}}
+    return {"inputs": {n: tensor_json(main_in[n]) for n in input_names},
+            "outputs": {n: tensor_json(main_out[n]) for n in output_names},
+            "prefix_inputs": {n: tensor_json(pre_in[n]) for n in input_names},
+            "prefix_outputs": {n: tensor_json(pre_out[n]) for n in output_names}}
 
 
 def check_reference(fixture_dir, reference):
@@ -323,8 +309,8 @@ def check_reference(fixture_dir, reference):
             continue
         assert sorted(inputs) == sorted(reference[key_in]), (inputs, list(reference[key_in]))
         assert sorted(outputs) == sorted(reference[key_out]), (outputs, list(reference[key_out]))
-        feeds = arrays(reference[key_in])
-        want = arrays(reference[key_out])
+        feeds = tensors_from_json(reference[key_in])
+        want = tensors_from_json(reference[key_out])
         for optimize in (True, False):
             got = ort_run(fixture_dir / "model.onnx", feeds, optimize)
             for k in want:
@@ -378,24 +364,16 @@ def build_llama_genai_int4():
     ref_src = json.loads((src / "reference.json").read_text())
     reference = {}
     for key_in, key_out in (("inputs", "outputs"), ("prefix_inputs", "prefix_outputs")):
-        got = ort_run(out / "model.onnx", arrays(ref_src[key_in]), optimize=REF_OPTIMIZE)
+        got = ort_run(out / "model.onnx", tensors_from_json(ref_src[key_in]),
+                      optimize=REF_OPTIMIZE)
         reference[key_in] = ref_src[key_in]
-        reference[key_out] = {k: mf.tensor_json(got[k]) for k in ref_src[key_out]}
+        reference[key_out] = {k: tensor_json(got[k]) for k in ref_src[key_out]}
     mf.write_json(out / "expected.json", expected(
         name, "decoder", "llama", "genai-builder", GENAI_LAYERS, True, "model.onnx.data", True,
         "onnxruntime", hf_source="llama-genai"))
     mf.write_json(out / "reference.json", reference, compact=True)
     make_int4_plans(out)
     return out
-
-
-def plan_string(kept):
-    """Canonical plan-language string of an increasing layer list: runs as a-b, else i."""
-    pieces = []
-    for _, grp in itertools.groupby(enumerate(kept), key=lambda t: t[1] - t[0]):
-        run = [b for _, b in grp]
-        pieces.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
-    return ",".join(pieces)
 
 
 def plan_feeds(reference):
@@ -507,17 +485,18 @@ def make_int4_plans(out):
             "params": {"kept": kept, "removed": [i for i in range(T) if i not in kept]},
             "plan": plan,
             "instances": len(kept),
-            "inputs": {"prefix": {k: rounded_tensor(v) for k, v in prefix.items()},
-                       "continuation": {k: rounded_tensor(v) for k, v in cont.items()}},
-            "outputs": {k: rounded_tensor(v) for k, v in outs.items()},
-            "prefix_outputs": {"logits": rounded_tensor(pre["logits"])},
+            "inputs": {"prefix": tensors_json(prefix, PLAN_DECIMALS),
+                       "continuation": tensors_json(cont, PLAN_DECIMALS)},
+            "outputs": tensors_json(outs, PLAN_DECIMALS),
+            "prefix_outputs": {"logits": tensor_json(pre["logits"], PLAN_DECIMALS)},
         })
     # the identity plan must equal the fixture's own model.onnx on the same protocol
     pre, step2 = ort_two_steps(out / "model.onnx", T, prefix, cont)
     ident = entries[0]
     assert ident["plan"] == f"0-{T - 1}", ident["plan"]
-    d = max(max_diff(pre, arrays(ident["prefix_outputs"])),
-            max_diff(step2, arrays(ident["outputs"])))  # includes the 5-decimal rounding
+    # (includes the 5-decimal rounding)
+    d = max(max_diff(pre, tensors_from_json(ident["prefix_outputs"])),
+            max_diff(step2, tensors_from_json(ident["outputs"])))
     checks["identity_vs_fixture_model_onnx"] = d
     checks["identity_vs_fixture_model_onnx_unrounded"] = max(
         max_diff(pre, raw_identity[0]), max_diff(step2, raw_identity[1]))
@@ -570,9 +549,9 @@ def derived_optimum(name, transform):
     m = transform(onnx.load(str(src / "model.onnx")))
     onnx.save(m, str(out / "model.onnx"))
     ref_src = json.loads((src / "reference.json").read_text())
-    got = ort_run(out / "model.onnx", arrays(ref_src["inputs"]), optimize=REF_OPTIMIZE)
+    got = ort_run(out / "model.onnx", tensors_from_json(ref_src["inputs"]), optimize=REF_OPTIMIZE)
     reference = {"inputs": ref_src["inputs"],
-                 "outputs": {k: mf.tensor_json(got[k]) for k in ref_src["outputs"]}}
+                 "outputs": {k: tensor_json(got[k]) for k in ref_src["outputs"]}}
     mf.write_json(out / "expected.json", expected(
         name, "decoder", "llama", "optimum", 4, True, None, True, "onnxruntime"))
     mf.write_json(out / "reference.json", reference, compact=True)
@@ -688,7 +667,8 @@ def facts(name):
     exp = json.loads((d / "expected.json").read_text())
     if exp["quantized"] and src:
         sref = json.loads((FIXTURES / src / "reference.json").read_text())
-        f["vs_source"] = {k: max_diff(arrays(reference[k]), arrays(sref[k]))
+        f["vs_source"] = {k: max_diff(tensors_from_json(reference[k]),
+                                      tensors_from_json(sref[k]))
                           for k in ("outputs", "prefix_outputs") if k in reference}
     if (d / "int4_plans.json").exists():
         p = json.loads((d / "int4_plans.json").read_text())
@@ -763,13 +743,13 @@ def probe_gqa():
     d = FIXTURES / "llama-genai"
     ref = json.loads((d / "reference.json").read_text())
     res = {}
-    ids = arrays(ref["inputs"])["input_ids"]
-    past = {k: v for k, v in arrays(ref["inputs"]).items() if k.startswith("past")}
+    ids = tensors_from_json(ref["inputs"])["input_ids"]
+    past = {k: v for k, v in tensors_from_json(ref["inputs"]).items() if k.startswith("past")}
     b2 = {"input_ids": np.concatenate([ids, ids]), "attention_mask": np.ones((2, 10), np.int64),
           **{k: np.concatenate([v, v]) for k, v in past.items()}}
     for what, feeds in (
-            ("batch 1, sequence 3, empty past", arrays(ref["prefix_inputs"])),
-            ("batch 1, sequence 7, past 3", arrays(ref["inputs"])),
+            ("batch 1, sequence 3, empty past", tensors_from_json(ref["prefix_inputs"])),
+            ("batch 1, sequence 7, past 3", tensors_from_json(ref["inputs"])),
             ("batch 2, sequence 7, past 3", b2),
             ("batch 2, sequence 1, past 3", {**b2, "input_ids": b2["input_ids"][:, :1],
                                              "attention_mask": np.ones((2, 4), np.int64)}),

@@ -67,6 +67,9 @@ import warnings  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from painters_ref import tensor_from_json, tensor_json, tensors_from_json  # noqa: E402
+
 warnings.filterwarnings("ignore")
 
 VOCAB = 256
@@ -603,19 +606,6 @@ def ort_outputs(path, feeds):
     return dict(zip(names, sess.run(names, feeds)))
 
 
-def tensor_json(arr):
-    arr = np.asarray(arr)
-    dtype = {np.dtype(np.int64): "int64", np.dtype(np.float32): "float32"}[arr.dtype]
-    if dtype == "int64":
-        data = [int(x) for x in arr.reshape(-1)]
-    else:
-        # shortest decimal that round-trips to the same float32 (numpy's str), i.e. full
-        # float32 precision in ~9 digits instead of the 17 of the widened double
-        data = [float(str(x)) for x in arr.reshape(-1)]
-        assert np.array_equal(np.array(data, dtype=np.float32), arr.reshape(-1))
-    return {"dtype": dtype, "shape": list(arr.shape), "data": data}
-
-
 def write_json(path, obj, compact=False):
     with open(path, "w") as f:
         if compact:
@@ -626,15 +616,14 @@ def write_json(path, obj, compact=False):
 
 
 def check_against_reference(fixture_dir, reference):
-    feeds = {k: np.array(v["data"], dtype=v["dtype"]).reshape(v["shape"])
-             for k, v in reference["inputs"].items()}
+    feeds = tensors_from_json(reference["inputs"])
     inputs, outputs = onnx_io(fixture_dir / "model.onnx")
     assert sorted(inputs) == sorted(reference["inputs"]), (inputs, list(reference["inputs"]))
     assert sorted(outputs) == sorted(reference["outputs"]), (outputs, list(reference["outputs"]))
     got = ort_outputs(fixture_dir / "model.onnx", feeds)
     worst = 0.0
     for name, ref in reference["outputs"].items():
-        want = np.array(ref["data"], dtype=np.float32).reshape(ref["shape"])
+        want = tensor_from_json(ref, np.float32)
         assert got[name].shape == want.shape, (name, got[name].shape, want.shape)
         worst = max(worst, float(np.max(np.abs(got[name].astype(np.float64) - want))))
     return worst
@@ -830,14 +819,12 @@ def build_fixture(spec):
                       convert_attribute=False)
             external = "weights.bin"
         ref_src = json.loads((src / "reference.json").read_text())
-        feeds = {k: np.array(v["data"], dtype=v["dtype"]).reshape(v["shape"])
-                 for k, v in ref_src["inputs"].items()}
+        feeds = tensors_from_json(ref_src["inputs"])
         got = ort_outputs(out / "model.onnx", feeds)
         reference = {"inputs": ref_src["inputs"],
                      "outputs": {k: tensor_json(got[k]) for k in ref_src["outputs"]}}
         # must stay numerically the same as the source fixture (PyTorch reference)
-        vs_src = max(float(np.max(np.abs(got[k] - np.array(v["data"], dtype=np.float32)
-                                         .reshape(v["shape"]))))
+        vs_src = max(float(np.max(np.abs(got[k] - tensor_from_json(v, np.float32))))
                      for k, v in ref_src["outputs"].items())
         assert vs_src <= TOLERANCE, f"{name}: differs from {spec['source']} by {vs_src}"
         notes["max_abs_diff_vs_source_pytorch"] = vs_src
