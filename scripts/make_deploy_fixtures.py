@@ -5,6 +5,7 @@ Run with the system interpreter:
 
     python3 scripts/make_deploy_fixtures.py                  # every deployment fixture
     python3 scripts/make_deploy_fixtures.py llama-genai-int4  # only these (sources must exist)
+    python3 scripts/make_deploy_fixtures.py --readme-only [NAME ...]  # only their README.md
 
 These fixtures are made by the real deployment tools, not by an exporter:
 
@@ -22,6 +23,9 @@ scripts/requirements-fixtures.txt) and installs scripts/requirements-deploy.txt 
 it, constrained by the fixture pins (torch, transformers, onnxruntime stay as pinned).
 Every fixture is checked: onnxruntime on `model.onnx` must reproduce `reference.json`
 within 1e-4 (absolute), with ORT graph optimizations on and off; it fails otherwise.
+Each fixture folder gets a README.md (`write_fixture_readme`: generator function, tool and
+version, rebuild command, key facts from `expected.json`); `--readme-only` rewrites just
+those, without building anything.
 """
 
 import os
@@ -587,6 +591,80 @@ SPECS = [
 SOURCE_OF = {"llama-genai": None, "llama-genai-int4": "llama-genai",
              "bert-ortopt": "bert-optimum", "llama-optimum-q4": "llama-optimum-past",
              "llama-optimum-fp16": "llama-optimum-past"}
+# make_fixtures.py names these in its fixtures' READMEs ("made from this one")
+assert mf.DEPLOY_MADE_FROM == {
+    src: [n for n, s in SOURCE_OF.items() if s == src]
+    for src in sorted({s for s in SOURCE_OF.values() if s and s not in SOURCE_OF})}, \
+    "make_fixtures.DEPLOY_MADE_FROM and SOURCE_OF disagree"
+
+
+# ---------------------------------------------------------------------------
+# per-fixture README (tests/fixtures/<name>/README.md; see make_fixtures.fixture_readme)
+# ---------------------------------------------------------------------------
+BUILDER = "python -m onnxruntime_genai.models.builder -i HF -o OUT -p {p} -e cpu -c CACHE"
+# name -> (generator chain after the build function, tool, packages, reference.json, files)
+GENERATORS = {
+    "llama-genai": (
+        f"`genai_llama_model` (random weights, `torch.manual_seed({GENAI_SEED})`) → "
+        "`mf.save_hf` → `run_builder(-p fp32)` → `genai_reference`; then "
+        "`make_llama_genai_plans`",
+        f"the onnxruntime-genai model builder, `{BUILDER.format(p='fp32')}`",
+        ["onnxruntime-genai", "onnxruntime", "onnx", "torch", "transformers"],
+        "PyTorch (`genai_reference`): the prefix with an empty past (`prefix_inputs`/"
+        "`prefix_outputs`), then the continuation with that real cache (`inputs`/`outputs`)",
+        ["a rebuild of this fixture runs that `make_plan_references.py` itself "
+         "(`make_llama_genai_plans`)"]),
+    "llama-genai-int4": (
+        "`run_builder(-p int4)` on `llama-genai/hf` → `ort_run` of `llama-genai`'s reference "
+        "inputs; then `make_int4_plans`",
+        f"the onnxruntime-genai model builder, `{BUILDER.format(p='int4')}` (MatMulNBits, "
+        "block 32, `accuracy_level` 4)",
+        ["onnxruntime-genai", "onnxruntime", "onnx", "torch", "transformers"],
+        "`llama-genai`'s inputs, outputs = onnxruntime on this `model.onnx` (graph "
+        "optimizations off)",
+        ["`int4_plans.json` and `pruned/<slug>/` here: `make_int4_plans` (the builder's int4 "
+         "exports of the PyTorch model with only the kept layers; rebuilt with this fixture)"]),
+    "bert-ortopt": (
+        "`onnxruntime.transformers.optimizer.optimize_model` on `bert-optimum/model.onnx`",
+        f"`optimize_model(model_type=\"bert\", opt_level={BERT_OPT_LEVEL}, use_gpu=False)` "
+        "(EmbedLayerNormalization, Attention, SkipLayerNormalization, BiasGelu)",
+        ["onnxruntime", "onnx"],
+        "a copy of `bert-optimum/reference.json` (PyTorch)", []),
+    "llama-optimum-q4": (
+        "`derived_optimum` → `MatMulNBitsQuantizer` on `llama-optimum-past/model.onnx`",
+        f"`onnxruntime.quantization.matmul_nbits_quantizer.MatMulNBitsQuantizer(block_size="
+        f"{Q4_BLOCK}, is_symmetric=True)`",
+        ["onnxruntime", "onnx"],
+        "`llama-optimum-past`'s inputs, outputs = onnxruntime on this `model.onnx` (graph "
+        "optimizations off)", []),
+    "llama-optimum-fp16": (
+        "`derived_optimum` → `convert_float_to_float16` on `llama-optimum-past/model.onnx`",
+        "`onnxruntime.transformers.float16.convert_float_to_float16(keep_io_types=True)`",
+        ["onnxruntime", "onnx"],
+        "`llama-optimum-past`'s inputs, outputs = onnxruntime on this `model.onnx` (graph "
+        "optimizations off; with them on ORT differs by ~1e-3, see DEPLOY.md)", []),
+}
+
+
+def write_fixture_readme(name):
+    """tests/fixtures/<name>/README.md of one deployment fixture, from expected.json."""
+    fn = dict(SPECS)[name]
+    chain, tool, pkgs, reference, files = GENERATORS[name]
+    out = FIXTURES / name
+    expected = json.loads((out / "expected.json").read_text())
+    source = SOURCE_OF[name]
+    text = mf.fixture_readme(
+        name, expected, "scripts/make_deploy_fixtures.py",
+        made_by=f"`{fn.__name__}()` → {chain}", tool=tool,
+        versions={p: importlib.metadata.version(p) for p in pkgs}, reference=reference,
+        rebuild=[(f"python3 scripts/make_deploy_fixtures.py {name}",
+                  "this folder (recreated) and tests/fixtures/DEPLOY.md")],
+        source=source, made_from_it=[f"`{n}`" for n, src in SOURCE_OF.items() if src == name],
+        files=files,
+        see_also=[f"`tests/fixtures/DEPLOY.md` (section `{name}`: graph facts, checks, "
+                  "why it is built this way)"])
+    (out / mf.FIXTURE_README).write_text(text)
+    return out / mf.FIXTURE_README
 
 
 # ---------------------------------------------------------------------------
@@ -651,7 +729,8 @@ def facts(name):
         "layer1": [(n.op_type, n.name, list(n.output)) for n in layer1_nodes(g)],
         "chain": [(n.op_type, n.name, k, t) for n, k, t in residual_chain(g)],
         "unnamed_nodes": sum(1 for n in g.node if not n.name),
-        "files": {p.name: p.stat().st_size for p in sorted(d.iterdir()) if p.is_file()},
+        "files": {p.name: p.stat().st_size for p in sorted(d.iterdir())
+                  if p.is_file() and p.name != mf.FIXTURE_README},
         "digests": {p.name: mf.file_digest(p) for p in sorted(d.glob("model.onnx*"))},
         "size": mf.dir_size(d),
     }
@@ -829,6 +908,7 @@ def write_doc(all_facts, gqa):
     w("```")
     w("python3 scripts/make_deploy_fixtures.py            # all of them")
     w("python3 scripts/make_deploy_fixtures.py NAME ...   # only some (sources must exist)")
+    w("python3 scripts/make_deploy_fixtures.py --readme-only [NAME ...]   # only their README.md")
     w("```")
     w("")
     w("The script uses the venv of `make_fixtures.py` (`.venv-fixtures/`, "
@@ -843,7 +923,10 @@ def write_doc(all_facts, gqa):
     w("")
     w("Versions: " + ", ".join(f"`{k}=={val}`" for k, val in v.items()) + ".")
     w("")
-    w("Files per fixture: `model.onnx` (+ `model.onnx.data` for the genai ones: the builder "
+    w("Files per fixture: `README.md` (the function that made it, the tool and its version, "
+      "the command that rebuilds just it, its key facts from `expected.json`; written by "
+      "`write_fixture_readme`, which `--readme-only` runs alone; not counted in the sizes "
+      "below), `model.onnx` (+ `model.onnx.data` for the genai ones: the builder "
       "writes every initializer there), `config.json` (HF config), `tokenizer.json`, "
       "`tokenizer_config.json`, `expected.json` (same keys as the other fixtures; "
       "`hf_source` where the weights are another fixture's), `reference.json`; genai: "
@@ -1039,15 +1122,26 @@ def make_llama_genai_plans():
 
 
 def main(argv):
-    import torch
-
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
+    readme_only = argv[:1] == ["--readme-only"]
+    if readme_only:
+        argv = argv[1:]
     names = [n for n, _ in SPECS]
     wanted = set(argv)
     unknown = wanted - set(names)
     if unknown:
         sys.exit(f"unknown fixtures: {sorted(unknown)} (known: {names})")
+    if readme_only:
+        # Only the per-fixture READMEs, from expected.json (DEPLOY.md is rewritten by every
+        # other run, from the files on disk).
+        for name in names:
+            present = (FIXTURES / name / "expected.json").exists()
+            if present and (not wanted or name in wanted):
+                print(f"[deploy] wrote {write_fixture_readme(name).relative_to(ROOT)}")
+        return
+    import torch
+
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
     failures = []
     for name, fn in SPECS:
         if wanted and name not in wanted:
@@ -1078,6 +1172,7 @@ def main(argv):
             if diff > TOLERANCE and name not in dict(failures):
                 failures.append((name, f"ORT diff {f['ort_diff']}"))
             all_facts[name] = f
+            write_fixture_readme(name)
     gqa = probe_gqa() if "llama-genai" in all_facts else {}
     write_doc(all_facts, gqa)
     for name, f in all_facts.items():
