@@ -28,25 +28,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import numpy as np  # noqa: E402
 
-
-def windows(n, W, S):
-    out, prev_end, begin = [], 0, 0
-    while begin < n:
-        end = min(begin + W, n)
-        trg = end - prev_end
-        first = max((end - begin) - trg, 1)
-        out.append((begin, end, first))
-        prev_end = end
-        if end == n:
-            break
-        begin += S
-    return out
-
-
-def log_softmax64(logits):
-    x = logits.astype(np.float64)
-    m = x.max(-1, keepdims=True)
-    return x - m - np.log(np.exp(x - m).sum(-1, keepdims=True))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from painters_ref import covered_text, log_softmax64, perplexity_windows  # noqa: E402
 
 
 def main():
@@ -72,7 +55,7 @@ def main():
     ids = enc.ids[: a.max_tokens]
     offsets = enc.offsets[: a.max_tokens]
     t_tok = time.perf_counter() - t
-    wins = windows(len(ids), a.window, S)
+    wins = perplexity_windows(len(ids), a.window, S)
 
     t = time.perf_counter()
     if a.engine == "ort":
@@ -130,9 +113,7 @@ def main():
                 ll += float(lp[np.arange(len(tgt)), tgt].sum())
                 n += len(tgt)
         reps.append({"loop": time.perf_counter() - t_loop, "run": t_run})
-    cover_end = next((e for s, e in reversed(offsets) if e > s), 0)
-    covered = text[:cover_end]
-    words, nbytes = len(covered.split()), len(covered.encode("utf-8"))
+    _, words, nbytes = covered_text(text, offsets)
     print(json.dumps({
         "engine": a.engine, "version": version, "batch": a.batch, "threads": a.threads,
         "tokens": len(ids), "windows": len(wins), "n_tokens": n, "loglikelihood_sum": ll,

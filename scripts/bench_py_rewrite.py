@@ -2,6 +2,8 @@
 """The baseline for BENCHMARKS.md 1/6: the same layer-stack rewrite as `painters rewrite`,
 done with the Python `onnx` package the way one would write it by hand.
 
+  the plan string parsed by scripts/painters_ref.py (`parse_plan`, the reference scripts'
+  own parser; not timed apart: it is part of "edit")
   onnx.load(path, load_external_data=False)   (weights stay where they are)
   -> split the nodes into prologue / blocks / epilogue (names `/model/layers.{i}/`, plus
      the usual fix-ups: nodes that do not depend on the residual stream (rotary tables,
@@ -19,9 +21,13 @@ Usage: bench_py_rewrite.py MODEL.onnx --plan "0-11,[12-20]*3,21-31" -o OUT.onnx
 """
 import argparse
 import json
+import os
 import re
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from painters_ref import parse_plan  # noqa: E402  (scripts/painters_ref.py, stdlib only)
 
 T_START = time.perf_counter()
 import onnx  # noqa: E402
@@ -29,67 +35,6 @@ from onnx import helper  # noqa: E402
 
 T_IMPORT = time.perf_counter()
 LAYER_RE = re.compile(r"/model/layers\.(\d+)/")
-
-
-# ---------------------------------------------------------------- plan language
-def parse_plan(text):
-    s = text.replace(" ", "")
-    pos = [0]
-
-    def peek():
-        return s[pos[0]] if pos[0] < len(s) else ""
-
-    def num():
-        st = pos[0]
-        while peek().isdigit():
-            pos[0] += 1
-        if st == pos[0]:
-            raise ValueError(f"plan:1:{st + 1}: expected a block index")
-        return int(s[st:pos[0]])
-
-    def plan(in_par=False):
-        items = [stage(in_par)]
-        while peek() == ",":
-            pos[0] += 1
-            items.append(stage(in_par))
-        return items
-
-    def stage(in_par):
-        a = atom(in_par)
-        if peek() == "*":
-            pos[0] += 1
-            a = ("rep", a, num())
-        return a
-
-    def atom(in_par):
-        c = peek()
-        if c == "[":
-            pos[0] += 1
-            branches = []
-            for it in plan(in_par=True):
-                branches.extend(it[1] if it[0] == "range-branches" else [it])
-            assert peek() == "]"
-            pos[0] += 1
-            return ("par", branches)
-        if c == "(":
-            pos[0] += 1
-            body = plan()
-            assert peek() == ")"
-            pos[0] += 1
-            return ("seq", body)
-        a = num()
-        if peek() == "-":
-            pos[0] += 1
-            b = num()
-            idx = list(range(a, b + 1)) if a <= b else list(range(a, b - 1, -1))
-            if in_par:
-                return ("range-branches", [("block", i) for i in idx])
-            return ("seq", [("block", i) for i in idx])
-        return ("block", a)
-
-    p = ("seq", plan())
-    assert pos[0] == len(s), f"plan:1:{pos[0] + 1}: unexpected '{peek()}'"
-    return p
 
 
 # ---------------------------------------------------------------- block split

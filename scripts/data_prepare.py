@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Build data/ from the archives that scripts/fetch-data.sh downloads into data/cache/.
 
-Python 3 standard library only. Every step is deterministic and skipped when its outputs
-exist and its stamp (data/.stamps/<step>) matches STAMP; `--force` redoes everything.
+Python 3 standard library only (its one import from scripts/painters_ref.py, the SplitMix64
+shuffle, is too). Every step is deterministic and skipped when its outputs exist and its
+stamp (data/.stamps/<step>: STAMP and a digest of this script and painters_ref.py) matches;
+`--force` redoes everything.
 
 Steps (see scripts/DATA.md for the details and the reasons):
   bigbench     multiple-choice BIG-bench tasks -> data/bigbench/<task>/task.json + candidates.json
@@ -19,6 +21,9 @@ import os
 import re
 import sys
 import tarfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from painters_ref import SplitMix64  # noqa: E402  (scripts/painters_ref.py, stdlib only)
 
 STAMP = "4"  # bump when the output of any step changes
 
@@ -106,28 +111,6 @@ NOT_MC = {
 }
 MIN_EXAMPLES = 30
 SHUFFLE_SEED = 1234
-MASK = (1 << 64) - 1
-
-
-def splitmix64(seed):
-    """The SplitMix64 generator of docs/EVAL.md."""
-    state = seed & MASK
-    while True:
-        state = (state + 0x9E3779B97F4A7C15) & MASK
-        z = state
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
-        yield z ^ (z >> 31)
-
-
-def shuffle(items, seed):
-    """Fisher-Yates with SplitMix64, as docs/EVAL.md (for j from n-1 down to 1: r = next mod (j+1))."""
-    items = list(items)
-    rng = splitmix64(seed)
-    for j in range(len(items) - 1, 0, -1):
-        r = next(rng) % (j + 1)
-        items[j], items[r] = items[r], items[j]
-    return items
 
 
 def is_mc(e):
@@ -199,7 +182,7 @@ def step_bigbench(data, cache):
         # a uniform sample: several tasks are sorted by answer (e.g. the first 150 examples of
         # formal_fallacies_syllogisms_negation are all "valid"). Full-set metrics do not change.
         d = dict(d)
-        d["examples"] = shuffle(mc, SHUFFLE_SEED)
+        d["examples"] = SplitMix64(SHUFFLE_SEED).shuffle(mc)  # Fisher-Yates, docs/EVAL.md
         task_dir = os.path.join(out_dir, name)
         os.makedirs(task_dir, exist_ok=True)
         tmp = os.path.join(task_dir, "task.json.tmp")
@@ -484,8 +467,11 @@ STEPS = {"bigbench": (step_bigbench, ["bigbench"]), "text": (step_text, ["brown"
 
 def stamp_value(step, cache):
     h = hashlib.sha256()
-    with open(os.path.abspath(__file__), "rb") as f:
-        h.update(f.read())
+    # this script and the shared helpers it uses (the shuffle) decide the outputs
+    here = os.path.dirname(os.path.abspath(__file__))
+    for name in (os.path.basename(__file__), "painters_ref.py"):
+        with open(os.path.join(here, name), "rb") as f:
+            h.update(f.read())
     return json.dumps({"stamp": STAMP, "step": step, "script": h.hexdigest()[:16], "archives": [CACHE[a] for a in STEPS[step][1]]})
 
 

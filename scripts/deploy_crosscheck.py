@@ -55,7 +55,8 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 import convert_models as cm  # noqa: E402  (stdlib only at import)
-from make_plan_references import PlanRunner, parse_plan  # noqa: E402
+from make_plan_references import PlanRunner  # noqa: E402
+from painters_ref import parse_plan  # noqa: E402  (scripts/painters_ref.py)
 
 HF_DIR = ROOT / "models/hf/smollm2-135m"
 GENAI = ROOT / "models/smollm2-135m-genai"

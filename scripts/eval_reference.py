@@ -29,6 +29,10 @@ import onnx
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from painters_ref import (  # noqa: E402  (scripts/painters_ref.py)
+    MASK64, SplitMix64, covered_text, log_softmax64, perplexity_windows, tensor_from_json)
+
 ROOT = Path(__file__).resolve().parent.parent
 FIX = ROOT / "tests" / "fixtures"
 DATA = ROOT / "tests" / "data"
@@ -40,35 +44,6 @@ ENCODERS = ["bert-optimum", "distilbert-optimum"]
 SIMILARITY = ["bert-optimum", "llama-optimum"]
 
 KV_TOL = 1e-5
-
-MASK64 = (1 << 64) - 1
-
-
-# --------------------------------------------------------------------------- random
-class SplitMix64:
-    def __init__(self, seed):
-        self.state = seed & MASK64
-
-    def next(self):
-        self.state = (self.state + 0x9E3779B97F4A7C15) & MASK64
-        z = self.state
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
-        return z ^ (z >> 31)
-
-
-def shuffle(items, rng):
-    items = list(items)
-    for j in range(len(items) - 1, 0, -1):
-        r = rng.next() % (j + 1)
-        items[j], items[r] = items[r], items[j]
-    return items
-
-
-# known-answer tests of the generator (published SplitMix64 outputs)
-assert SplitMix64(0).next() == 0xE220A8397B1DCDAF
-_r = SplitMix64(1234567)
-assert [_r.next() for _ in range(3)] == [6457827717110365317, 3203168211198807973, 9817491932198370423]
 
 
 # --------------------------------------------------------------------------- model
@@ -155,12 +130,6 @@ class Model:
         }
 
 
-def log_softmax64(logits):
-    x = np.asarray(logits, dtype=np.float64)
-    m = x.max(axis=-1, keepdims=True)
-    return x - m - np.log(np.exp(x - m).sum(axis=-1, keepdims=True))
-
-
 def stderr_of_mean(x):
     x = np.asarray(x, dtype=np.float64)
     return float(math.sqrt(np.var(x, ddof=1) / len(x)))
@@ -178,14 +147,9 @@ def perplexity(m, text, window, stride, max_tokens=None):
     ll = 0.0
     n = 0
     windows = []
-    prev_end = 0
-    begin = 0
-    while begin < N:
-        end = min(begin + window, N)
+    # targets of a window: its last (end - prev_end) tokens, never its first token
+    for begin, end, first_target in perplexity_windows(N, window, stride):
         win = tokens[begin:end]
-        trg_len = end - prev_end
-        # targets: the window's last trg_len tokens, never its first token
-        first_target = max(len(win) - trg_len, 1)
         n_t = len(win) - first_target
         if n_t > 0:
             logits = m.run(win)["logits"][0]  # [len, vocab]
@@ -194,20 +158,9 @@ def perplexity(m, text, window, stride, max_tokens=None):
                 ll += float(lp[p - 1, win[p]])
             n += n_t
         windows.append([begin, end, n_t])
-        prev_end = end
-        if end == N:
-            break
-        begin += stride
     # covered text: up to the end offset (characters) of the last kept token with a
     # non-empty span
-    cover_end = 0
-    for (s, e) in reversed(offsets):
-        if e > s:
-            cover_end = e
-            break
-    covered = text[:cover_end]
-    words = len(covered.split())
-    nbytes = len(covered.encode("utf-8"))
+    cover_end, words, nbytes = covered_text(text, offsets)
     results = {
         "token_perplexity": math.exp(-ll / n),
         "word_perplexity": math.exp(-ll / words),
@@ -263,7 +216,7 @@ def fewshot_prompt(docs, i, k, seed):
         return docs[i][0], []
     rng = SplitMix64((seed ^ i) & MASK64)
     others = [j for j in range(len(docs)) if j != i]
-    shots = shuffle(others, rng)[:k]
+    shots = rng.shuffle(others)[:k]
     parts = []
     for j in shots:
         ctx, choices, label = docs[j]
@@ -562,15 +515,13 @@ def check_taps(m, taps):
     """The taps must reproduce the fixture's PyTorch hidden states (plans.json, row 0)."""
     ref = json.loads((m.dir / "reference.json").read_text())["inputs"]
     plans = json.loads((m.dir / "plans.json").read_text())
-    ids = ref["input_ids"]["data"]
-    shape = ref["input_ids"]["shape"]
-    row0 = list(np.array(ids).reshape(shape)[0])
-    mask0 = np.array(ref["attention_mask"]["data"]).reshape(shape)[0]
+    row0 = list(tensor_from_json(ref["input_ids"])[0])
+    mask0 = tensor_from_json(ref["attention_mask"])[0]
     assert mask0.all()
     out = m.run(row0, outputs=taps)
     worst = 0.0
     for t, hs in zip(taps, plans["hidden_states"]):
-        h = np.array(hs["data"], dtype=np.float64).reshape(hs["shape"])[0]
+        h = tensor_from_json(hs, np.float64)[0]
         worst = max(worst, float(np.abs(out[t][0] - h).max()))
     assert worst < 1e-4, (m.name, worst)
     return worst

@@ -5,6 +5,7 @@ Run with the system interpreter:
 
     python3 scripts/make_deploy_fixtures.py                  # every deployment fixture
     python3 scripts/make_deploy_fixtures.py llama-genai-int4  # only these (sources must exist)
+    python3 scripts/make_deploy_fixtures.py --readme-only [NAME ...]  # only their README.md
 
 These fixtures are made by the real deployment tools, not by an exporter:
 
@@ -22,6 +23,9 @@ scripts/requirements-fixtures.txt) and installs scripts/requirements-deploy.txt 
 it, constrained by the fixture pins (torch, transformers, onnxruntime stay as pinned).
 Every fixture is checked: onnxruntime on `model.onnx` must reproduce `reference.json`
 within 1e-4 (absolute), with ORT graph optimizations on and off; it fails otherwise.
+Each fixture folder gets a README.md (`write_fixture_readme`: generator function, tool and
+version, rebuild command, key facts from `expected.json`); `--readme-only` rewrites just
+those, without building anything.
 """
 
 import os
@@ -87,6 +91,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "scripts"))
 import make_fixtures as mf  # noqa: E402
+from painters_ref import plan_string, tensor_json, tensors_from_json, tensors_json  # noqa: E402
 
 warnings.filterwarnings("ignore")
 
@@ -103,7 +108,7 @@ GENAI_HEAD_DIM = mf.HIDDEN // GENAI_HEADS  # 16
 PAST = mf.PAST  # 3 prefix tokens
 SEQ = mf.SEQ  # 7 continuation tokens
 PLAN_PREFIX, PLAN_CONT = 3, 4  # as scripts/make_plan_references.py
-PLAN_DECIMALS = 5  # as plans.json
+PLAN_DECIMALS = 5  # as plans.json (painters_ref.tensor_json(..., decimals))
 BERT_OPT_LEVEL = 1  # optimize_model's default for model_type "bert"
 Q4_BLOCK = 32
 # ORT-made references are recorded with graph optimizations OFF, as the Rust tests run
@@ -143,21 +148,6 @@ def ort_run(path, feeds, optimize=True):
     sess = ort_session(path, optimize)
     names = [o.name for o in sess.get_outputs()]
     return dict(zip(names, sess.run(names, feeds)))
-
-
-def arrays(d):
-    return {k: np.array(v["data"], dtype=v["dtype"]).reshape(v["shape"]) for k, v in d.items()}
-
-
-def tensors(d):
-    return {k: mf.tensor_json(np.asarray(v)) for k, v in d.items()}
-
-
-def rounded_tensor(arr):
-    t = mf.tensor_json(np.asarray(arr))
-    if t["dtype"] == "float32":
-        t["data"] = [round(x, PLAN_DECIMALS) for x in t["data"]]
-    return t
 
 
 def max_diff(got, want):
@@ -307,10 +297,10 @@ def genai_reference(model, input_names, output_names):
     for d in (pre_in, main_in):
         missing = set(input_names) - set(d)
         assert not missing, missing
-    return {"inputs": {n: mf.tensor_json(main_in[n]) for n in input_names},
-            "outputs": {n: mf.tensor_json(main_out[n]) for n in output_names},
-            "prefix_inputs": {n: mf.tensor_json(pre_in[n]) for n in input_names},
-            "prefix_outputs": {n: mf.tensor_json(pre_out[n]) for n in output_names}}
+    return {"inputs": {n: tensor_json(main_in[n]) for n in input_names},
+            "outputs": {n: tensor_json(main_out[n]) for n in output_names},
+            "prefix_inputs": {n: tensor_json(pre_in[n]) for n in input_names},
+            "prefix_outputs": {n: tensor_json(pre_out[n]) for n in output_names}}
 
 
 def check_reference(fixture_dir, reference):
@@ -323,8 +313,8 @@ def check_reference(fixture_dir, reference):
             continue
         assert sorted(inputs) == sorted(reference[key_in]), (inputs, list(reference[key_in]))
         assert sorted(outputs) == sorted(reference[key_out]), (outputs, list(reference[key_out]))
-        feeds = arrays(reference[key_in])
-        want = arrays(reference[key_out])
+        feeds = tensors_from_json(reference[key_in])
+        want = tensors_from_json(reference[key_out])
         for optimize in (True, False):
             got = ort_run(fixture_dir / "model.onnx", feeds, optimize)
             for k in want:
@@ -378,24 +368,16 @@ def build_llama_genai_int4():
     ref_src = json.loads((src / "reference.json").read_text())
     reference = {}
     for key_in, key_out in (("inputs", "outputs"), ("prefix_inputs", "prefix_outputs")):
-        got = ort_run(out / "model.onnx", arrays(ref_src[key_in]), optimize=REF_OPTIMIZE)
+        got = ort_run(out / "model.onnx", tensors_from_json(ref_src[key_in]),
+                      optimize=REF_OPTIMIZE)
         reference[key_in] = ref_src[key_in]
-        reference[key_out] = {k: mf.tensor_json(got[k]) for k in ref_src[key_out]}
+        reference[key_out] = {k: tensor_json(got[k]) for k in ref_src[key_out]}
     mf.write_json(out / "expected.json", expected(
         name, "decoder", "llama", "genai-builder", GENAI_LAYERS, True, "model.onnx.data", True,
         "onnxruntime", hf_source="llama-genai"))
     mf.write_json(out / "reference.json", reference, compact=True)
     make_int4_plans(out)
     return out
-
-
-def plan_string(kept):
-    """Canonical plan-language string of an increasing layer list: runs as a-b, else i."""
-    pieces = []
-    for _, grp in itertools.groupby(enumerate(kept), key=lambda t: t[1] - t[0]):
-        run = [b for _, b in grp]
-        pieces.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
-    return ",".join(pieces)
 
 
 def plan_feeds(reference):
@@ -507,17 +489,18 @@ def make_int4_plans(out):
             "params": {"kept": kept, "removed": [i for i in range(T) if i not in kept]},
             "plan": plan,
             "instances": len(kept),
-            "inputs": {"prefix": {k: rounded_tensor(v) for k, v in prefix.items()},
-                       "continuation": {k: rounded_tensor(v) for k, v in cont.items()}},
-            "outputs": {k: rounded_tensor(v) for k, v in outs.items()},
-            "prefix_outputs": {"logits": rounded_tensor(pre["logits"])},
+            "inputs": {"prefix": tensors_json(prefix, PLAN_DECIMALS),
+                       "continuation": tensors_json(cont, PLAN_DECIMALS)},
+            "outputs": tensors_json(outs, PLAN_DECIMALS),
+            "prefix_outputs": {"logits": tensor_json(pre["logits"], PLAN_DECIMALS)},
         })
     # the identity plan must equal the fixture's own model.onnx on the same protocol
     pre, step2 = ort_two_steps(out / "model.onnx", T, prefix, cont)
     ident = entries[0]
     assert ident["plan"] == f"0-{T - 1}", ident["plan"]
-    d = max(max_diff(pre, arrays(ident["prefix_outputs"])),
-            max_diff(step2, arrays(ident["outputs"])))  # includes the 5-decimal rounding
+    # (includes the 5-decimal rounding)
+    d = max(max_diff(pre, tensors_from_json(ident["prefix_outputs"])),
+            max_diff(step2, tensors_from_json(ident["outputs"])))
     checks["identity_vs_fixture_model_onnx"] = d
     checks["identity_vs_fixture_model_onnx_unrounded"] = max(
         max_diff(pre, raw_identity[0]), max_diff(step2, raw_identity[1]))
@@ -570,9 +553,9 @@ def derived_optimum(name, transform):
     m = transform(onnx.load(str(src / "model.onnx")))
     onnx.save(m, str(out / "model.onnx"))
     ref_src = json.loads((src / "reference.json").read_text())
-    got = ort_run(out / "model.onnx", arrays(ref_src["inputs"]), optimize=REF_OPTIMIZE)
+    got = ort_run(out / "model.onnx", tensors_from_json(ref_src["inputs"]), optimize=REF_OPTIMIZE)
     reference = {"inputs": ref_src["inputs"],
-                 "outputs": {k: mf.tensor_json(got[k]) for k in ref_src["outputs"]}}
+                 "outputs": {k: tensor_json(got[k]) for k in ref_src["outputs"]}}
     mf.write_json(out / "expected.json", expected(
         name, "decoder", "llama", "optimum", 4, True, None, True, "onnxruntime"))
     mf.write_json(out / "reference.json", reference, compact=True)
@@ -608,6 +591,80 @@ SPECS = [
 SOURCE_OF = {"llama-genai": None, "llama-genai-int4": "llama-genai",
              "bert-ortopt": "bert-optimum", "llama-optimum-q4": "llama-optimum-past",
              "llama-optimum-fp16": "llama-optimum-past"}
+# make_fixtures.py names these in its fixtures' READMEs ("made from this one")
+assert mf.DEPLOY_MADE_FROM == {
+    src: [n for n, s in SOURCE_OF.items() if s == src]
+    for src in sorted({s for s in SOURCE_OF.values() if s and s not in SOURCE_OF})}, \
+    "make_fixtures.DEPLOY_MADE_FROM and SOURCE_OF disagree"
+
+
+# ---------------------------------------------------------------------------
+# per-fixture README (tests/fixtures/<name>/README.md; see make_fixtures.fixture_readme)
+# ---------------------------------------------------------------------------
+BUILDER = "python -m onnxruntime_genai.models.builder -i HF -o OUT -p {p} -e cpu -c CACHE"
+# name -> (generator chain after the build function, tool, packages, reference.json, files)
+GENERATORS = {
+    "llama-genai": (
+        f"`genai_llama_model` (random weights, `torch.manual_seed({GENAI_SEED})`) → "
+        "`mf.save_hf` → `run_builder(-p fp32)` → `genai_reference`; then "
+        "`make_llama_genai_plans`",
+        f"the onnxruntime-genai model builder, `{BUILDER.format(p='fp32')}`",
+        ["onnxruntime-genai", "onnxruntime", "onnx", "torch", "transformers"],
+        "PyTorch (`genai_reference`): the prefix with an empty past (`prefix_inputs`/"
+        "`prefix_outputs`), then the continuation with that real cache (`inputs`/`outputs`)",
+        ["a rebuild of this fixture runs that `make_plan_references.py` itself "
+         "(`make_llama_genai_plans`)"]),
+    "llama-genai-int4": (
+        "`run_builder(-p int4)` on `llama-genai/hf` → `ort_run` of `llama-genai`'s reference "
+        "inputs; then `make_int4_plans`",
+        f"the onnxruntime-genai model builder, `{BUILDER.format(p='int4')}` (MatMulNBits, "
+        "block 32, `accuracy_level` 4)",
+        ["onnxruntime-genai", "onnxruntime", "onnx", "torch", "transformers"],
+        "`llama-genai`'s inputs, outputs = onnxruntime on this `model.onnx` (graph "
+        "optimizations off)",
+        ["`int4_plans.json` and `pruned/<slug>/` here: `make_int4_plans` (the builder's int4 "
+         "exports of the PyTorch model with only the kept layers; rebuilt with this fixture)"]),
+    "bert-ortopt": (
+        "`onnxruntime.transformers.optimizer.optimize_model` on `bert-optimum/model.onnx`",
+        f"`optimize_model(model_type=\"bert\", opt_level={BERT_OPT_LEVEL}, use_gpu=False)` "
+        "(EmbedLayerNormalization, Attention, SkipLayerNormalization, BiasGelu)",
+        ["onnxruntime", "onnx"],
+        "a copy of `bert-optimum/reference.json` (PyTorch)", []),
+    "llama-optimum-q4": (
+        "`derived_optimum` → `MatMulNBitsQuantizer` on `llama-optimum-past/model.onnx`",
+        f"`onnxruntime.quantization.matmul_nbits_quantizer.MatMulNBitsQuantizer(block_size="
+        f"{Q4_BLOCK}, is_symmetric=True)`",
+        ["onnxruntime", "onnx"],
+        "`llama-optimum-past`'s inputs, outputs = onnxruntime on this `model.onnx` (graph "
+        "optimizations off)", []),
+    "llama-optimum-fp16": (
+        "`derived_optimum` → `convert_float_to_float16` on `llama-optimum-past/model.onnx`",
+        "`onnxruntime.transformers.float16.convert_float_to_float16(keep_io_types=True)`",
+        ["onnxruntime", "onnx"],
+        "`llama-optimum-past`'s inputs, outputs = onnxruntime on this `model.onnx` (graph "
+        "optimizations off; with them on ORT differs by ~1e-3, see DEPLOY.md)", []),
+}
+
+
+def write_fixture_readme(name):
+    """tests/fixtures/<name>/README.md of one deployment fixture, from expected.json."""
+    fn = dict(SPECS)[name]
+    chain, tool, pkgs, reference, files = GENERATORS[name]
+    out = FIXTURES / name
+    expected = json.loads((out / "expected.json").read_text())
+    source = SOURCE_OF[name]
+    text = mf.fixture_readme(
+        name, expected, "scripts/make_deploy_fixtures.py",
+        made_by=f"`{fn.__name__}()` → {chain}", tool=tool,
+        versions={p: importlib.metadata.version(p) for p in pkgs}, reference=reference,
+        rebuild=[(f"python3 scripts/make_deploy_fixtures.py {name}",
+                  "this folder (recreated) and tests/fixtures/DEPLOY.md")],
+        source=source, made_from_it=[f"`{n}`" for n, src in SOURCE_OF.items() if src == name],
+        files=files,
+        see_also=[f"`tests/fixtures/DEPLOY.md` (section `{name}`: graph facts, checks, "
+                  "why it is built this way)"])
+    (out / mf.FIXTURE_README).write_text(text)
+    return out / mf.FIXTURE_README
 
 
 # ---------------------------------------------------------------------------
@@ -672,7 +729,8 @@ def facts(name):
         "layer1": [(n.op_type, n.name, list(n.output)) for n in layer1_nodes(g)],
         "chain": [(n.op_type, n.name, k, t) for n, k, t in residual_chain(g)],
         "unnamed_nodes": sum(1 for n in g.node if not n.name),
-        "files": {p.name: p.stat().st_size for p in sorted(d.iterdir()) if p.is_file()},
+        "files": {p.name: p.stat().st_size for p in sorted(d.iterdir())
+                  if p.is_file() and p.name != mf.FIXTURE_README},
         "digests": {p.name: mf.file_digest(p) for p in sorted(d.glob("model.onnx*"))},
         "size": mf.dir_size(d),
     }
@@ -688,7 +746,8 @@ def facts(name):
     exp = json.loads((d / "expected.json").read_text())
     if exp["quantized"] and src:
         sref = json.loads((FIXTURES / src / "reference.json").read_text())
-        f["vs_source"] = {k: max_diff(arrays(reference[k]), arrays(sref[k]))
+        f["vs_source"] = {k: max_diff(tensors_from_json(reference[k]),
+                                      tensors_from_json(sref[k]))
                           for k in ("outputs", "prefix_outputs") if k in reference}
     if (d / "int4_plans.json").exists():
         p = json.loads((d / "int4_plans.json").read_text())
@@ -763,13 +822,13 @@ def probe_gqa():
     d = FIXTURES / "llama-genai"
     ref = json.loads((d / "reference.json").read_text())
     res = {}
-    ids = arrays(ref["inputs"])["input_ids"]
-    past = {k: v for k, v in arrays(ref["inputs"]).items() if k.startswith("past")}
+    ids = tensors_from_json(ref["inputs"])["input_ids"]
+    past = {k: v for k, v in tensors_from_json(ref["inputs"]).items() if k.startswith("past")}
     b2 = {"input_ids": np.concatenate([ids, ids]), "attention_mask": np.ones((2, 10), np.int64),
           **{k: np.concatenate([v, v]) for k, v in past.items()}}
     for what, feeds in (
-            ("batch 1, sequence 3, empty past", arrays(ref["prefix_inputs"])),
-            ("batch 1, sequence 7, past 3", arrays(ref["inputs"])),
+            ("batch 1, sequence 3, empty past", tensors_from_json(ref["prefix_inputs"])),
+            ("batch 1, sequence 7, past 3", tensors_from_json(ref["inputs"])),
             ("batch 2, sequence 7, past 3", b2),
             ("batch 2, sequence 1, past 3", {**b2, "input_ids": b2["input_ids"][:, :1],
                                              "attention_mask": np.ones((2, 4), np.int64)}),
@@ -849,6 +908,7 @@ def write_doc(all_facts, gqa):
     w("```")
     w("python3 scripts/make_deploy_fixtures.py            # all of them")
     w("python3 scripts/make_deploy_fixtures.py NAME ...   # only some (sources must exist)")
+    w("python3 scripts/make_deploy_fixtures.py --readme-only [NAME ...]   # only their README.md")
     w("```")
     w("")
     w("The script uses the venv of `make_fixtures.py` (`.venv-fixtures/`, "
@@ -863,7 +923,10 @@ def write_doc(all_facts, gqa):
     w("")
     w("Versions: " + ", ".join(f"`{k}=={val}`" for k, val in v.items()) + ".")
     w("")
-    w("Files per fixture: `model.onnx` (+ `model.onnx.data` for the genai ones: the builder "
+    w("Files per fixture: `README.md` (the function that made it, the tool and its version, "
+      "the command that rebuilds just it, its key facts from `expected.json`; written by "
+      "`write_fixture_readme`, which `--readme-only` runs alone; not counted in the sizes "
+      "below), `model.onnx` (+ `model.onnx.data` for the genai ones: the builder "
       "writes every initializer there), `config.json` (HF config), `tokenizer.json`, "
       "`tokenizer_config.json`, `expected.json` (same keys as the other fixtures; "
       "`hf_source` where the weights are another fixture's), `reference.json`; genai: "
@@ -1059,15 +1122,26 @@ def make_llama_genai_plans():
 
 
 def main(argv):
-    import torch
-
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
+    readme_only = argv[:1] == ["--readme-only"]
+    if readme_only:
+        argv = argv[1:]
     names = [n for n, _ in SPECS]
     wanted = set(argv)
     unknown = wanted - set(names)
     if unknown:
         sys.exit(f"unknown fixtures: {sorted(unknown)} (known: {names})")
+    if readme_only:
+        # Only the per-fixture READMEs, from expected.json (DEPLOY.md is rewritten by every
+        # other run, from the files on disk).
+        for name in names:
+            present = (FIXTURES / name / "expected.json").exists()
+            if present and (not wanted or name in wanted):
+                print(f"[deploy] wrote {write_fixture_readme(name).relative_to(ROOT)}")
+        return
+    import torch
+
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
     failures = []
     for name, fn in SPECS:
         if wanted and name not in wanted:
@@ -1098,6 +1172,7 @@ def main(argv):
             if diff > TOLERANCE and name not in dict(failures):
                 failures.append((name, f"ORT diff {f['ort_diff']}"))
             all_facts[name] = f
+            write_fixture_readme(name)
     gqa = probe_gqa() if "llama-genai" in all_facts else {}
     write_doc(all_facts, gqa)
     for name, f in all_facts.items():

@@ -5,6 +5,7 @@ Run with the system interpreter:
 
     python3 scripts/make_fixtures.py            # (re)build every fixture
     python3 scripts/make_fixtures.py bert-dynamo llama-anon   # only these
+    python3 scripts/make_fixtures.py --readme-only [NAME ...]  # only <fixture>/README.md
 
 On first use it creates the git-ignored virtual env `.venv-fixtures/` at the
 repository root, installs the pinned `scripts/requirements-fixtures.txt` into
@@ -14,6 +15,11 @@ re-executes itself inside that env.
 Every model is built from a config with random weights (nothing is fetched
 from a model hub), seeded per fixture, exported, and then checked: onnxruntime
 on `model.onnx` must reproduce `reference.json` within 1e-4 (absolute).
+
+Each fixture folder gets a README.md naming the generator function, the tool and its
+version, the command that rebuilds just that fixture and its key facts (written from the
+spec and `expected.json`: `--readme-only` rewrites them without exporting anything);
+tests/fixtures/README.md describes them all (graph facts measured on the files).
 """
 
 import os
@@ -66,6 +72,9 @@ import tempfile  # noqa: E402
 import warnings  # noqa: E402
 
 import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from painters_ref import tensor_from_json, tensor_json, tensors_from_json  # noqa: E402
 
 warnings.filterwarnings("ignore")
 
@@ -603,19 +612,6 @@ def ort_outputs(path, feeds):
     return dict(zip(names, sess.run(names, feeds)))
 
 
-def tensor_json(arr):
-    arr = np.asarray(arr)
-    dtype = {np.dtype(np.int64): "int64", np.dtype(np.float32): "float32"}[arr.dtype]
-    if dtype == "int64":
-        data = [int(x) for x in arr.reshape(-1)]
-    else:
-        # shortest decimal that round-trips to the same float32 (numpy's str), i.e. full
-        # float32 precision in ~9 digits instead of the 17 of the widened double
-        data = [float(str(x)) for x in arr.reshape(-1)]
-        assert np.array_equal(np.array(data, dtype=np.float32), arr.reshape(-1))
-    return {"dtype": dtype, "shape": list(arr.shape), "data": data}
-
-
 def write_json(path, obj, compact=False):
     with open(path, "w") as f:
         if compact:
@@ -626,15 +622,14 @@ def write_json(path, obj, compact=False):
 
 
 def check_against_reference(fixture_dir, reference):
-    feeds = {k: np.array(v["data"], dtype=v["dtype"]).reshape(v["shape"])
-             for k, v in reference["inputs"].items()}
+    feeds = tensors_from_json(reference["inputs"])
     inputs, outputs = onnx_io(fixture_dir / "model.onnx")
     assert sorted(inputs) == sorted(reference["inputs"]), (inputs, list(reference["inputs"]))
     assert sorted(outputs) == sorted(reference["outputs"]), (outputs, list(reference["outputs"]))
     got = ort_outputs(fixture_dir / "model.onnx", feeds)
     worst = 0.0
     for name, ref in reference["outputs"].items():
-        want = np.array(ref["data"], dtype=np.float32).reshape(ref["shape"])
+        want = tensor_from_json(ref, np.float32)
         assert got[name].shape == want.shape, (name, got[name].shape, want.shape)
         worst = max(worst, float(np.max(np.abs(got[name].astype(np.float64) - want))))
     return worst
@@ -830,14 +825,12 @@ def build_fixture(spec):
                       convert_attribute=False)
             external = "weights.bin"
         ref_src = json.loads((src / "reference.json").read_text())
-        feeds = {k: np.array(v["data"], dtype=v["dtype"]).reshape(v["shape"])
-                 for k, v in ref_src["inputs"].items()}
+        feeds = tensors_from_json(ref_src["inputs"])
         got = ort_outputs(out / "model.onnx", feeds)
         reference = {"inputs": ref_src["inputs"],
                      "outputs": {k: tensor_json(got[k]) for k in ref_src["outputs"]}}
         # must stay numerically the same as the source fixture (PyTorch reference)
-        vs_src = max(float(np.max(np.abs(got[k] - np.array(v["data"], dtype=np.float32)
-                                         .reshape(v["shape"]))))
+        vs_src = max(float(np.max(np.abs(got[k] - tensor_from_json(v, np.float32))))
                      for k, v in ref_src["outputs"].items())
         assert vs_src <= TOLERANCE, f"{name}: differs from {spec['source']} by {vs_src}"
         notes["max_abs_diff_vs_source_pytorch"] = vs_src
@@ -898,6 +891,180 @@ def build_fixture(spec):
 
 
 # ---------------------------------------------------------------------------
+# Per-fixture README (tests/fixtures/<name>/README.md)
+# ---------------------------------------------------------------------------
+# Written for every fixture after a build and by `--readme-only`, from the spec and the
+# fixture's expected.json only (plus the installed tool versions and which references
+# under tests/data/ exist), so it never needs a re-export. No Rust test lists a fixture
+# folder in a way an extra README.md would change: folders are found by their
+# expected.json / model.onnx, copies take model files by suffix or copy everything
+# (crates/painters-run/tests/deploy.rs), and painters copies only known model-folder files.
+FIXTURE_README = "README.md"
+# Fixtures scripts/make_deploy_fixtures.py makes from these ones (its SOURCE_OF; it checks
+# that the two agree), for the "made from this one" line.
+DEPLOY_MADE_FROM = {"bert-optimum": ["bert-ortopt"],
+                    "llama-optimum-past": ["llama-optimum-q4", "llama-optimum-fp16"]}
+
+
+def yes_no(v):
+    return "yes" if v else "no"
+
+
+def fixture_readme(name, expected, script, made_by, tool, versions, reference, rebuild,
+                   source=None, made_from_it=(), files=(), see_also=()):
+    """The text of tests/fixtures/<name>/README.md (shared with make_deploy_fixtures.py).
+
+    script: the generator script (`scripts/...py`); made_by: its generator chain (markdown);
+    tool: the exporter or tool call; versions: {package: version}; reference: how
+    reference.json was made; rebuild: [(command, comment)]; source: the fixture this one
+    is made from; made_from_it: fixtures made from this one (markdown); files: lines
+    about other generated files of this fixture; see_also: closing lines."""
+    e = expected
+    w = []
+    w.append(f"# `{name}`")
+    w.append("")
+    w.append(f"A test fixture made by `{script}`. Everything in this folder is generated; do "
+             "not edit by hand.")
+    w.append(f"This README too: `python3 {script} --readme-only {name}` rewrites it from "
+             "`expected.json` without exporting anything.")
+    w.append("")
+    w.append(f"- **Made by:** `{script}`: {made_by}")
+    w.append(f"- **Tool:** {tool}")
+    w.append("- **Versions:** " + ", ".join(f"`{k}=={v}`" for k, v in versions.items()))
+    w.append(f"- **`reference.json`:** {reference}")
+    if source:
+        w.append(f"- **Made from:** the fixture `{source}` (build it first)")
+    if made_from_it:
+        w.append("- **Fixtures made from this one** (rebuild them after it): "
+                 + ", ".join(made_from_it))
+    w.append("")
+    w.append("Rebuild just this fixture (from the repository root):")
+    w.append("")
+    w.append("```")
+    width = max(len(c) for c, _ in rebuild)
+    for cmd, comment in rebuild:
+        w.append(f"{cmd:<{width}}   # {comment}" if comment else cmd)
+    w.append("```")
+    w.append("")
+    w.append("## Key facts (from `expected.json`)")
+    w.append("")
+    w.append(f"- family: {e['family']} (`{e['model_type']}`), exporter: `{e['exporter']}`")
+    w.append(f"- blocks: {e['num_blocks']}")
+    w.append(f"- KV cache inputs/outputs (`with_past`): {yes_no(e['with_past'])}")
+    w.append("- external data: " + (f"`{e['external_data']}`" if e["external_data"]
+                                     else "none (weights inline in `model.onnx`)"))
+    w.append(f"- anonymous names: {yes_no(e['anonymous'])}; quantized: {yes_no(e['quantized'])}")
+    w.append(f"- hidden size {e['hidden_size']}, vocabulary {e['vocab_size']}")
+    w.append(f"- reference source: `{e['reference_source']}`")
+    if e.get("hf_source"):
+        weights = f"those of `{e['hf_source']}` (`hf_source`)"
+    elif (FIXTURES / name / "hf").is_dir():
+        weights = "`hf/` in this folder" + (" (the fp32 model before quantization)"
+                                            if e["quantized"] else "")
+    else:
+        weights = "none (no fp32 PyTorch equivalent)"
+    w.append(f"- PyTorch weights: {weights}")
+    w.append("")
+    w.append("## Other generated files of this fixture")
+    w.append("")
+    plans = ("`plans.json` here: `scripts/make_plan_references.py " + name + "` (PLANS.md)"
+             if not e["quantized"] and not e.get("hf_source") else
+             f"no `plans.json`: `scripts/make_plan_references.py` checks this fixture and "
+             f"its tests use `{e['hf_source']}/plans.json` (same weights and inputs)"
+             if not e["quantized"] else
+             "no `plans.json` (quantized: `scripts/make_plan_references.py` skips it)")
+    w.append(f"- {plans}")
+    for line in files:
+        w.append(f"- {line}")
+    data = ROOT / "tests" / "data"
+    if (data / "prune" / f"{name}.json").exists():
+        w.append(f"- `tests/data/prune/{name}.json`: `scripts/make_prune_references.py {name}`")
+    evals = sorted((data / "expected").glob(f"{name}.*.json"))
+    if evals:
+        w.append(f"- `tests/data/expected/{name}.*.json` ({len(evals)} files): "
+                 f"`scripts/eval_reference.py --only {name}`")
+    if see_also:
+        w.append("")
+        w.append("See also: " + "; ".join(see_also) + ".")
+    w.append("")
+    return "\n".join(w)
+
+
+def exporter_call(spec):
+    """(generator chain after build_fixture, tool description, packages) of a spec."""
+    derived = spec.get("derived")
+    if derived == "anon":
+        return ("`anonymize` on a copy of its source's `model.onnx`",
+                "`onnx` (rename nodes `n{k}`, tensors `t{k}`, initializers `w{k}`; clear "
+                "metadata and doc strings)", ["onnx", "onnxruntime"])
+    if derived == "extdata":
+        return ("`onnx.save(save_as_external_data=True, location=\"weights.bin\", "
+                "size_threshold=0)` of its source's `model.onnx`",
+                "`onnx` (every initializer into `weights.bin`)", ["onnx", "onnxruntime"])
+    chain = f"`build_model` (random weights, `torch.manual_seed({spec['seed']})`) → "
+    if spec["exporter"] == "optimum":
+        tool = (f"optimum `main_export(task=\"{spec['task']}\", library_name=\"transformers\", "
+                "no_post_process=True)`")
+        pkgs = ["optimum", "optimum-onnx", "torch", "transformers", "onnx"]
+        chain += "`export_optimum`"
+        if derived == "quant":
+            chain += " → `onnxruntime.quantization.quantize_dynamic` → `anonymize`"
+            tool += (", then `quantize_dynamic(weight_type=QuantType.QInt8, per_channel=False, "
+                     "reduce_range=False)` and `anonymize`")
+            pkgs += ["onnxruntime"]
+    elif spec["exporter"] == "torchscript":
+        chain += "`export_torchscript`"
+        tool = ("`torch.onnx.export(dynamo=False, opset_version=17, do_constant_folding=True)` "
+                "(TorchScript exporter; optimum's vmap-free masks via `traceable_masks`)")
+        pkgs = ["torch", "transformers", "optimum", "onnx"]
+    else:
+        chain += "`export_dynamo`"
+        tool = ("`torch.onnx.export(dynamo=True, external_data=True)` (optimum's vmap-free "
+                "masks via `traceable_masks`), re-saved with every float tensor of rank >= 1 "
+                "in `model.onnx.data`")
+        pkgs = ["torch", "onnxscript", "transformers", "optimum", "onnx"]
+    return chain, tool, pkgs
+
+
+def write_fixture_readme(spec):
+    """tests/fixtures/<name>/README.md of one make_fixtures.py fixture, from its spec and
+    expected.json."""
+    name = spec["name"]
+    out = FIXTURES / name
+    expected = json.loads((out / "expected.json").read_text())
+    chain, tool, pkgs = exporter_call(spec)
+    source = spec.get("source")
+    made_from_it = [f"`{s['name']}`" for s in SPECS if s.get("source") == name]
+    made_from_it += [f"`{n}` (by `scripts/make_deploy_fixtures.py`)"
+                     for n in DEPLOY_MADE_FROM.get(name, [])]
+    if expected["reference_source"] == "pytorch":
+        reference = ("outputs of the PyTorch model (`torch_outputs`) on the inputs of "
+                     "`make_feeds`; onnxruntime on `model.onnx` must reproduce them within "
+                     f"{TOLERANCE:g}")
+    elif source:
+        reference = (f"the inputs of `{source}/reference.json`, outputs = onnxruntime on this "
+                     f"`model.onnx` (`ort_outputs`), checked against `{source}`'s PyTorch "
+                     f"outputs within {TOLERANCE:g}")
+    else:
+        reference = ("outputs = onnxruntime on this `model.onnx` (`ort_outputs`; the PyTorch "
+                     "model differs by the quantization error, see tests/fixtures/README.md)")
+    rebuild = [(f"python3 scripts/make_fixtures.py {name}",
+                "this folder (recreated) and tests/fixtures/README.md")]
+    if not expected["quantized"] and not expected.get("hf_source"):
+        rebuild.append((f".venv-fixtures/bin/python scripts/make_plan_references.py {name}",
+                        "then its plans.json (the rebuild deletes it)"))
+    text = fixture_readme(
+        name, expected, "scripts/make_fixtures.py",
+        made_by=f"`build_fixture(spec \"{name}\")` → {chain}",
+        tool=tool, versions={p: importlib.metadata.version(p) for p in pkgs},
+        reference=reference, rebuild=rebuild, source=source, made_from_it=made_from_it,
+        see_also=[f"`tests/fixtures/README.md` (section `{name}`: the graph facts measured on "
+                  "`model.onnx`; the exporter quirks)"])
+    (out / FIXTURE_README).write_text(text)
+    return out / FIXTURE_README
+
+
+# ---------------------------------------------------------------------------
 # README
 # ---------------------------------------------------------------------------
 PINNED = ["torch", "transformers", "optimum", "optimum-onnx", "onnx", "onnxscript",
@@ -905,7 +1072,10 @@ PINNED = ["torch", "transformers", "optimum", "optimum-onnx", "onnx", "onnxscrip
 
 
 def dir_size(path):
-    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
+    """Bytes of the files under `path`, the per-fixture README.md not counted (sizes are
+    those of the fixture data)."""
+    return sum(p.stat().st_size for p in Path(path).rglob("*")
+               if p.is_file() and p.name != FIXTURE_README)
 
 
 def file_digest(path):
@@ -924,6 +1094,7 @@ def write_readme(results):
     w("```")
     w("python3 scripts/make_fixtures.py            # all fixtures")
     w("python3 scripts/make_fixtures.py NAME ...   # only some (derived ones need their source)")
+    w("python3 scripts/make_fixtures.py --readme-only [NAME ...]   # only the fixtures' own README.md")
     w("```")
     w("")
     w("The script creates the git-ignored venv `.venv-fixtures/`, installs the pinned")
@@ -932,7 +1103,14 @@ def write_readme(results):
     w("random weights (`torch.manual_seed` per fixture; no model hub), exports it, writes")
     w("the PyTorch reference outputs, and finally checks that onnxruntime on `model.onnx`")
     w(f"reproduces `reference.json` within {TOLERANCE:g} (absolute); it fails otherwise.")
-    w("This README (including the graph facts below) is written by the script too.")
+    w("This README (including the graph facts below) is written by the script too, and so")
+    w("is each fixture's own `README.md`: the function that made it (`build_fixture` and the")
+    w("exporter function), the tool and its version, the command that rebuilds just that")
+    w("fixture, and its key facts from `expected.json`. `--readme-only` rewrites those from")
+    w("`expected.json` without exporting anything (this README needs a full run: it holds")
+    w("measurements and build notes). Helpers the scripts share (the `reference.json` tensor")
+    w("format, the plan parser, SplitMix64, the perplexity windows, log-softmax) are in")
+    w("`scripts/painters_ref.py`, each naming the Rust code it mirrors.")
     w("")
     w("Versions used: " + ", ".join(f"`{k}=={v}`" for k, v in versions.items()) + ".")
     w("")
@@ -945,6 +1123,8 @@ def write_readme(results):
     w("")
     w("## Files in each fixture")
     w("")
+    w("- `README.md`: which script and function made this fixture, the tool and its version,")
+    w("  how to rebuild just it, its key facts (not counted in the sizes below).")
     w("- `model.onnx` (+ external data where `expected.json` says so)")
     w("- `config.json`: the Hugging Face config; `hf/config.json` + `hf/model.safetensors`:")
     w("  the PyTorch weights (`save_pretrained`). The derived fixtures `llama-anon` and")
@@ -963,7 +1143,8 @@ def write_readme(results):
     w("  `token_type_ids` 0. `reference_source` is `pytorch` (outputs of the PyTorch model) or")
     w("  `onnxruntime` for the derived fixtures (their own ORT outputs; for `llama-anon` and")
     w("  `llama-optimum-extdata` these are also checked against `llama-optimum`'s PyTorch")
-    w("  reference).")
+    w("  reference). Tensors are `{\"dtype\", \"shape\", \"data\"}`, data flat and row-major, float32")
+    w("  as the shortest decimal that round-trips (`painters_ref.tensor_json`).")
     w("")
     w("## Fixtures")
     w("")
@@ -1098,14 +1279,25 @@ QUIRKS = """
 
 
 def main(argv):
-    import torch
-
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
+    readme_only = argv[:1] == ["--readme-only"]
+    if readme_only:
+        argv = argv[1:]
     wanted = set(argv)
     unknown = wanted - {s["name"] for s in SPECS}
     if unknown:
         sys.exit(f"unknown fixtures: {sorted(unknown)}")
+    if readme_only:
+        # Only the per-fixture READMEs, from expected.json: no export, no onnxruntime.
+        # (tests/fixtures/README.md needs the build notes of a full run; it is not rewritten.)
+        for spec in SPECS:
+            present = (FIXTURES / spec["name"] / "expected.json").exists()
+            if present and (not wanted or spec["name"] in wanted):
+                print(f"[fixtures] wrote {write_fixture_readme(spec).relative_to(ROOT)}")
+        return
+    import torch
+
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
     FIXTURES.mkdir(parents=True, exist_ok=True)
     failures = []
     build_notes = {}
@@ -1141,6 +1333,7 @@ def main(argv):
         results.append({"spec": spec, "expected": json.loads((out / "expected.json").read_text()),
                         "analysis": analyze(out / "model.onnx"), "diff": diff,
                         "size": dir_size(out), "notes": build_notes.get(spec["name"])})
+        write_fixture_readme(spec)
     write_readme(results)
     total = dir_size(FIXTURES)
     print(f"[fixtures] total size of {FIXTURES}: {total / 1e6:.2f} MB")

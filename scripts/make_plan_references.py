@@ -6,7 +6,8 @@ For every fixture with PyTorch weights (its own `hf/` or, for `llama-anon` and
 plans to the Hugging Face model and records the outputs, so that the Rust side can
 emit the same plan as an ONNX graph and compare onnxruntime's outputs with these.
 
-The plan language is parsed here by a small independent parser (no Rust involved):
+The plan language is parsed by a small independent parser (no Rust involved),
+`parse_plan` in scripts/painters_ref.py (the helpers shared by the reference scripts):
 
     plan  := stage ("," stage)*
     stage := atom ("*" INT)?            repeat the atom INT times in sequence
@@ -32,13 +33,17 @@ Run:  .venv-fixtures/bin/python scripts/make_plan_references.py [--exact | --dec
 """
 import copy
 import json
-import re
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from painters_ref import (  # noqa: E402  (scripts/painters_ref.py)
+    blocks_used, flat_sequence, instances, parse_plan, run_str, self_test, seq_piece,
+    tensor_json, tensors_from_json, tensors_json)
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -59,154 +64,8 @@ PREFIX_LEN, CONT_LEN = 3, 4
 
 
 # ---------------------------------------------------------------------------
-# Plan language: parser and AST
-# AST: ("block", i) | ("seq", [nodes]) | ("par", [nodes]) | ("rep", node, k)
-# ---------------------------------------------------------------------------
-class PlanError(ValueError):
-    pass
-
-
-class _Parser:
-    def __init__(self, text):
-        self.s = text
-        self.i = 0
-
-    def ws(self):
-        while self.i < len(self.s) and self.s[self.i].isspace():
-            self.i += 1
-
-    def peek(self):
-        self.ws()
-        return self.s[self.i] if self.i < len(self.s) else None
-
-    def expect(self, c):
-        if self.peek() != c:
-            raise PlanError(f"plan {self.s!r}: expected {c!r} at column {self.i + 1}")
-        self.i += 1
-
-    def int(self):
-        self.ws()
-        m = re.match(r"\d+", self.s[self.i:])
-        if not m:
-            raise PlanError(f"plan {self.s!r}: expected an integer at column {self.i + 1}")
-        self.i += m.end()
-        return int(m.group(0))
-
-    def stages(self):
-        """A list of stages; each stage is (kind, node) where kind is 'range' for a
-        bare INT-INT range (needed for the bracket rule), else 'item'."""
-        out = [self.stage()]
-        while self.peek() == ",":
-            self.i += 1
-            out.append(self.stage())
-        return out
-
-    def stage(self):
-        kind, node = self.atom()
-        if self.peek() == "*":
-            self.i += 1
-            k = self.int()
-            if k < 1:
-                raise PlanError(f"plan {self.s!r}: repeat count must be >= 1")
-            return "item", ("rep", node, k)
-        return kind, node
-
-    def atom(self):
-        c = self.peek()
-        if c == "[":
-            self.i += 1
-            branches = []
-            for kind, node in self.stages():
-                if kind == "range":           # [1-3] = branches 1, 2, 3
-                    branches.extend(node[1])
-                else:
-                    branches.append(node)
-            self.expect("]")
-            return "item", ("par", branches)
-        if c == "(":
-            self.i += 1
-            items = [node for _, node in self.stages()]
-            self.expect(")")
-            return "item", ("seq", items)
-        a = self.int()
-        if self.peek() == "-":
-            self.i += 1
-            b = self.int()
-            step = 1 if b >= a else -1
-            return "range", ("seq", [("block", j) for j in range(a, b + step, step)])
-        return "item", ("block", a)
-
-
-def parse_plan(text):
-    p = _Parser(text)
-    items = [node for _, node in p.stages()]
-    if p.peek() is not None:
-        raise PlanError(f"plan {text!r}: unexpected {p.peek()!r} at column {p.i + 1}")
-    return ("seq", items)
-
-
-def instances(node):
-    kind = node[0]
-    if kind == "block":
-        return 1
-    if kind in ("seq", "par"):
-        return sum(instances(n) for n in node[1])
-    return instances(node[1]) * node[2]
-
-
-def blocks_used(node):
-    kind = node[0]
-    if kind == "block":
-        return {node[1]}
-    if kind in ("seq", "par"):
-        return set().union(*(blocks_used(n) for n in node[1]))
-    return blocks_used(node[1])
-
-
-def flat_sequence(node):
-    """The block order of a plan without parallel groups, else None."""
-    kind = node[0]
-    if kind == "block":
-        return [node[1]]
-    if kind == "par":
-        return None
-    if kind == "seq":
-        out = []
-        for n in node[1]:
-            f = flat_sequence(n)
-            if f is None:
-                return None
-            out += f
-        return out
-    f = flat_sequence(node[1])
-    return None if f is None else f * node[2]
-
-
-def _self_test_parser():
-    b = lambda i: ("block", i)  # noqa: E731
-    assert parse_plan("5-2") == ("seq", [("seq", [b(5), b(4), b(3), b(2)])])
-    assert parse_plan("[1-3]") == ("seq", [("par", [b(1), b(2), b(3)])])
-    assert parse_plan("[(1-2),3*2]") == ("seq", [("par", [("seq", [("seq", [b(1), b(2)])]),
-                                                          ("rep", b(3), 2)])])
-    assert flat_sequence(parse_plan("2-3*2")) == [2, 3, 2, 3]
-    assert flat_sequence(parse_plan("(0,1*2)*2,3")) == [0, 1, 1, 0, 1, 1, 3]
-    assert instances(parse_plan("(0,[0,1]*2)*2,3")) == 11
-    assert instances(parse_plan("[(0-1),(1-0)],1-3")) == 7
-    for bad in ["", "1,", "[1", "1]", "()", "3*0", "1 2", "-1"]:
-        try:
-            parse_plan(bad)
-        except PlanError:
-            continue
-        raise AssertionError(f"parser accepted {bad!r}")
-
-
-# ---------------------------------------------------------------------------
 # Plans per fixture
 # ---------------------------------------------------------------------------
-def run_str(a, b):
-    return str(a) if a == b else f"{a}-{b}"
-
-
 def hand_plans(T):
     c = T // 2
     last = T - 1
@@ -223,13 +82,6 @@ def hand_plans(T):
         ("repeat_centre", f"0,{c}*3,{last}"),
         ("dup_all", f"0-{last},0-{last}"),
     ]
-
-
-def seq_piece(blocks):
-    """Canonical text of a run of consecutive blocks (ascending or descending)."""
-    if not blocks:
-        return None
-    return run_str(blocks[0], blocks[-1])
 
 
 def preset_plans(T, N=None):
@@ -425,8 +277,7 @@ class Fixture:
         # every input of reference.json that the PyTorch model takes (position_ids is
         # passed only where the ONNX graph has it; otherwise HF's default 0..6 is used,
         # which is what the reference did as well)
-        return {k: np.array(v["data"], dtype=v["dtype"]).reshape(v["shape"])
-                for k, v in self.reference["inputs"].items()}
+        return tensors_from_json(self.reference["inputs"])
 
     def past_feeds(self):
         ids = self.reference["inputs"]["input_ids"]["data"]
@@ -546,25 +397,8 @@ def ort_past_protocol(fx, prefix, cont):
 # Rust tests use) to keep the files small: exact float32 gives ~6.3 MiB in all, 5
 # decimals ~4.8 MiB. `--exact` writes the shortest exact float32 decimals instead
 # (as reference.json does); `--decimals N` picks another rounding.
+# (painters_ref.tensor_json with decimals=DECIMALS.)
 DECIMALS = 5
-
-
-def tensor_json(arr):
-    arr = np.asarray(arr)
-    dtype = {np.dtype(np.int64): "int64", np.dtype(np.float32): "float32"}[arr.dtype]
-    if dtype == "int64":
-        data = [int(x) for x in arr.reshape(-1)]
-    else:
-        # shortest decimal that round-trips to the same float32 (as reference.json)
-        data = [float(str(x)) for x in arr.reshape(-1)]
-        assert np.array_equal(np.array(data, dtype=np.float32), arr.reshape(-1))
-        if DECIMALS is not None:
-            data = [round(x, DECIMALS) for x in data]
-    return {"dtype": dtype, "shape": list(arr.shape), "data": data}
-
-
-def tensors_json(d):
-    return {k: tensor_json(v) for k, v in d.items()}
 
 
 def max_diff(a, b):
@@ -587,10 +421,10 @@ def build(name):
         e = {"name": p["name"], "kind": p["kind"], "params": p["params"], "plan": p["plan"],
              "instances": p["instances"]}
         if fx.with_past:
-            e["inputs"] = {part: tensors_json(v) for part, v in r["inputs"].items()}
-        e["outputs"] = tensors_json(r["outputs"])
+            e["inputs"] = {part: tensors_json(v, DECIMALS) for part, v in r["inputs"].items()}
+        e["outputs"] = tensors_json(r["outputs"], DECIMALS)
         if fx.with_past:
-            e["prefix_outputs"] = tensors_json(r["prefix_outputs"])
+            e["prefix_outputs"] = tensors_json(r["prefix_outputs"], DECIMALS)
         entries.append(e)
         if p["name"] == "identity":
             hidden = r["hidden"]
@@ -600,8 +434,7 @@ def build(name):
     ident = results["identity"]
     assert len(hidden) == T + 1, len(hidden)
     if not fx.with_past:
-        ref = {k: np.array(v["data"], dtype=np.float32).reshape(v["shape"])
-               for k, v in fx.reference["outputs"].items()}
+        ref = tensors_from_json(fx.reference["outputs"], np.float32)
         assert sorted(ref) == sorted(ident["outputs"]), (list(ref), list(ident["outputs"]))
         d = max_diff(ref, ident["outputs"])
         print(f"[plans] {name}: identity vs reference.json max abs diff {d:.3e}")
@@ -653,10 +486,11 @@ def build(name):
         assert d <= IDENTITY_TOL, (name, "lm_head(norm(hidden_states[-1])) != logits", d)
 
     doc = {"num_blocks": T, "n": N, "float_decimals": DECIMALS, "plans": entries,
-           "hidden_states": [tensor_json(h.numpy().astype(np.float32)) for h in hidden]}
+           "hidden_states": [tensor_json(h.numpy().astype(np.float32), DECIMALS) for h in hidden]}
     if fx.with_past:
         doc["hidden_states_step"] = "continuation"
-        doc["prefix_hidden_states"] = [tensor_json(h.numpy().astype(np.float32)) for h in prefix_hidden]
+        doc["prefix_hidden_states"] = [tensor_json(h.numpy().astype(np.float32), DECIMALS)
+                                       for h in prefix_hidden]
     out = fx.dir / "plans.json"
     with open(out, "w") as f:
         json.dump(doc, f, separators=(",", ":"))
@@ -677,7 +511,7 @@ def main(argv):
         argv = argv[2:]
     import transformers
     transformers.logging.set_verbosity_error()   # BERT's unused pooler "newly initialized"
-    _self_test_parser()
+    self_test()             # painters_ref: the parser, SplitMix64, windows, tensors
     _self_test_presets()
     torch.manual_seed(0)
     names = argv or sorted(p.name for p in FIXTURES.iterdir() if (p / "expected.json").exists())

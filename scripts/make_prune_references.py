@@ -45,6 +45,9 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from painters_ref import calibration_windows  # noqa: E402  (scripts/painters_ref.py)
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 OUT_DIR = ROOT / "tests" / "data" / "prune"
@@ -85,8 +88,7 @@ def token_windows(tokenizer_json, window=WINDOW, max_tokens=MAX_TOKENS):
     tok.no_truncation()
     text = (ROOT / TEXT).read_text(encoding="utf-8")
     ids = tok.encode(text, add_special_tokens=True).ids[:max_tokens]
-    windows = [ids[i:i + window] for i in range(0, len(ids), window)]
-    windows = [w for w in windows if len(w) >= 2]
+    windows = calibration_windows(ids, window)
     return sum(len(w) for w in windows), windows
 
 

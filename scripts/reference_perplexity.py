@@ -42,6 +42,9 @@ import torch  # noqa: E402
 import transformers  # noqa: E402
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerFast  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from painters_ref import covered_text, perplexity_windows  # noqa: E402  (scripts/painters_ref.py)
+
 
 def load_tokenizer(hf_dir, tokenizer):
     if tokenizer is None:
@@ -69,13 +72,9 @@ def perplexity(model, tok, text, window, stride, max_tokens=None):
     ll = 0.0
     n = 0
     windows = []
-    prev_end = 0
-    begin = 0
-    while begin < N:
-        end = min(begin + window, N)
+    # the window's first token is never predicted
+    for begin, end, first_target in perplexity_windows(N, window, stride):
         win = tokens[begin:end]
-        trg_len = end - prev_end
-        first_target = max(len(win) - trg_len, 1)  # the window's first token is never predicted
         n_t = len(win) - first_target
         if n_t > 0:
             ids = torch.tensor([win], dtype=torch.long)
@@ -88,18 +87,7 @@ def perplexity(model, tok, text, window, stride, max_tokens=None):
             ll += float(lp[pos - 1, tgt].sum())
             n += n_t
         windows.append([begin, end, n_t])
-        prev_end = end
-        if end == N:
-            break
-        begin += stride
-    cover_end = 0
-    for s, e in reversed(offsets):
-        if e > s:
-            cover_end = e
-            break
-    covered = text[:cover_end]
-    words = len(covered.split())
-    nbytes = len(covered.encode("utf-8"))
+    cover_end, words, nbytes = covered_text(text, offsets)
     results = {
         "token_perplexity": math.exp(-ll / n),
         "word_perplexity": math.exp(-ll / words) if words else None,
