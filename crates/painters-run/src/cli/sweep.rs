@@ -117,7 +117,14 @@ pub fn main(args: Args, ort_lib: Option<&Path>) -> anyhow::Result<()> {
     }
     let sim = sweep::similarity(runtime, &opts)?;
     sweep::report::write(&args.out, &records, sim.as_ref(), &title)?;
-    println!("{} results in {}", records.len(), args.out.join("results.jsonl").display());
+    let shard_files = std::fs::read_dir(&args.out)
+        .map(|d| d.filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().starts_with("results.shard-")).count())
+        .unwrap_or(0);
+    if shard_files > 0 {
+        println!("{} results merged from {shard_files} shard files (and results.jsonl, if any) in {}", records.len(), args.out.display());
+    } else {
+        println!("{} results in {}", records.len(), args.out.join("results.jsonl").display());
+    }
     println!("report: {}", args.out.join("report.md").display());
     Ok(())
 }
