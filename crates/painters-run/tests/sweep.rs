@@ -70,6 +70,19 @@ fn sweep_writes_every_result_once_and_a_report() {
         let cells: Vec<&str> = row.split('|').map(str::trim).collect();
         assert!(values.contains(cells[7]), "report value {} not in results.jsonl", cells[7]);
     }
+    // The similarity matrix is the mean of the per-text matrices, and its claim has an interval over texts.
+    let sim: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("similarity.json")).unwrap()).unwrap();
+    let per: Vec<&serde_json::Value> = sim["per_text"].as_array().unwrap().iter().collect();
+    assert!(per.len() >= 2, "per-text matrices kept");
+    let matrix = sim["matrix"].as_array().unwrap();
+    for (i, row) in matrix.iter().enumerate() {
+        for (j, v) in row.as_array().unwrap().iter().enumerate() {
+            let mean = per.iter().map(|m| m[i][j].as_f64().unwrap()).sum::<f64>() / per.len() as f64;
+            assert!((mean - v.as_f64().unwrap()).abs() < 1e-12, "sim[{i}][{j}]");
+        }
+    }
+    let line = report.lines().find(|l| l.contains("Middle layers share a representation space")).expect("similarity claim");
+    assert!(line.contains("95% interval ["), "{line}");
     // The identity configuration reproduces `painters eval` on the source, number for number.
     let records: Vec<serde_json::Value> =
         std::fs::read_to_string(out.join("results.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();

@@ -1,7 +1,9 @@
 //! Layer similarity (the paper's Figure 3): the model is rewritten with the
 //! identity plan and hidden-state taps; sim[i][j] = mean over texts of the
 //! mean over tokens of cos(h_i, h_j), with h_0 the stream entering block 0
-//! and h_{i+1} the output of block i; influence[i] = 1 − sim[i][i+1].
+//! and h_{i+1} the output of block i; influence[i] = 1 − sim[i][i+1]. Each
+//! text's own matrix is kept too, so a statistic of the matrix gets a
+//! bootstrap interval over texts (the sweep report's similarity claim).
 use std::io::Write;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -20,6 +22,9 @@ pub struct Similarity {
     pub labels: Vec<String>,
     pub matrix: Vec<Vec<f64>>,
     pub influence: Vec<f64>,
+    /// Each text's matrix (the mean over tokens for that text; `matrix` is their mean).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_text: Vec<Vec<Vec<f64>>>,
 }
 
 /// Opens `model` with taps on every block output.
@@ -35,6 +40,7 @@ pub fn tapped_session(runtime: &Runtime, model: &Path, opts: &SessionOptions) ->
 pub fn similarity(lm: &mut LanguageModel, blocks: usize, tok: &Tokenizer, texts: &[String], max_tokens: usize) -> Result<(TaskResult, Similarity), EvalError> {
     let n = blocks + 1;
     let mut sum = vec![vec![0f64; n]; n];
+    let mut per_text = Vec::with_capacity(texts.len());
     let bar = progress(texts.len() as u64, "similarity");
     for text in texts {
         let mut ids = tok.encode(text, true)?.ids;
@@ -53,6 +59,7 @@ pub fn similarity(lm: &mut LanguageModel, blocks: usize, tok: &Tokenizer, texts:
         if d == 0 || hs.iter().any(|h| h.len() != ids.len() * d) {
             return Err(EvalError::Task(format!("the hidden-state taps are not [1, {}, hidden] float32 tensors", ids.len())));
         }
+        let mut own = vec![vec![0f64; n]; n];
         let norms: Vec<Vec<f64>> = hs.iter().map(|h| h.chunks(d).map(|v| v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt()).collect()).collect();
         for i in 0..n {
             for j in i..n {
@@ -63,11 +70,14 @@ pub fn similarity(lm: &mut LanguageModel, blocks: usize, tok: &Tokenizer, texts:
                 }
                 let v = acc / ids.len().max(1) as f64;
                 sum[i][j] += v;
+                own[i][j] = v;
                 if i != j {
                     sum[j][i] += v;
+                    own[j][i] = v;
                 }
             }
         }
+        per_text.push(own);
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -85,7 +95,7 @@ pub fn similarity(lm: &mut LanguageModel, blocks: usize, tok: &Tokenizer, texts:
         units: BTreeMap::new(),
         timing: None,
     };
-    Ok((result, Similarity { labels, matrix, influence }))
+    Ok((result, Similarity { labels, matrix, influence, per_text }))
 }
 
 /// Texts of a file: its blank-line-separated paragraphs.

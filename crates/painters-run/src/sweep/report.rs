@@ -324,10 +324,18 @@ fn markdown(s: &Summary, d: &Draws, records: &[Record], presets: &[String], sim:
     if let Some(sim) = sim {
         let n = sim.matrix.len();
         if n >= 6 {
+            // Rows/columns a..b of the matrix are the outputs of blocks a-1 … b-2 (row 0 is the embeddings).
             let (a, b) = (n / 4, 3 * n / 4);
-            let middle = mean((a..b).flat_map(|i| (a..b).filter(move |&j| j != i).map(move |j| (i, j))).map(|(i, j)| sim.matrix[i][j]));
-            let first = mean((a..b).map(|j| sim.matrix[0][j]));
-            let _ = writeln!(o, "- **Middle layers share a representation space** (paper, Figure 3): descriptive, not decided (one similarity matrix over the similarity texts, no interval) — mean cosine among the outputs of blocks {}–{} is {}, against {} between the embeddings and those blocks.", a.saturating_sub(1), b - 2, f(middle), f(first));
+            let margin = |m: &[Vec<f64>]| -> Option<f64> {
+                let middle = mean((a..b).flat_map(|i| (a..b).filter(move |&j| j != i).map(move |j| (i, j))).map(|(i, j)| m[i][j]))?;
+                Some(middle - mean((a..b).map(|j| m[0][j]))?)
+            };
+            let texts: Vec<f64> = sim.per_text.iter().filter(|m| m.len() == n).filter_map(|m| margin(m)).collect();
+            let draws = (texts.len() == sim.per_text.len() && texts.len() >= 2).then(|| {
+                stats::resamples("similarity", texts.len()).iter().map(|idx| idx.iter().map(|&i| texts[i]).sum::<f64>() / idx.len() as f64).collect::<Vec<f64>>()
+            });
+            let what = format!("mean cosine among the outputs of blocks {}–{} − mean cosine between the embeddings and those blocks (over the similarity texts)", a.saturating_sub(1), b - 2);
+            claim(&mut o, "Middle layers share a representation space", &what, margin(&sim.matrix), draws, texts.len(), " (Figure 3; the interval resamples the texts)");
         }
     }
     // Every number.
