@@ -438,7 +438,9 @@ pub fn merged_records(out: &Path, partial: bool) -> Result<(Vec<Record>, Vec<Str
 pub fn similarity(runtime: &Runtime, o: &SweepOptions) -> Result<Option<crate::eval::similarity::Similarity>, EvalError> {
     let Some(spec) = &o.suite.similarity else { return Ok(None) };
     let cached = o.out.join("similarity.json");
-    if let Some(s) = std::fs::read_to_string(&cached).ok().and_then(|t| serde_json::from_str(&t).ok()) {
+    // A file written before per-text matrices were kept is recomputed (its claim would have no interval).
+    let read = std::fs::read_to_string(&cached).ok().and_then(|t| serde_json::from_str::<crate::eval::similarity::Similarity>(&t).ok());
+    if let Some(s) = read.filter(|s| !s.per_text.is_empty()) {
         return Ok(Some(s));
     }
     let base = o.out.join("base/model.onnx");
