@@ -19,6 +19,8 @@ pub mod names;
 pub mod serialize;
 pub mod summary;
 pub mod tensor;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod validate;
 
 /// Generated ONNX protobuf bindings (ONNX 1.20.1 `onnx.proto`).

@@ -379,21 +379,15 @@ pub fn padding(at: u64, src_offset: u64, len: u64) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::{padding, varint_len, write_varint, GraphWriter, PayloadSource};
-    use crate::proto::onnx::{GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, ValueInfoProto};
+    use crate::proto::onnx::{ModelProto, TensorProto};
+    use crate::testing::{tensor, GraphBuilder, F32, U8};
     use crate::{write_atomic, OnnxModel};
     use protobuf::Message;
 
-    fn tensor(name: &str, bytes: usize, doc: bool) -> TensorProto {
-        let mut t = TensorProto::new();
-        t.set_name(name.to_string());
-        t.set_data_type(2); // uint8
-        t.dims = vec![bytes as i64];
-        t.set_raw_data((0..bytes).map(|i| (i * 7 + name.len()) as u8).collect::<Vec<u8>>().into());
-        if doc {
-            // doc_string (field 12) is serialized after raw_data (9): not "raw_data last".
-            t.set_doc_string("written after the payload".to_string());
-        }
-        t
+    fn bytes_tensor(name: &str, bytes: usize, doc: bool) -> TensorProto {
+        let t = tensor(name, U8, &[bytes as i64]).raw((0..bytes).map(|i| (i * 7 + name.len()) as u8).collect());
+        // doc_string (field 12) is serialized after raw_data (9): not "raw_data last".
+        if doc { t.doc("written after the payload") } else { t }.build()
     }
 
     /// Every initializer kind (large, small, large with a field after the
@@ -402,26 +396,12 @@ mod tests {
     #[test]
     fn graphs_written_from_the_source_file_parse_back_identical() {
         let dir = tempfile::tempdir().unwrap();
-        let mut floats = TensorProto::new();
-        floats.set_name("f".to_string());
-        floats.set_data_type(1);
-        floats.dims = vec![3];
-        floats.float_data = vec![1.0, 2.5, -3.0];
-        let inits = vec![tensor("a", 200_000, false), tensor("b", 10, false), tensor("c", 150_000, true), floats, tensor("d", 300_000, false)];
-        let mut g = GraphProto::new();
-        let mut n = NodeProto::new();
-        n.set_op_type("Sum".to_string());
-        n.input = inits.iter().map(|t| t.name().to_string()).collect();
-        n.output = vec!["y".to_string()];
-        g.node = vec![n];
-        let mut y = ValueInfoProto::new();
-        y.set_name("y".to_string());
-        g.output = vec![y];
-        g.initializer = inits;
-        let mut m = ModelProto::new();
-        m.set_ir_version(8);
-        m.opset_import = vec![OperatorSetIdProto::new()];
-        m.graph = Some(g).into();
+        let floats = tensor("f", F32, &[3]).floats(&[1.0, 2.5, -3.0]).build();
+        let inits =
+            [bytes_tensor("a", 200_000, false), bytes_tensor("b", 10, false), bytes_tensor("c", 150_000, true), floats, bytes_tensor("d", 300_000, false)];
+        let names: Vec<&str> = inits.iter().map(|t| t.name()).collect();
+        let g = inits.iter().cloned().fold(GraphBuilder::new(), GraphBuilder::init);
+        let m = g.node("Sum", &names, &["y"]).output_untyped("y").model(17);
         let src_path = dir.path().join("src.onnx");
         std::fs::write(&src_path, m.write_to_bytes().unwrap()).unwrap();
         let model = OnnxModel::load(&src_path).unwrap();

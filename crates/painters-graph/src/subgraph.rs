@@ -106,3 +106,39 @@ fn keep_live(g: &mut GraphProto) {
     g.input.retain(|v| needed.contains(v.name()));
     g.value_info.retain(|v| needed.contains(v.name()));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{Dim, GraphBuilder, F32};
+
+    /// x → Relu → a → MatMul(w) → b → Neg → y, and a → Sigmoid → unused.
+    fn model() -> ModelProto {
+        GraphBuilder::new()
+            .input("x", F32, &[Dim::Sym("batch"), Dim::N(2)])
+            .init_f32("w", &[2, 2], &[1.0, 0.0, 0.0, 1.0])
+            .node("Relu", &["x"], &["a"])
+            .node("MatMul", &["a", "w"], &["b"])
+            .node("Sigmoid", &["a"], &["unused"])
+            .node("Neg", &["b"], &["y"])
+            .output("y", F32, &[Dim::Sym("batch"), Dim::N(2)])
+            .model(17)
+    }
+
+    #[test]
+    fn a_piece_reads_its_inputs_and_drops_what_its_outputs_do_not_need() {
+        let m = model();
+        let piece = extract(&m, &[1, 2], &[("a".to_string(), FLOAT)], &["b".to_string()]).unwrap();
+        let g = piece.graph.as_ref().unwrap();
+        assert_eq!(g.node.iter().map(|n| n.op_type()).collect::<Vec<_>>(), ["MatMul"], "Sigmoid is not needed for b");
+        assert_eq!(g.input.iter().map(|v| v.name()).collect::<Vec<_>>(), ["a"]);
+        assert_eq!(g.initializer.iter().map(|t| t.name()).collect::<Vec<_>>(), ["w"]);
+        assert_eq!(piece.opset_import, m.opset_import);
+        // The model's own graph input is declared as it is there.
+        let first = extract(&m, &[0], &[], &["a".to_string()]).unwrap();
+        assert_eq!(first.graph.as_ref().unwrap().input[0], m.graph.as_ref().unwrap().input[0]);
+        // A tensor made outside the piece that is not one of its inputs is refused.
+        let err = extract(&m, &[3], &[], &["y".to_string()]).unwrap_err().to_string();
+        assert!(err.contains("reads tensor 'b'"), "{err}");
+    }
+}

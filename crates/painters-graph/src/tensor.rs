@@ -122,14 +122,11 @@ mod tests {
     use super::*;
 
     fn tensor(dtype: i32, dims: &[i64], raw: Option<usize>) -> TensorProto {
-        let mut t = TensorProto::new();
-        t.set_name("w".into());
-        t.set_data_type(dtype);
-        t.dims = dims.to_vec();
-        if let Some(n) = raw {
-            t.set_raw_data(vec![0u8; n].into());
+        let t = crate::testing::tensor("w", dtype, dims);
+        match raw {
+            Some(n) => t.raw(vec![0u8; n]).build(),
+            None => t.build(),
         }
-        t
     }
 
     #[test]
@@ -140,8 +137,7 @@ mod tests {
             check_size(&tensor(1, &[1024, 1024], Some(16))).unwrap_err(),
             "dims [1024, 1024] of data type 1 need 4194304 raw_data bytes but it holds 16"
         );
-        let mut floats = tensor(1, &[4], None);
-        floats.float_data = vec![1.0; 3];
+        let floats = crate::testing::tensor("w", crate::testing::F32, &[4]).floats(&[1.0; 3]).build();
         assert_eq!(check_size(&floats).unwrap_err(), "dims [4] of data type 1 need 4 float_data values but it holds 3");
     }
 

@@ -94,25 +94,12 @@ fn truncated_file() {
 
 #[test]
 fn graph_without_blocks() {
-    use painters_graph::proto::onnx::{ModelProto, NodeProto, OperatorSetIdProto, ValueInfoProto};
-    let mut m = ModelProto::new();
-    m.set_ir_version(8);
-    let mut op = OperatorSetIdProto::new();
-    op.set_version(17);
-    m.opset_import.push(op);
-    let g = m.graph.mut_or_insert_default();
-    let mut vi = ValueInfoProto::new();
-    vi.set_name("input_ids".into());
-    g.input.push(vi);
-    let mut out = ValueInfoProto::new();
-    out.set_name("y".into());
-    g.output.push(out);
-    let mut n = NodeProto::new();
-    n.set_op_type("Identity".into());
-    n.set_name("id".into());
-    n.input.push("input_ids".into());
-    n.output.push("y".into());
-    g.node.push(n);
+    let m = painters_graph::testing::GraphBuilder::new()
+        .input_untyped("input_ids")
+        .output_untyped("y")
+        .node("Identity", &["input_ids"], &["y"])
+        .name("id")
+        .model(17);
     let tmp = tempfile::tempdir().unwrap();
     let p = tmp.path().join("tiny.onnx");
     OnnxModel::from_proto(m, tmp.path()).unwrap().save(&p).unwrap();

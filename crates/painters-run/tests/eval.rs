@@ -142,51 +142,21 @@ fn every_task_matches_the_reference() {
 
 #[test]
 fn constant_logits_give_perplexity_equal_to_the_vocabulary() {
-    use painters_graph::proto::onnx::{tensor_proto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, ValueInfoProto};
+    use painters_graph::testing::{GraphBuilder, I64};
     // logits = ConstantOfShape([B, S, 256]) of zeros: uniform over the vocabulary.
-    let mut m = ModelProto::new();
-    m.set_ir_version(8);
-    let mut op = OperatorSetIdProto::new();
-    op.set_version(17);
-    m.opset_import.push(op);
-    let g = m.graph.mut_or_insert_default();
-    for name in ["input_ids", "attention_mask"] {
-        let mut v = ValueInfoProto::new();
-        v.set_name(name.into());
-        let mut tt = painters_graph::proto::onnx::type_proto::Tensor::new();
-        tt.set_elem_type(7);
-        let mut tp = painters_graph::proto::onnx::TypeProto::new();
-        tp.value = Some(painters_graph::proto::onnx::type_proto::Value::TensorType(tt));
-        v.type_ = Some(tp).into();
-        g.input.push(v);
-    }
-    let mut vocab = TensorProto::new();
-    vocab.set_name("v".into());
-    vocab.set_data_type(tensor_proto::DataType::INT64 as i32);
-    vocab.dims = vec![1];
-    vocab.int64_data = vec![256];
-    g.initializer.push(vocab);
-    let node = |op: &str, ins: &[&str], out: &str| {
-        let mut n = NodeProto::new();
-        n.set_op_type(op.into());
-        n.set_name(out.into());
-        n.input = ins.iter().map(|s| s.to_string()).collect();
-        n.output = vec![out.into()];
-        n
-    };
-    g.node.push(node("Shape", &["input_ids"], "s"));
-    g.node.push(node("Concat", &["s", "v"], "shape"));
-    g.node[1].attribute.push({
-        let mut a = painters_graph::proto::onnx::AttributeProto::new();
-        a.set_name("axis".into());
-        a.set_type(painters_graph::proto::onnx::attribute_proto::AttributeType::INT);
-        a.set_i(0);
-        a
-    });
-    g.node.push(node("ConstantOfShape", &["shape"], "logits"));
-    let mut out = ValueInfoProto::new();
-    out.set_name("logits".into());
-    g.output.push(out);
+    let m = GraphBuilder::new()
+        .input_unshaped("input_ids", I64)
+        .input_unshaped("attention_mask", I64)
+        .init_i64("v", &[1], &[256])
+        .node("Shape", &["input_ids"], &["s"])
+        .name("s")
+        .node("Concat", &["s", "v"], &["shape"])
+        .name("shape")
+        .attr_int("axis", 0)
+        .node("ConstantOfShape", &["shape"], &["logits"])
+        .name("logits")
+        .output_untyped("logits")
+        .model(17);
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("model.onnx");
     painters_graph::OnnxModel::from_proto(m, tmp.path()).unwrap().save(&path).unwrap();

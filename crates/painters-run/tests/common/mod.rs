@@ -1,7 +1,9 @@
 //! Shared helpers for the integration tests: the committed fixtures under
-//! `tests/fixtures/` (made by `scripts/make_fixtures.py`), and running models
-//! with ONNX Runtime.
+//! `tests/fixtures/` (made by `scripts/make_fixtures.py`), running models
+//! with ONNX Runtime, and (`pieces`) a plan computed from a model's pieces.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod pieces;
 
 use std::path::{Path, PathBuf};
 
