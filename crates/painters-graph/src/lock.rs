@@ -57,14 +57,12 @@ impl FolderLock {
                         None => true, // torn or empty: its writer died mid-write
                     };
                     if !stale {
-                        return Err(GraphError::Write {
-                            path: dir.to_path_buf(),
-                            source: std::io::Error::other(format!(
-                                "the folder is in use by another painters {owner_what} (pid {}{}); wait for it, or remove {} if that process is gone",
-                                pid.map_or("?".into(), |p| p.to_string()),
-                                if owner_host == host() { String::new() } else { format!(" on {owner_host}") },
-                                path.display()
-                            )),
+                        return Err(GraphError::Locked {
+                            dir: dir.to_path_buf(),
+                            lock: path.clone(),
+                            what: owner_what,
+                            pid,
+                            host: (owner_host != host()).then_some(owner_host),
                         });
                     }
                     // A stale lock: take it over (only one remover's create_new succeeds).
@@ -73,7 +71,7 @@ impl FolderLock {
                 Err(e) => return Err(io(e)),
             }
         }
-        Err(GraphError::Write { path: dir.to_path_buf(), source: std::io::Error::other("another process took the stale lock first") })
+        Err(GraphError::LockTaken { dir: dir.to_path_buf() })
     }
 }
 
