@@ -4,7 +4,8 @@ use std::path::{Path, PathBuf};
 
 use painters_graph::OnnxModel;
 use painters_run::eval::task::{self, TaskInputs, TaskSpec};
-use painters_run::eval::{probe, similarity, EvalError, TaskResult, Timing};
+use painters_run::eval::{probe, similarity, TaskResult, Timing};
+use painters_run::Error;
 use painters_run::lm::LanguageModel;
 use painters_run::session::Device;
 use painters_run::tokenizer::Tokenizer;
@@ -120,13 +121,13 @@ fn spec(args: &Args) -> Option<TaskSpec> {
     })
 }
 
-fn run_one(args: &Args, path: &Path, runtime: &Runtime, opts: &SessionOptions, tok: &Tokenizer) -> Result<TaskResult, EvalError> {
+fn run_one(args: &Args, path: &Path, runtime: &Runtime, opts: &SessionOptions, tok: &Tokenizer) -> Result<TaskResult, Error> {
     let Some(spec) = spec(args) else { return similarity_task(args, path, runtime, opts, tok) };
     // Fidelity: the reference model's embeddings first.
     let reference = match spec {
         TaskSpec::Fidelity => {
-            let reference = args.reference.as_ref().ok_or_else(|| EvalError::Task("fidelity needs --reference MODEL".into()))?;
-            let ref_path = super::resolve_model(reference).map_err(|e| EvalError::Task(e.to_string()))?;
+            let reference = args.reference.as_ref().ok_or_else(|| Error::Task("fidelity needs --reference MODEL".into()))?;
+            let ref_path = super::resolve_model(reference).map_err(|e| Error::Task(e.to_string()))?;
             let texts = task::fidelity_texts(&args.data, args.limit)?;
             let ref_tok = Tokenizer::for_model(&ref_path, args.tokenizer.as_deref())?;
             Some((probe::embed(&mut LanguageModel::open(runtime, &ref_path, opts)?, &ref_tok, &texts, args.batch_size)?, ref_path))
@@ -150,22 +151,18 @@ fn run_one(args: &Args, path: &Path, runtime: &Runtime, opts: &SessionOptions, t
     Ok(result)
 }
 
-fn similarity_task(args: &Args, path: &Path, runtime: &Runtime, opts: &SessionOptions, tok: &Tokenizer) -> Result<TaskResult, EvalError> {
-    let text = std::fs::read_to_string(&args.data).map_err(|e| EvalError::Data { path: args.data.display().to_string(), reason: e.to_string() })?;
+fn similarity_task(args: &Args, path: &Path, runtime: &Runtime, opts: &SessionOptions, tok: &Tokenizer) -> Result<TaskResult, Error> {
+    let text = std::fs::read_to_string(&args.data).map_err(|e| Error::Data { path: args.data.display().to_string(), reason: e.to_string() })?;
     let mut texts = similarity::paragraphs(&text);
     if let Some(n) = args.limit {
         texts.truncate(n);
     }
     if texts.is_empty() {
-        return Err(EvalError::Data { path: args.data.display().to_string(), reason: "no text".into() });
+        return Err(Error::Data { path: args.data.display().to_string(), reason: "no text".into() });
     }
     let (mut lm, blocks) = similarity::tapped_session(runtime, path, opts)?;
     let (result, sim) = similarity::similarity(&mut lm, blocks, tok, &texts, args.max_tokens.unwrap_or(64))?;
     let out = args.out.clone().unwrap_or_else(|| path.parent().unwrap_or(Path::new(".")).to_path_buf());
-    write_similarity(&out, &sim).map_err(|e| EvalError::Task(format!("{}: {e}", out.display())))?;
+    similarity::write_files(&out, &sim).map_err(Error::io(&out))?;
     Ok(result)
-}
-
-fn write_similarity(dir: &Path, sim: &similarity::Similarity) -> std::io::Result<()> {
-    similarity::write_files(dir, sim)
 }

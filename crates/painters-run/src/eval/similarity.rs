@@ -8,8 +8,9 @@ use std::path::Path;
 
 use painters_rewrite::{emit_with, EmitOptions, Schedule};
 
-use super::{progress, EvalError, TaskResult};
-use crate::lm::{LanguageModel, LmError};
+use super::{progress, TaskResult};
+use crate::error::Error;
+use crate::lm::LanguageModel;
 use crate::session::SessionOptions;
 use crate::tokenizer::Tokenizer;
 use crate::Runtime;
@@ -23,7 +24,7 @@ pub struct Similarity {
 }
 
 /// Opens `model` with taps on every block output.
-pub fn tapped_session(runtime: &Runtime, model: &Path, opts: &SessionOptions) -> Result<(LanguageModel, usize), EvalError> {
+pub fn tapped_session(runtime: &Runtime, model: &Path, opts: &SessionOptions) -> Result<(LanguageModel, usize), Error> {
     let (m, layout) = painters_rewrite::open(model, false)?;
     let t = layout.num_blocks();
     let proto = emit_with(&m, &layout, &Schedule::sequence(0..t), &EmitOptions { tap: true })?;
@@ -32,7 +33,7 @@ pub fn tapped_session(runtime: &Runtime, model: &Path, opts: &SessionOptions) ->
 
 
 /// Computes the similarity matrix over `texts` (each truncated to `max_tokens`).
-pub fn similarity(lm: &mut LanguageModel, blocks: usize, tok: &Tokenizer, texts: &[String], max_tokens: usize) -> Result<(TaskResult, Similarity), EvalError> {
+pub fn similarity(lm: &mut LanguageModel, blocks: usize, tok: &Tokenizer, texts: &[String], max_tokens: usize) -> Result<(TaskResult, Similarity), Error> {
     let n = blocks + 1;
     let mut sum = vec![vec![0f64; n]; n];
     let bar = progress(texts.len() as u64, "similarity");
@@ -43,15 +44,15 @@ pub fn similarity(lm: &mut LanguageModel, blocks: usize, tok: &Tokenizer, texts:
         let mut hs = Vec::with_capacity(n);
         for k in 0..n {
             let name = painters_graph::conventions::hidden_name(k.checked_sub(1));
-            let t = outs.iter().find(|(o, _)| *o == name).map(|(_, t)| t).ok_or_else(|| LmError::MissingOutput(name.clone()))?;
+            let t = outs.iter().find(|(o, _)| *o == name).map(|(_, t)| t).ok_or_else(|| Error::MissingOutput(name.clone()))?;
             hs.push(t.as_f32().unwrap_or(&[]).to_vec());
         }
         if ids.is_empty() {
-            return Err(EvalError::Task("a similarity text has no tokens".into()));
+            return Err(Error::Task("a similarity text has no tokens".into()));
         }
         let d = hs[0].len() / ids.len();
         if d == 0 || hs.iter().any(|h| h.len() != ids.len() * d) {
-            return Err(EvalError::Task(format!("the hidden-state taps are not [1, {}, hidden] float32 tensors", ids.len())));
+            return Err(Error::Task(format!("the hidden-state taps are not [1, {}, hidden] float32 tensors", ids.len())));
         }
         let norms: Vec<Vec<f64>> = hs.iter().map(|h| h.chunks(d).map(|v| v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt()).collect()).collect();
         for i in 0..n {
