@@ -34,6 +34,11 @@ impl LanguageModel {
         Self::from_session(ModelSession::open(runtime, model, opts)?)
     }
 
+    /// [`Self::open`] for a model already loaded from its file (as loaded,
+    /// not canonicalized: see [`ModelSession::open_model`]).
+    pub fn open_model(runtime: &Runtime, model: &painters_graph::OnnxModel, opts: &SessionOptions) -> Result<Self> {
+        Self::from_session(ModelSession::open_model(runtime, model, opts)?)
+    }
 
     /// A session of `proto`, a model emitted from `model` (a rewrite held in
     /// memory, never written): its weights are read in place from the

@@ -101,6 +101,12 @@ impl ModelSession {
         }
     }
 
+    /// [`Self::open`] for a model already loaded from its file, as it was
+    /// loaded (not canonicalized: the session runs the graph it holds).
+    pub fn open_model(runtime: &Runtime, model: &painters_graph::OnnxModel, opts: &SessionOptions) -> Result<Self> {
+        Self::open_loaded(runtime, model, opts, IN_PLACE_THRESHOLD)
+    }
+
     fn open_loaded(runtime: &Runtime, m: &painters_graph::OnnxModel, opts: &SessionOptions, threshold: usize) -> Result<Self> {
         let Some(path) = m.path() else {
             let (bytes, _) = m.session_form(m.proto.clone(), usize::MAX)?;

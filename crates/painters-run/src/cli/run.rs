@@ -26,11 +26,13 @@ pub struct Args {
 
 pub fn main(args: Args, ort_lib: Option<&Path>) -> anyhow::Result<()> {
     let path = super::resolve_model(&args.model)?;
-    painters_graph::OnnxModel::load(&path)?.canonicalize()?; // valid input, as in every command
+    let model = painters_graph::OnnxModel::load(&path)?;
+    model.clone().canonicalize()?; // valid input, as in every command; the session runs the file as it is
     let reference = Reference::load(&args.inputs)?;
     let runtime = Runtime::global(ort_lib)?;
     let opts = SessionOptions { threads: args.threads, optimization: args.opt_level, ..Default::default() };
-    let mut session = ModelSession::open(runtime, &path, &opts)?;
+    let mut session = ModelSession::open_model(runtime, &model, &opts)?;
+    drop(model);
     let outputs = session.run(&reference.inputs)?;
     let mut report = Vec::new();
     for (name, t) in &outputs {

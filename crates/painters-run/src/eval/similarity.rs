@@ -25,7 +25,16 @@ pub struct Similarity {
 
 /// Opens `model` with taps on every block output.
 pub fn tapped_session(runtime: &Runtime, model: &Path, opts: &SessionOptions) -> Result<(LanguageModel, usize), Error> {
-    let (m, layout) = painters_rewrite::open(model, false)?;
+    tapped_session_of(runtime, painters_rewrite::open(model, false)?, opts)
+}
+
+/// [`tapped_session`] of a model already loaded and detected (`painters_rewrite::open`).
+pub fn tapped_session_of(
+    runtime: &Runtime,
+    source: (painters_graph::OnnxModel, painters_graph::BlockLayout),
+    opts: &SessionOptions,
+) -> Result<(LanguageModel, usize), Error> {
+    let (m, layout) = source;
     let t = layout.num_blocks();
     let proto = emit_with(&m, &layout, &Schedule::sequence(0..t), &EmitOptions { tap: true })?;
     Ok((LanguageModel::open_emitted(runtime, &m, proto, opts)?, t))

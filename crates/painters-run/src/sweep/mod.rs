@@ -12,8 +12,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use painters_graph::{detect, OnnxModel};
-use painters_rewrite::{preset, rewrite_file, Plan, Preset, PresetParams, WriteOptions};
+use painters_graph::{BlockLayout, OnnxModel};
+use painters_rewrite::{preset, rewrite_model, Plan, Preset, PresetParams, WriteOptions, WriteReport};
 use serde::{Deserialize, Serialize};
 
 use crate::eval::{probe, task, TaskResult};
@@ -250,7 +250,10 @@ pub fn run(runtime: &Runtime, o: &SweepOptions) -> Result<Vec<Record>, Error> {
     }
     let text = serde_json::to_string_pretty(&manifest).map_err(|e| Error::Task(e.to_string()))?;
     painters_graph::write_atomic(&mpath, |w| w.write_all(text.as_bytes()))?;
-    let base = base_model(&o.model, &model, &o.out)?;
+    let base = base_model(&model, &layout, &o.out)?;
+    drop(model);
+    // The base model, loaded and detected once for every configuration written from it.
+    let mut base_source: Option<(OnnxModel, BlockLayout)> = None;
     let results = results_file(&o.out, o.shard);
     drop_torn_tail(&results).map_err(io)?;
     let mut done: HashSet<String> = load_records(&results).iter().map(|r| key(&r.preset, r.n, &r.task)).collect();
@@ -278,7 +281,11 @@ pub fn run(runtime: &Runtime, o: &SweepOptions) -> Result<Vec<Record>, Error> {
         } else {
             std::fs::create_dir_all(&dir).map_err(io)?;
             let p = dir.join("model.onnx");
-            rewrite_file(&base, &c.plan, &p, &WriteOptions { link: true, ..Default::default() })?;
+            let (m, l) = match &base_source {
+                Some(source) => source,
+                None => base_source.insert(painters_rewrite::open(&base, false)?),
+            };
+            write_config(m, l, &c.plan, &p, &WriteOptions { link: true, ..Default::default() })?;
             p
         };
         let rewrite_s = t0.elapsed().as_secs_f64();
@@ -463,10 +470,11 @@ fn model_digest(model: &OnnxModel) -> Result<String, Error> {
     Ok(blake3::hash(&bytes).to_hex().to_string())
 }
 
-/// The unmodified model with external data in `out/base/` (once), so every
-/// configuration can hard-link its weights instead of copying them. Shards
-/// sharing the folder take turns: the first writes it, the others wait.
-fn base_model(src: &Path, model: &OnnxModel, out: &Path) -> Result<PathBuf, Error> {
+/// The unmodified model (`model`, in canonical form, with its `layout`)
+/// with external data in `out/base/` (once), so every configuration can
+/// hard-link its weights instead of copying them. Shards sharing the folder
+/// take turns: the first writes it, the others wait.
+fn base_model(model: &OnnxModel, layout: &BlockLayout, out: &Path) -> Result<PathBuf, Error> {
     let dir = out.join("base");
     let path = dir.join("model.onnx");
     if path.is_file() {
@@ -483,10 +491,15 @@ fn base_model(src: &Path, model: &OnnxModel, out: &Path) -> Result<PathBuf, Erro
     if path.is_file() {
         return Ok(path);
     }
-    let layers = detect(model)?.num_blocks(); // `model` is in canonical form (painters_rewrite::open)
     let opts = WriteOptions { external_data: !model.has_external_data(), link: true, ..Default::default() };
-    rewrite_file(src, &Plan::sequence(0..layers), &path, &opts)?;
+    write_config(model, layout, &Plan::sequence(0..layout.num_blocks()), &path, &opts)?;
     Ok(path)
+}
+
+/// Writes the rewrite of a loaded, detected model by `plan` to `out`: the
+/// sweep's one call into the rewriter (the base model and every configuration).
+fn write_config(model: &OnnxModel, layout: &BlockLayout, plan: &Plan, out: &Path, opts: &WriteOptions) -> Result<WriteReport, Error> {
+    Ok(rewrite_model(model, layout, plan, out, opts)?)
 }
 
 /// Runs one suite task on an open model (the registry: `eval::task`);
