@@ -132,19 +132,20 @@ pub fn split(graph: &mut GraphProto) -> Result<usize> {
         };
         for (i, o) in n.output.iter().enumerate().skip(1).take(2) {
             if !o.is_empty() && read.contains(o.as_str()) {
-                return Err(GraphError::Detection {
+                return Err(GraphError::FusedStatsRead {
                     node: n.name().to_string(),
                     tensor: o.clone(),
-                    reason: format!("output {i} of {} (mean / inverse std) is read; painters cannot split this node", n.op_type()),
+                    output: i,
+                    op: n.op_type().to_string(),
                 });
             }
         }
         let get = |i: usize| n.input.get(i).filter(|s| !s.is_empty()).cloned();
         let (Some(x), Some(skip)) = (get(0), get(1)) else {
-            return Err(GraphError::Detection {
+            return Err(GraphError::FusedWithoutInputs {
                 node: n.name().to_string(),
                 tensor: n.input.first().cloned().unwrap_or_default(),
-                reason: format!("{} without its input and skip", n.op_type()),
+                op: n.op_type().to_string(),
             });
         };
         let (g, b, bias) = kind.params();

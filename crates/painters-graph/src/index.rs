@@ -70,7 +70,7 @@ impl<'g> GraphIndex<'g> {
         let topo = petgraph::algo::toposort(&dag, None)
             .map_err(|c| {
                 let n = &graph.node[c.node_id().index()];
-                GraphError::Invalid(format!("the graph has a cycle through node '{}'", n.name()))
+                GraphError::Cycle { node: n.name().to_string() }
             })?
             .into_iter()
             .map(|n| n.index())

@@ -34,6 +34,17 @@ pub enum Section {
     Epilogue,
 }
 
+/// "the prologue", "block 3", "the epilogue".
+impl std::fmt::Display for Section {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Section::Prologue => f.write_str("the prologue"),
+            Section::Block(i) => write!(f, "block {i}"),
+            Section::Epilogue => f.write_str("the epilogue"),
+        }
+    }
+}
+
 /// A block's KV-cache graph inputs (`past_key_values.i.*`) and outputs (`present.i.*`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KvSlot {

@@ -1,7 +1,8 @@
 //! `FolderLock`: one painters process at a time writes an output folder.
-//! The lock is the file `.painters.lock` in the folder, created with
-//! `O_EXCL` (so of two processes exactly one gets it), holding the owner's
-//! pid, host and start time; it is removed when the lock is dropped. A lock
+//! The lock is the file `.painters.lock` in the folder, created atomically
+//! with its content (hard-linked into place, which fails when it exists: of
+//! two processes exactly one gets it), holding the owner's pid, host and
+//! start time; it is removed when the lock is dropped. A lock
 //! left by a process that no longer runs (killed) is stale: it is detected
 //! (same host, pid not alive) and taken over — removed, then created again
 //! with `O_EXCL`, so two processes finding the same stale lock still end
@@ -35,13 +36,11 @@ impl FolderLock {
         let io = |e: std::io::Error| GraphError::Write { path: dir.to_path_buf(), source: e };
         std::fs::create_dir_all(dir).map_err(io)?;
         let path = dir.join(name);
+        let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let content = format!("{}\n{}\n{since}\n{what}\n", std::process::id(), host());
         for _ in 0..2 {
-            match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(mut f) => {
-                    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-                    writeln!(f, "{}\n{}\n{since}\n{what}", std::process::id(), host()).map_err(io)?;
-                    return Ok(Self { path, owned: true });
-                }
+            match create_with(dir, &path, &content) {
+                Ok(()) => return Ok(Self { path, owned: true }),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     let text = std::fs::read_to_string(&path).unwrap_or_default();
                     let mut lines = text.lines();
@@ -57,14 +56,12 @@ impl FolderLock {
                         None => true, // torn or empty: its writer died mid-write
                     };
                     if !stale {
-                        return Err(GraphError::Write {
-                            path: dir.to_path_buf(),
-                            source: std::io::Error::other(format!(
-                                "the folder is in use by another painters {owner_what} (pid {}{}); wait for it, or remove {} if that process is gone",
-                                pid.map_or("?".into(), |p| p.to_string()),
-                                if owner_host == host() { String::new() } else { format!(" on {owner_host}") },
-                                path.display()
-                            )),
+                        return Err(GraphError::Locked {
+                            dir: dir.to_path_buf(),
+                            lock: path.clone(),
+                            what: owner_what,
+                            pid,
+                            host: (owner_host != host()).then_some(owner_host),
                         });
                     }
                     // A stale lock: take it over (only one remover's create_new succeeds).
@@ -73,7 +70,7 @@ impl FolderLock {
                 Err(e) => return Err(io(e)),
             }
         }
-        Err(GraphError::Write { path: dir.to_path_buf(), source: std::io::Error::other("another process took the stale lock first") })
+        Err(GraphError::LockTaken { dir: dir.to_path_buf() })
     }
 }
 
@@ -82,6 +79,25 @@ impl Drop for FolderLock {
         if self.owned {
             let _ = std::fs::remove_file(&self.path);
         }
+    }
+}
+
+/// Creates `path` holding `content`, failing with `AlreadyExists` when it
+/// exists. The content is written to a temporary file first and hard-linked
+/// into place, so no other process ever reads the lock empty (and takes it
+/// for one torn by a writer that died); where hard links are not supported,
+/// the file is created with `O_EXCL` and then written.
+fn create_with(dir: &Path, path: &Path, content: &str) -> std::io::Result<()> {
+    let linked = tempfile::Builder::new().prefix(".painters-lock-").tempfile_in(dir).and_then(|mut tmp| {
+        tmp.write_all(content.as_bytes())?;
+        std::fs::hard_link(tmp.path(), path)
+    });
+    match linked {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+            let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(path)?;
+            f.write_all(content.as_bytes())
+        }
+        other => other,
     }
 }
 

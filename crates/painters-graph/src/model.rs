@@ -11,7 +11,7 @@ use std::path::{Component, Path, PathBuf};
 use bytes::Bytes;
 use protobuf::Message;
 
-use crate::error::{GraphError, Result};
+use crate::error::{GraphError, HeaderDefect, Result};
 use crate::proto::onnx::{GraphProto, ModelProto, TensorProto};
 use crate::tensor::{byte_size, external_ref, is_external};
 
@@ -50,7 +50,7 @@ pub struct OnnxModel {
 
 /// Serializes a model protobuf as it is (nothing checked: tests write broken models with it).
 pub fn proto_bytes(proto: &ModelProto) -> Result<Vec<u8>> {
-    proto.write_to_bytes().map_err(|e| GraphError::Invalid(format!("cannot serialize: {e}")))
+    proto.write_to_bytes().map_err(|e| GraphError::Serialize { reason: e.to_string() })
 }
 
 /// The serialized size of a model protobuf in bytes (inline weights included).
@@ -134,7 +134,7 @@ impl OnnxModel {
         }
         let proto = ModelProto::parse_from_tokio_bytes(&bytes).map_err(|e| not_onnx(format!("protobuf error: {e}")))?;
         let mut model = Self::from_proto(proto, dir).map_err(|e| match e {
-            GraphError::Invalid(reason) => not_onnx(reason),
+            GraphError::Header(defect) => not_onnx(defect.to_string()),
             other => other,
         })?;
         model.map = bytes;
@@ -153,14 +153,14 @@ impl OnnxModel {
     fn check_header(&self) -> Result<()> {
         let p = &self.proto;
         if p.ir_version.is_none() || p.ir_version() <= 0 {
-            return Err(GraphError::Invalid("it has no IR version (truncated or not an ONNX file?)".into()));
+            return Err(GraphError::Header(HeaderDefect::NoIrVersion));
         }
         if p.opset_import.is_empty() {
-            return Err(GraphError::Invalid("it imports no operator set".into()));
+            return Err(GraphError::Header(HeaderDefect::NoOpset));
         }
         match p.graph.as_ref() {
             Some(g) if !g.node.is_empty() => Ok(()),
-            _ => Err(GraphError::Invalid("its graph has no nodes".into())),
+            _ => Err(GraphError::Header(HeaderDefect::NoNodes)),
         }
     }
 
@@ -275,7 +275,7 @@ impl OnnxModel {
                 moved += len;
             }
         }
-        let bytes = proto.write_to_bytes().map_err(|e| GraphError::Invalid(format!("cannot serialize: {e}")))?;
+        let bytes = proto.write_to_bytes().map_err(|e| GraphError::Serialize { reason: e.to_string() })?;
         Ok((bytes, moved))
     }
 

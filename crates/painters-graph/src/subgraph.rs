@@ -17,11 +17,11 @@ use crate::proto::onnx::{tensor_proto, type_proto, GraphProto, ModelProto, TypeP
 /// halves that are both inside are joined; nodes the outputs do not need
 /// are dropped.
 pub fn extract(model: &ModelProto, nodes: &[usize], inputs: &[(String, i32)], outputs: &[String]) -> Result<ModelProto> {
-    let src = model.graph.as_ref().ok_or_else(|| GraphError::Invalid("the model has no graph".into()))?;
+    let src = model.graph.as_ref().ok_or(GraphError::NoGraph)?;
     let mut g = GraphProto::new();
     g.name = src.name.clone();
     for &i in nodes {
-        let n = src.node.get(i).ok_or_else(|| GraphError::Invalid(format!("node #{i} is not in the graph")))?;
+        let n = src.node.get(i).ok_or(GraphError::NoSuchNode { index: i })?;
         g.node.push(n.clone());
     }
     let produced: HashSet<&str> = g.node.iter().flat_map(|n| n.output.iter().map(String::as_str)).collect();
@@ -49,7 +49,7 @@ pub fn extract(model: &ModelProto, nodes: &[usize], inputs: &[(String, i32)], ou
         } else if let Some((_, elem)) = inputs.iter().find(|(n, _)| n == t) {
             graph_inputs.push(tensor_input(t, *elem));
         } else {
-            return Err(GraphError::Invalid(format!("the piece reads tensor '{t}', which is produced outside it and is not one of its inputs")));
+            return Err(GraphError::PieceInput { tensor: t.to_string() });
         }
     }
     g.input = graph_inputs;

@@ -30,40 +30,35 @@ fn check(graph: &GraphProto, no_dead_nodes: bool) -> Result<()> {
     let mut read: HashSet<&str> = HashSet::with_capacity(names);
     defined.extend(graph.input.iter().map(|v| v.name()));
     defined.extend(graph.initializer.iter().map(|t| t.name()));
-    for node in &graph.node {
+    for (k, node) in graph.node.iter().enumerate() {
         for t in node_inputs(node) {
             if !defined.contains(t) {
-                let producer = graph.node.iter().find(|n| n.output.iter().any(|o| o == t));
-                let why = match producer {
-                    Some(p) => format!("it is produced later, by node '{}' (not in topological order)", p.name()),
-                    None => "nothing produces it".to_string(),
-                };
-                return Err(GraphError::Invalid(format!("node '{}' reads tensor '{t}' but {why}", node.name())));
+                let (node, tensor) = (node.name().to_string(), t.to_string());
+                return Err(match graph.node.iter().find(|n| n.output.iter().any(|o| o == t)) {
+                    Some(p) => GraphError::OutOfOrder { node, tensor, producer: p.name().to_string() },
+                    None => GraphError::UndefinedInput { node, tensor },
+                });
             }
             read.insert(t);
         }
         for o in node.output.iter().filter(|o| !o.is_empty()) {
             if !defined.insert(o.as_str()) {
-                return Err(GraphError::Invalid(format!(
-                    "tensor '{o}' is produced more than once (again by node '{}')",
-                    node.name()
-                )));
+                // An earlier node (or this one, listing it twice); none: a graph input or initializer.
+                let twice = node.output.iter().filter(|p| *p == o).count() > 1;
+                let first = graph.node[..k].iter().find(|n| n.output.contains(o)).or(twice.then_some(node)).map(|n| n.name().to_string());
+                return Err(GraphError::DuplicateProducer { tensor: o.clone(), first, second: node.name().to_string() });
             }
         }
     }
     for v in &graph.output {
         if !defined.contains(v.name()) {
-            return Err(GraphError::Invalid(format!("graph output '{}' is not produced", v.name())));
+            return Err(GraphError::UnproducedOutput { output: v.name().to_string() });
         }
         read.insert(v.name());
     }
     for node in graph.node.iter().filter(|_| no_dead_nodes) {
         if !node.output.iter().any(|o| !o.is_empty() && read.contains(o.as_str())) {
-            return Err(GraphError::Invalid(format!(
-                "node '{}' ({}) is dead: none of its outputs is read or returned",
-                node.name(),
-                node.op_type()
-            )));
+            return Err(GraphError::DeadNode { node: node.name().to_string(), op: node.op_type().to_string() });
         }
     }
     Ok(())
@@ -96,6 +91,17 @@ mod tests {
         g
     }
 
+    #[test]
+    fn violations_carry_their_names_as_data() {
+        use crate::GraphError;
+        let g = graph(vec![node("b", &["y"], &["z"]), node("a", &["x"], &["y"])], "z");
+        assert!(matches!(validate(&g), Err(GraphError::OutOfOrder { node, tensor, producer }) if node == "b" && tensor == "y" && producer == "a"));
+        let g = graph(vec![node("a", &["x"], &["y"]), node("b", &["y"], &["y"])], "y");
+        assert!(matches!(validate(&g), Err(GraphError::DuplicateProducer { tensor, first: Some(first), second }) if tensor == "y" && first == "a" && second == "b"));
+        let g = graph(vec![node("a", &["x"], &["y"]), node("b", &["x"], &["z"])], "z");
+        assert!(matches!(validate(&g), Err(GraphError::DeadNode { node, op }) if node == "a" && op == "Relu"));
+    }
+
     fn error(g: &GraphProto) -> String {
         validate(g).err().map(|e| e.to_string()).unwrap_or_default()
     }
@@ -112,7 +118,9 @@ mod tests {
         let g = graph(vec![node("a", &["w"], &["z"])], "z");
         assert!(error(&g).contains("node 'a' reads tensor 'w' but nothing produces it"), "{}", error(&g));
         let g = graph(vec![node("a", &["x"], &["y"]), node("b", &["y"], &["y"])], "y");
-        assert!(error(&g).contains("tensor 'y' is produced more than once (again by node 'b')"), "{}", error(&g));
+        assert!(error(&g).contains("tensor 'y' is produced more than once (first by node 'a', again by node 'b')"), "{}", error(&g));
+        let g = graph(vec![node("a", &["x"], &["x"])], "x");
+        assert!(error(&g).contains("tensor 'x' is produced more than once (it is a graph input or an initializer, again by node 'a')"), "{}", error(&g));
         let g = graph(vec![node("a", &["x"], &["y"])], "q");
         assert!(error(&g).contains("graph output 'q' is not produced"), "{}", error(&g));
         let g = graph(vec![node("a", &["x"], &["y"]), node("b", &["x"], &["z"])], "z");

@@ -24,7 +24,7 @@ pub enum RewriteError {
     PlanFile { path: String, reason: String },
     #[error("a schedule lowered for a model of {lowered_for} blocks was given a model of {blocks}")]
     ScheduleMismatch { lowered_for: usize, blocks: usize },
-    #[error("the rewritten graph is invalid: {0}")]
+    #[error("the rewritten graph is invalid")]
     Invalid(#[source] GraphError),
     #[error("detected {detected} blocks but {} says {declared}: refusing a model painters would misread", one_line(.by))]
     DepthMismatch { detected: usize, declared: usize, by: String },

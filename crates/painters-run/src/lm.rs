@@ -3,29 +3,17 @@
 //! `position_ids`, `token_type_ids`, `past_key_values.*`). Rows of a batch
 //! are right-padded; padding never changes a real position's result (causal
 //! attention, masked keys). Log-probabilities: f32 exponentials (vectorized),
-//! f64 sums (`log_prob`).
+//! f64 sums (`log_prob`). Greedy decoding (`LanguageModel::greedy`), with the
+//! KV cache or by recomputation, is the one decoder: the generation task
+//! and the tests use it.
 use std::path::Path;
 
 use painters_graph::conventions::kv;
 
+use crate::error::{Error, Result};
 use crate::session::{ModelSession, SessionOptions};
 use crate::tensor::HostTensor;
 use crate::Runtime;
-
-/// Errors running a model.
-#[derive(Debug, thiserror::Error)]
-pub enum LmError {
-    #[error("the model has an input painters does not know how to fill: '{0}' (known: input_ids, attention_mask, position_ids, token_type_ids, past_key_values.*)")]
-    UnknownInput(String),
-    #[error("the model has no '{0}' output")]
-    MissingOutput(String),
-    #[error("KV input '{0}' does not have a static [batch, heads, past, head_dim] shape")]
-    KvShape(String),
-    #[error("{0}")]
-    Ort(#[from] ort::Error),
-    #[error(transparent)]
-    Graph(#[from] painters_graph::GraphError),
-}
 
 /// The KV cache of one sequence: every `present.*` of a run, by slot input name.
 #[derive(Debug, Clone)]
@@ -42,8 +30,14 @@ pub struct LanguageModel {
 }
 
 impl LanguageModel {
-    pub fn open(runtime: &Runtime, model: &Path, opts: &SessionOptions) -> Result<Self, LmError> {
+    pub fn open(runtime: &Runtime, model: &Path, opts: &SessionOptions) -> Result<Self> {
         Self::from_session(ModelSession::open(runtime, model, opts)?)
+    }
+
+    /// [`Self::open`] for a model already loaded from its file (as loaded,
+    /// not canonicalized: see [`ModelSession::open_model`]).
+    pub fn open_model(runtime: &Runtime, model: &painters_graph::OnnxModel, opts: &SessionOptions) -> Result<Self> {
+        Self::from_session(ModelSession::open_model(runtime, model, opts)?)
     }
 
     /// A session of `proto`, a model emitted from `model` (a rewrite held in
@@ -54,24 +48,24 @@ impl LanguageModel {
         model: &painters_graph::OnnxModel,
         proto: painters_graph::proto::onnx::ModelProto,
         opts: &SessionOptions,
-    ) -> Result<Self, LmError> {
+    ) -> Result<Self> {
         let (bytes, _) = model.session_form(proto, crate::session::IN_PLACE_MIN)?;
-        Self::from_session(ModelSession::open_serialized(runtime, &bytes, model.dir(), opts)?)
+        Self::from_session(ModelSession::open_serialized(runtime, model, &bytes, opts)?)
     }
 
     /// Wraps an open session, checking that every input can be filled.
-    pub fn from_session(session: ModelSession) -> Result<Self, LmError> {
+    pub fn from_session(session: ModelSession) -> Result<Self> {
         let mut kv = Vec::new();
         for (name, shape) in session.inputs.iter().zip(&session.input_shapes) {
             match name.as_str() {
                 "input_ids" | "attention_mask" | "position_ids" | "token_type_ids" => {}
                 n if kv::is_past(n) => {
                     if shape.len() != 4 || shape[1] < 0 || shape[3] < 0 {
-                        return Err(LmError::KvShape(n.to_string()));
+                        return Err(Error::KvShape(n.to_string()));
                     }
                     kv.push((n.to_string(), shape[1], shape[3]));
                 }
-                other => return Err(LmError::UnknownInput(other.to_string())),
+                other => return Err(Error::UnknownInput(other.to_string())),
             }
         }
         Ok(Self { session, kv })
@@ -84,9 +78,9 @@ impl LanguageModel {
 
     /// Runs right-padded `rows` (each continuing `cache` when given, batch 1
     /// then) and returns every output.
-    pub fn forward(&mut self, rows: &[Vec<i64>], cache: Option<&Cache>) -> Result<Vec<(String, HostTensor)>, LmError> {
+    pub fn forward(&mut self, rows: &[Vec<i64>], cache: Option<&Cache>) -> Result<Vec<(String, HostTensor)>> {
         let inputs = self.inputs(rows, cache)?;
-        Ok(self.session.run(&inputs)?)
+        self.session.run(&inputs)
     }
 
     /// Runs right-padded `rows` like [`Self::forward`] and hands `score` the
@@ -96,35 +90,124 @@ impl LanguageModel {
         rows: &[Vec<i64>],
         cache: Option<&Cache>,
         score: impl FnOnce(Logits<'_>) -> R,
-    ) -> Result<R, LmError> {
+    ) -> Result<R> {
         let inputs = self.inputs(rows, cache)?;
         self.session.run_with(&inputs, |outs| Ok(score(logits(outs, "logits")?)))?
     }
 
-    fn inputs(&self, rows: &[Vec<i64>], cache: Option<&Cache>) -> Result<Vec<(String, HostTensor)>, LmError> {
+    fn inputs(&self, rows: &[Vec<i64>], cache: Option<&Cache>) -> Result<Vec<(String, HostTensor)>> {
         let s = &self.session;
         s.inputs.iter().zip(&s.input_shapes).map(|(name, shape)| Ok((name.clone(), standard_input(name, shape, rows, cache)?))).collect()
     }
 
     /// Runs one sequence and keeps its cache (with-past models).
-    pub fn prefill(&mut self, tokens: &[i64], cache: Option<&Cache>) -> Result<(Vec<(String, HostTensor)>, Cache), LmError> {
+    pub fn prefill(&mut self, tokens: &[i64], cache: Option<&Cache>) -> Result<(Vec<(String, HostTensor)>, Cache)> {
         let outs = self.forward(&[tokens.to_vec()], cache)?;
         let mut tensors = Vec::new();
         for (name, _, _) in &self.kv {
             let present = kv::present_of(name);
-            let t = outs.iter().find(|(n, _)| *n == present).ok_or_else(|| LmError::MissingOutput(present.clone()))?;
+            let t = outs.iter().find(|(n, _)| *n == present).ok_or_else(|| Error::MissingOutput(present.clone()))?;
             tensors.push((name.clone(), t.1.clone()));
         }
         let len = cache.map(|c| c.len).unwrap_or(0) + tokens.len();
         Ok((outs, Cache { tensors, len }))
     }
+
+    /// Greedy decoding after `prompt` (batch 1): at most `g.max_new` tokens,
+    /// stopping before `g.eos`. With `g.use_cache` and a model that has a KV
+    /// cache, the prompt runs once and every new token runs on the cache
+    /// (`present.*` fed back); otherwise each step recomputes the whole
+    /// sequence (with an empty cache, when the model takes one).
+    pub fn greedy(&mut self, prompt: &[i64], g: &Greedy) -> Result<Decoded> {
+        if prompt.is_empty() {
+            return Err(Error::EmptyPrompt);
+        }
+        let mut out = Decoded { tokens: Vec::new(), logits: Vec::new() };
+        let last_row = |outs: &[(String, HostTensor)], pos: usize| -> Result<Vec<f32>> {
+            let l = outs.iter().find(|(k, _)| k == "logits").map(|(_, t)| t).ok_or_else(|| Error::MissingOutput("logits".into()))?;
+            Ok(logits_row(l, 0, pos)?.to_vec())
+        };
+        let push = |out: &mut Decoded, row: Vec<f32>| -> Option<i64> {
+            let next = argmax(&row) as i64;
+            if Some(next) == g.eos {
+                return None;
+            }
+            out.tokens.push(next);
+            if g.keep_logits {
+                out.logits.push(row);
+            }
+            Some(next)
+        };
+        if g.use_cache && self.has_cache() {
+            let (outs, mut cache) = self.prefill(prompt, None)?;
+            let mut row = last_row(&outs, prompt.len() - 1)?;
+            while out.tokens.len() < g.max_new {
+                let Some(next) = push(&mut out, row) else { break };
+                if out.tokens.len() == g.max_new {
+                    break;
+                }
+                let (outs, c) = self.prefill(&[next], Some(&cache))?;
+                cache = c;
+                row = last_row(&outs, 0)?;
+            }
+        } else {
+            let mut seq = prompt.to_vec();
+            while out.tokens.len() < g.max_new {
+                let outs = self.forward(std::slice::from_ref(&seq), None)?;
+                let Some(next) = push(&mut out, last_row(&outs, seq.len() - 1)?) else { break };
+                seq.push(next);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// How [`LanguageModel::greedy`] decodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Greedy {
+    /// New tokens at most.
+    pub max_new: usize,
+    /// Stop before this token (it is not returned).
+    pub eos: Option<i64>,
+    /// Run each new token on the KV cache when the model has one (else recompute).
+    pub use_cache: bool,
+    /// Keep the last position's logits of every step ([`Decoded::logits`]).
+    pub keep_logits: bool,
+}
+
+impl Greedy {
+    /// `max_new` tokens, no stop token, with the cache, no logits kept.
+    pub fn new(max_new: usize) -> Self {
+        Self { max_new, eos: None, use_cache: true, keep_logits: false }
+    }
+}
+
+/// The result of a greedy decode.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decoded {
+    /// The new tokens.
+    pub tokens: Vec<i64>,
+    /// With [`Greedy::keep_logits`]: the logits each token was chosen from (one row per token).
+    pub logits: Vec<Vec<f32>>,
+}
+
+/// The index of the largest value, the first on ties (as `torch.argmax`);
+/// 0 for an empty slice (a comparison with NaN is false).
+pub fn argmax<T: PartialOrd>(v: &[T]) -> usize {
+    let mut best = 0;
+    for (i, x) in v.iter().enumerate() {
+        if *x > v[best] {
+            best = i;
+        }
+    }
+    best
 }
 
 /// The model input `name` (declared `shape`) for right-padded `rows`, each
 /// continuing `cache` when given: token ids, the attention mask (1 for the
 /// cache and every real token), positions, zero token types, a KV input from
 /// the cache or empty (past length 0).
-pub fn standard_input(name: &str, shape: &[i64], rows: &[Vec<i64>], cache: Option<&Cache>) -> Result<HostTensor, LmError> {
+pub fn standard_input(name: &str, shape: &[i64], rows: &[Vec<i64>], cache: Option<&Cache>) -> Result<HostTensor> {
     let b = rows.len() as i64;
     let len = rows.iter().map(Vec::len).max().unwrap_or(0);
     let past = cache.map(|c| c.len).unwrap_or(0);
@@ -140,17 +223,17 @@ pub fn standard_input(name: &str, shape: &[i64], rows: &[Vec<i64>], cache: Optio
         n if kv::is_past(n) => match cache.and_then(|c| c.tensors.iter().find(|(k, _)| k == n)) {
             Some((_, t)) => t.clone(),
             None if shape.len() == 4 && shape[1] >= 0 && shape[3] >= 0 => HostTensor::f32(vec![b, shape[1], 0, shape[3]], Vec::new()),
-            None => return Err(LmError::KvShape(n.to_string())),
+            None => return Err(Error::KvShape(n.to_string())),
         },
-        other => return Err(LmError::UnknownInput(other.to_string())),
+        other => return Err(Error::UnknownInput(other.to_string())),
     })
 }
 
 /// The `[B, S, V]` output `name`, checked, where ONNX Runtime left it.
-pub(crate) fn logits<'a>(outs: &'a crate::session::Outputs<'_, '_>, name: &str) -> Result<Logits<'a>, LmError> {
-    let (shape, data) = outs.f32(name).map_err(|_| LmError::MissingOutput(name.into()))?;
+pub(crate) fn logits<'a>(outs: &'a crate::session::Outputs<'_, '_>, name: &str) -> Result<Logits<'a>> {
+    let (shape, data) = outs.f32(name).map_err(|_| Error::MissingOutput(name.into()))?;
     if shape.len() != 3 || shape.iter().any(|&d| d < 0) || data.len() != shape.iter().product::<i64>() as usize {
-        return Err(LmError::MissingOutput(format!("{name} of shape [batch, seq, vocab] (got {shape:?})")));
+        return Err(Error::OutputShape { output: name.into(), expected: "[batch, seq, vocab] float32".into(), shape });
     }
     Ok(Logits { seq: shape[1] as usize, vocab: shape[2] as usize, data })
 }
@@ -262,8 +345,12 @@ fn exp_f32(x: f32) -> f32 {
 }
 
 /// The logits row of (batch row `r`, position `p`) of a `[B, S, V]` output.
-pub fn logits_row(logits: &HostTensor, r: usize, p: usize) -> Result<&[f32], LmError> {
-    let bad = || LmError::MissingOutput(format!("logits of shape [batch, seq, vocab] with row {r}, position {p} (got {:?})", logits.shape));
+pub fn logits_row(logits: &HostTensor, r: usize, p: usize) -> Result<&[f32]> {
+    let bad = || Error::OutputShape {
+        output: "logits".into(),
+        expected: format!("[batch, seq, vocab] float32 with row {r}, position {p}"),
+        shape: logits.shape.clone(),
+    };
     let (&[b, s, v], Some(data)) = (logits.shape.as_slice(), logits.as_f32()) else { return Err(bad()) };
     let (b, s, v) = (usize::try_from(b).map_err(|_| bad())?, usize::try_from(s).map_err(|_| bad())?, usize::try_from(v).map_err(|_| bad())?);
     if r >= b || p >= s || data.len() != b * s * v {
@@ -275,7 +362,15 @@ pub fn logits_row(logits: &HostTensor, r: usize, p: usize) -> Result<&[f32], LmE
 
 #[cfg(test)]
 mod tests {
-    use super::{exp_f32, log_prob};
+    use super::{argmax, exp_f32, log_prob};
+
+    #[test]
+    fn argmax_takes_the_first_of_equal_maxima() {
+        assert_eq!(argmax(&[1.0f32, 3.0, 3.0, 2.0]), 1);
+        assert_eq!(argmax(&[-1.0f64, -1.0]), 0);
+        assert_eq!(argmax(&[0.5f64, f64::NAN, 0.7]), 2);
+        assert_eq!(argmax::<f32>(&[]), 0);
+    }
 
     #[test]
     fn fast_exp_is_accurate_on_its_domain() {

@@ -87,16 +87,9 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-            let mut msg = String::new();
-            for c in chain {
-                if !msg.contains(&c) {
-                    if !msg.is_empty() {
-                        msg.push_str(": ");
-                    }
-                    msg.push_str(&c);
-                }
-            }
+            // Each link of the chain prints its own context once (the
+            // libraries' convention), so the links join as they are.
+            let msg = e.chain().map(|c| c.to_string()).collect::<Vec<_>>().join(": ");
             eprintln!("painters: error: {}", msg.replace('\n', " "));
             ExitCode::FAILURE
         }

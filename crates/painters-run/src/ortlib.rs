@@ -7,19 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Why the library could not be loaded.
-#[derive(Debug, thiserror::Error)]
-pub enum OrtLibError {
-    #[error("ONNX Runtime library {0} does not exist")]
-    Missing(PathBuf),
-    #[error(
-        "ONNX Runtime library not found: run scripts/install-ort.sh (installs onnxruntime 1.31.1 from PyPI into .ort/), \
-         or pass --ort-lib PATH / set ORT_DYLIB_PATH to a libonnxruntime.so"
-    )]
-    NotFound,
-    #[error("cannot load ONNX Runtime from {path}: {reason}")]
-    Load { path: PathBuf, reason: String },
-}
+use crate::error::{Error, Result};
 
 /// The file name of the library on this platform.
 #[cfg(target_os = "macos")]
@@ -30,13 +18,13 @@ const LIB_NAME: &str = "onnxruntime.dll";
 const LIB_NAME: &str = "libonnxruntime.so";
 
 /// Where the library is, by the search order above.
-pub fn find_library(explicit: Option<&Path>) -> Result<PathBuf, OrtLibError> {
+pub fn find_library(explicit: Option<&Path>) -> Result<PathBuf> {
     if let Some(p) = explicit {
-        return if p.is_file() { Ok(p.to_path_buf()) } else { Err(OrtLibError::Missing(p.to_path_buf())) };
+        return if p.is_file() { Ok(p.to_path_buf()) } else { Err(Error::OrtMissing(p.to_path_buf())) };
     }
     if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
         let p = PathBuf::from(p);
-        return if p.is_file() { Ok(p) } else { Err(OrtLibError::Missing(p)) };
+        return if p.is_file() { Ok(p) } else { Err(Error::OrtMissing(p)) };
     }
     let mut roots: Vec<PathBuf> = Vec::new();
     if let Ok(cwd) = std::env::current_dir() {
@@ -54,7 +42,7 @@ pub fn find_library(explicit: Option<&Path>) -> Result<PathBuf, OrtLibError> {
             }
         }
     }
-    python_package_library().ok_or(OrtLibError::NotFound)
+    python_package_library().ok_or(Error::OrtNotFound)
 }
 
 /// The library inside an installed `onnxruntime` Python package.
@@ -88,7 +76,7 @@ static RUNTIME: std::sync::OnceLock<Runtime> = std::sync::OnceLock::new();
 impl Runtime {
     /// The process-wide runtime, loaded on first use (the library can be
     /// loaded once per process; later calls return the first one).
-    pub fn global(explicit: Option<&Path>) -> Result<&'static Runtime, OrtLibError> {
+    pub fn global(explicit: Option<&Path>) -> Result<&'static Runtime> {
         if let Some(rt) = RUNTIME.get() {
             return Ok(rt);
         }
@@ -97,12 +85,12 @@ impl Runtime {
     }
 
     /// Finds and loads the library.
-    fn load(explicit: Option<&Path>) -> Result<Self, OrtLibError> {
+    fn load(explicit: Option<&Path>) -> Result<Self> {
         let found = find_library(explicit)?;
         let library = found.canonicalize().unwrap_or(found);
-        let err = |reason: String| OrtLibError::Load { path: library.clone(), reason };
-        let builder = ort::init_from(&library).map_err(|e| err(e.to_string()))?;
-        let env = builder.with_name("painters").build().map_err(|e| err(e.to_string()))?;
+        let err = |e: Box<dyn std::error::Error + Send + Sync>| Error::OrtLoad { path: library.clone(), source: e };
+        let builder = ort::init_from(&library).map_err(|e| err(e.into()))?;
+        let env = builder.with_name("painters").build().map_err(|e| err(e.into()))?;
         Ok(Self { env, library })
     }
 }

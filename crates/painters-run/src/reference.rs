@@ -7,6 +7,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::error::{Error, Result};
 use crate::tensor::{HostData, HostTensor};
 
 #[derive(Debug, Deserialize)]
@@ -31,17 +32,13 @@ pub struct Reference {
 }
 
 impl Reference {
-    /// Reads a reference file; errors name the tensor.
-    pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)?;
-        let raw: RawReference = serde_json::from_str(&text)?;
-        let conv = |m: BTreeMap<String, RawTensor>| -> anyhow::Result<Vec<(String, HostTensor)>> {
-            m.into_iter()
-                .map(|(name, t)| {
-                    let tensor = convert(&t).map_err(|e| anyhow::anyhow!("tensor '{name}': {e}"))?;
-                    Ok((name, tensor))
-                })
-                .collect()
+    /// Reads a reference file; errors name the file and the tensor.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(Error::io(path))?;
+        let bad = |tensor: Option<&str>, reason: String| Error::Reference { path: path.to_path_buf(), tensor: tensor.map(String::from), reason };
+        let raw: RawReference = serde_json::from_str(&text).map_err(|e| bad(None, e.to_string()))?;
+        let conv = |m: BTreeMap<String, RawTensor>| -> Result<Vec<(String, HostTensor)>> {
+            m.into_iter().map(|(name, t)| Ok((name.clone(), convert(&t).map_err(|e| bad(Some(&name), e))?))).collect()
         };
         Ok(Self { inputs: conv(raw.inputs)?, outputs: conv(raw.outputs)? })
     }

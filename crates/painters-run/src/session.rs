@@ -1,10 +1,11 @@
 //! `ModelSession`: one ONNX Runtime session over a model file, with named
 //! host-tensor inputs and outputs. CPU unless CUDA is asked for.
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 
+use crate::error::{Error, Result};
 use crate::ortlib::Runtime;
 use crate::tensor::HostTensor;
 
@@ -60,6 +61,8 @@ impl Default for SessionOptions {
 #[derive(Debug)]
 pub struct ModelSession {
     session: Session,
+    /// The model file (for a model emitted in memory: the file it was made from), named in errors.
+    pub model: PathBuf,
     pub inputs: Vec<String>,
     /// Declared input shapes (-1 for dynamic dimensions).
     pub input_shapes: Vec<Vec<i64>>,
@@ -71,6 +74,9 @@ pub struct ModelSession {
     stats: RunStats,
 }
 
+/// Inline weights worth handing to ONNX Runtime in place (see [`ModelSession::open`]).
+const IN_PLACE_THRESHOLD: usize = 16 << 20;
+
 impl ModelSession {
     /// Opens `model`. A model with inline weights is handed to ONNX Runtime
     /// as its graph alone, with every large initializer pointing into the
@@ -79,32 +85,55 @@ impl ModelSession {
     /// protobuf and copying it again (measured: session creation of the
     /// 652 MB SmolLM2 export 3.3–4.4 s → about 2.2 s, the time of an
     /// external-data export).
-    pub fn open(runtime: &Runtime, model: &Path, opts: &SessionOptions) -> ort::Result<Self> {
-        Self::open_with_threshold(runtime, model, opts, 16 << 20)
+    pub fn open(runtime: &Runtime, model: &Path, opts: &SessionOptions) -> Result<Self> {
+        Self::open_with_threshold(runtime, model, opts, IN_PLACE_THRESHOLD)
     }
 
     /// [`Self::open`], referencing inline weights in place when there are at
     /// least `threshold` bytes of them (tests use 0 to check small models).
     /// Should ONNX Runtime refuse the in-place form, the file is opened as it is.
-    pub fn open_with_threshold(runtime: &Runtime, model: &Path, opts: &SessionOptions, threshold: usize) -> ort::Result<Self> {
-        if let Some((bytes, dir)) = inline_as_external(model, threshold) {
-            let mapped = Self::build(runtime, opts, |b| {
-                let mut b = b.clone().with_config_entry("session.model_external_initializers_file_folder_path", dir.to_string_lossy())?;
-                b.commit_from_memory(&bytes)
-            });
-            if let Ok(mut s) = mapped {
+    pub fn open_with_threshold(runtime: &Runtime, model: &Path, opts: &SessionOptions, threshold: usize) -> Result<Self> {
+        // Only a file that large can hold that many inline weights: a smaller one is not parsed here.
+        let large = std::fs::metadata(model).is_ok_and(|m| m.len() >= threshold as u64);
+        match large.then(|| painters_graph::OnnxModel::load(model).ok()).flatten() {
+            Some(m) => Self::open_loaded(runtime, &m, opts, threshold),
+            None => Self::from_file(runtime, model, opts),
+        }
+    }
+
+    /// [`Self::open`] for a model already loaded from its file, as it was
+    /// loaded (not canonicalized: the session runs the graph it holds).
+    pub fn open_model(runtime: &Runtime, model: &painters_graph::OnnxModel, opts: &SessionOptions) -> Result<Self> {
+        Self::open_loaded(runtime, model, opts, IN_PLACE_THRESHOLD)
+    }
+
+    fn open_loaded(runtime: &Runtime, m: &painters_graph::OnnxModel, opts: &SessionOptions, threshold: usize) -> Result<Self> {
+        let Some(path) = m.path() else {
+            let (bytes, _) = m.session_form(m.proto.clone(), usize::MAX)?;
+            return Self::open_serialized(runtime, m, &bytes, opts);
+        };
+        if let Some(bytes) = inline_as_external(m, threshold) {
+            if let Ok(mut s) = Self::open_serialized(runtime, m, &bytes, opts) {
                 s.weights_in_place = true;
                 return Ok(s);
             }
         }
-        Self::build(runtime, opts, |b| b.commit_from_file(model))
+        Self::from_file(runtime, path, opts)
     }
 
-    /// Opens a serialized model held in memory whose external references
-    /// are relative to `dir` (see `OnnxModel::session_form`).
-    pub fn open_serialized(runtime: &Runtime, bytes: &[u8], dir: &Path, opts: &SessionOptions) -> ort::Result<Self> {
-        Self::build(runtime, opts, |b| {
-            let mut b = b.clone().with_config_entry("session.model_external_initializers_file_folder_path", dir.to_string_lossy())?;
+    fn from_file(runtime: &Runtime, model: &Path, opts: &SessionOptions) -> Result<Self> {
+        Self::build(runtime, opts, model, |b| b.commit_from_file(model))
+    }
+
+    /// Opens a serialized model held in memory, made from `source` (an
+    /// emission, a piece; see `OnnxModel::session_form`): its external
+    /// references are relative to the source's folder, and errors name the
+    /// source's file.
+    pub fn open_serialized(runtime: &Runtime, source: &painters_graph::OnnxModel, bytes: &[u8], opts: &SessionOptions) -> Result<Self> {
+        let name = source.path().map_or_else(|| source.dir().join("<memory>"), Path::to_path_buf);
+        Self::build(runtime, opts, &name, |b| {
+            let mut b =
+                b.clone().with_config_entry("session.model_external_initializers_file_folder_path", source.dir().to_string_lossy())?;
             b.commit_from_memory(bytes)
         })
     }
@@ -112,8 +141,33 @@ impl ModelSession {
     fn build(
         runtime: &Runtime,
         opts: &SessionOptions,
+        model: &Path,
         commit: impl FnOnce(&mut ort::session::builder::SessionBuilder) -> ort::Result<Session>,
-    ) -> ort::Result<Self> {
+    ) -> Result<Self> {
+        let session = Self::session(runtime, opts, commit).map_err(|source| Error::Session { model: model.to_path_buf(), source })?;
+        let inputs = session.inputs().iter().map(|o| o.name().to_string()).collect();
+        let input_shapes =
+            session.inputs().iter().map(|o| o.dtype().tensor_shape().map(|s| s.to_vec()).unwrap_or_default()).collect();
+        let outputs = session.outputs().iter().map(|o| o.name().to_string()).collect();
+        let output_types =
+            session.outputs().iter().map(|o| o.dtype().tensor_type().map(|t| ort::sys::ONNXTensorElementDataType::from(t) as i32)).collect();
+        Ok(Self {
+            session,
+            model: model.to_path_buf(),
+            inputs,
+            input_shapes,
+            outputs,
+            output_types,
+            weights_in_place: false,
+            stats: RunStats::default(),
+        })
+    }
+
+    fn session(
+        runtime: &Runtime,
+        opts: &SessionOptions,
+        commit: impl FnOnce(&mut ort::session::builder::SessionBuilder) -> ort::Result<Session>,
+    ) -> ort::Result<Session> {
         let level = match opts.optimization {
             0 => GraphOptimizationLevel::Disable,
             1 => GraphOptimizationLevel::Level1,
@@ -147,33 +201,27 @@ impl ModelSession {
                 ort::Error::new(format!("cannot start the CUDA execution provider on device {id}: {e}"))
             })?;
         }
-        let session = commit(&mut b)?;
-        let inputs = session.inputs().iter().map(|o| o.name().to_string()).collect();
-        let input_shapes =
-            session.inputs().iter().map(|o| o.dtype().tensor_shape().map(|s| s.to_vec()).unwrap_or_default()).collect();
-        let outputs = session.outputs().iter().map(|o| o.name().to_string()).collect();
-        let output_types =
-            session.outputs().iter().map(|o| o.dtype().tensor_type().map(|t| ort::sys::ONNXTensorElementDataType::from(t) as i32)).collect();
-        Ok(Self { session, inputs, input_shapes, outputs, output_types, weights_in_place: false, stats: RunStats::default() })
+        commit(&mut b)
     }
 
     /// Runs the model on named inputs and returns every output by name (copied to host tensors).
-    pub fn run(&mut self, inputs: &[(String, HostTensor)]) -> ort::Result<Vec<(String, HostTensor)>> {
+    pub fn run(&mut self, inputs: &[(String, HostTensor)]) -> Result<Vec<(String, HostTensor)>> {
         self.run_with(inputs, |outs| outs.all())?
     }
 
     /// Runs the model on named inputs and hands `read` the outputs where
     /// ONNX Runtime left them (no copy: scoring reads the logits in place).
-    pub fn run_with<R>(&mut self, inputs: &[(String, HostTensor)], read: impl FnOnce(&Outputs<'_, '_>) -> R) -> ort::Result<R> {
+    pub fn run_with<R>(&mut self, inputs: &[(String, HostTensor)], read: impl FnOnce(&Outputs<'_, '_>) -> R) -> Result<R> {
+        let failed = |source| Error::Run { model: self.model.clone(), source };
         let mut values = Vec::with_capacity(inputs.len());
         for (name, t) in inputs {
-            values.push((std::borrow::Cow::from(name.as_str()), ort::session::SessionInputValue::from(t.to_value()?)));
+            values.push((std::borrow::Cow::from(name.as_str()), ort::session::SessionInputValue::from(t.to_value().map_err(failed)?)));
         }
         let start = std::time::Instant::now();
-        let outputs = self.session.run(values)?;
+        let outputs = self.session.run(values).map_err(failed)?;
         self.stats.runs += 1;
         self.stats.run_seconds += start.elapsed().as_secs_f64();
-        Ok(read(&Outputs { names: &self.outputs, values: &outputs }))
+        Ok(read(&Outputs { model: &self.model, names: &self.outputs, values: &outputs }))
     }
 
     /// Time spent inside ONNX Runtime's `run` so far.
@@ -192,28 +240,33 @@ pub struct RunStats {
 /// The outputs of one run, read in place.
 #[derive(Debug)]
 pub struct Outputs<'a, 'r> {
+    model: &'a Path,
     names: &'a [String],
     values: &'a ort::session::SessionOutputs<'r>,
 }
 
 impl Outputs<'_, '_> {
-    fn value(&self, name: &str) -> ort::Result<&ort::value::DynValue> {
-        self.values.get(name).ok_or_else(|| ort::Error::new(format!("the model has no '{name}' output")))
+    fn value(&self, name: &str) -> Result<&ort::value::DynValue> {
+        self.values.get(name).ok_or_else(|| Error::MissingOutput(name.to_string()))
+    }
+
+    fn failed(&self) -> impl FnOnce(ort::Error) -> Error + '_ {
+        |source| Error::Run { model: self.model.to_path_buf(), source }
     }
 
     /// An f32 output's shape and elements, without copying.
-    pub fn f32(&self, name: &str) -> ort::Result<(Vec<i64>, &[f32])> {
-        let (shape, data) = self.value(name)?.try_extract_tensor::<f32>()?;
+    pub fn f32(&self, name: &str) -> Result<(Vec<i64>, &[f32])> {
+        let (shape, data) = self.value(name)?.try_extract_tensor::<f32>().map_err(self.failed())?;
         Ok((shape.to_vec(), data))
     }
 
     /// One output copied to host memory.
-    pub fn host(&self, name: &str) -> ort::Result<HostTensor> {
-        HostTensor::from_value(self.value(name)?)
+    pub fn host(&self, name: &str) -> Result<HostTensor> {
+        HostTensor::from_value(self.value(name)?).map_err(self.failed())
     }
 
     /// Every output, copied, by name.
-    pub fn all(&self) -> ort::Result<Vec<(String, HostTensor)>> {
+    pub fn all(&self) -> Result<Vec<(String, HostTensor)>> {
         self.names.iter().map(|n| Ok((n.clone(), self.host(n)?))).collect()
     }
 }
@@ -222,21 +275,18 @@ impl Outputs<'_, '_> {
 /// (`OnnxModel::session_form`) instead of from serialized copies.
 pub const IN_PLACE_MIN: usize = 1024;
 
-/// The graph of an inline-weights model file (at least `threshold` bytes of
-/// inline weights) with each large initializer turned into an external
-/// reference to its bytes inside that same file, serialized, and the folder
-/// the reference is relative to. `None` when the model is not such a file.
-fn inline_as_external(model: &Path, threshold: usize) -> Option<(Vec<u8>, std::path::PathBuf)> {
-    if std::fs::metadata(model).ok()?.len() < threshold as u64 {
-        return None;
-    }
-    let m = painters_graph::OnnxModel::load(model).ok()?;
-    if m.has_external_data() {
+/// The graph of `m`, an inline-weights model file (at least `threshold`
+/// bytes of inline weights), with each large initializer turned into an
+/// external reference to its bytes inside that same file, serialized (the
+/// references are relative to the file's folder). `None` when the model is
+/// not such a file.
+fn inline_as_external(m: &painters_graph::OnnxModel, threshold: usize) -> Option<Vec<u8>> {
+    if m.has_external_data() || (m.source_bytes().len() as u64) < threshold as u64 {
         return None;
     }
     let (bytes, moved) = m.session_form(m.proto.clone(), IN_PLACE_MIN).ok()?;
     if moved == 0 || moved < threshold as u64 {
         return None;
     }
-    Some((bytes, m.dir().to_path_buf()))
+    Some(bytes)
 }

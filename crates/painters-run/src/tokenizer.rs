@@ -2,18 +2,7 @@
 //! crate, with the ids of its special tokens from `config.json`.
 use std::path::{Path, PathBuf};
 
-use painters_graph::names::one_line;
-
-/// Errors loading or using a tokenizer.
-#[derive(Debug, thiserror::Error)]
-pub enum TokenizerError {
-    #[error("no tokenizer.json next to {0}; pass --tokenizer PATH")]
-    Missing(PathBuf),
-    #[error("cannot load tokenizer {}: {}", one_line(&.path.display().to_string()), one_line(.reason))]
-    Load { path: PathBuf, reason: String },
-    #[error("tokenizer: {}", one_line(.0))]
-    Encode(String),
-}
+use crate::error::{Error, Result};
 
 /// A loaded tokenizer.
 #[derive(Debug)]
@@ -35,7 +24,7 @@ pub struct Encoded {
 
 impl Tokenizer {
     /// Loads `explicit`, or `tokenizer.json` beside `model`; special ids from `config.json` there.
-    pub fn for_model(model: &Path, explicit: Option<&Path>) -> Result<Self, TokenizerError> {
+    pub fn for_model(model: &Path, explicit: Option<&Path>) -> Result<Self> {
         let dir = model.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
         let path = match explicit {
             Some(p) if p.is_dir() => p.join("tokenizer.json"),
@@ -43,9 +32,9 @@ impl Tokenizer {
             None => dir.join("tokenizer.json"),
         };
         if !path.is_file() {
-            return Err(TokenizerError::Missing(model.to_path_buf()));
+            return Err(Error::NoTokenizer(model.to_path_buf()));
         }
-        let text = std::fs::read_to_string(&path).map_err(|e| TokenizerError::Load { path: path.clone(), reason: e.to_string() })?;
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::TokenizerLoad { path: path.clone(), reason: e.to_string() })?;
         let config_dir = path.parent().map(Path::to_path_buf).unwrap_or(dir.clone());
         let config = [config_dir.join("config.json"), dir.join("config.json")].into_iter().find_map(|p| std::fs::read_to_string(p).ok());
         Self::from_parts(path, &text, config.as_deref())
@@ -53,8 +42,8 @@ impl Tokenizer {
 
     /// A tokenizer from the text of its `tokenizer.json` (read from `path`,
     /// named in errors) and of the model's `config.json`, when there is one.
-    pub fn from_parts(path: PathBuf, tokenizer_json: &str, config_json: Option<&str>) -> Result<Self, TokenizerError> {
-        let load = |reason: String| TokenizerError::Load { path: path.clone(), reason };
+    pub fn from_parts(path: PathBuf, tokenizer_json: &str, config_json: Option<&str>) -> Result<Self> {
+        let load = |reason: String| Error::TokenizerLoad { path: path.clone(), reason };
         let mut inner: tokenizers::Tokenizer =
             guarded(true, || tokenizer_json.parse()).map_err(load)?.map_err(|e: tokenizers::Error| load(e.to_string()))?;
         // As Hugging Face's `tokenizer(text)`: no padding and no truncation unless asked
@@ -77,17 +66,17 @@ impl Tokenizer {
     }
 
     /// Encodes `text`, with the tokenizer's special tokens when `special`.
-    pub fn encode(&self, text: &str, special: bool) -> Result<Encoded, TokenizerError> {
+    pub fn encode(&self, text: &str, special: bool) -> Result<Encoded> {
         let e = guarded(false, || self.inner.encode_char_offsets(text, special))
-            .map_err(TokenizerError::Encode)?
-            .map_err(|e| TokenizerError::Encode(e.to_string()))?;
+            .map_err(Error::Tokenize)?
+            .map_err(|e| Error::Tokenize(e.to_string()))?;
         Ok(Encoded { ids: e.get_ids().iter().map(|&i| i64::from(i)).collect(), offsets: e.get_offsets().to_vec() })
     }
 
     /// Decodes ids, skipping special tokens.
-    pub fn decode(&self, ids: &[i64]) -> Result<String, TokenizerError> {
+    pub fn decode(&self, ids: &[i64]) -> Result<String> {
         let ids: Vec<u32> = ids.iter().map(|&i| i as u32).collect();
-        guarded(false, || self.inner.decode(&ids, true)).map_err(TokenizerError::Encode)?.map_err(|e| TokenizerError::Encode(e.to_string()))
+        guarded(false, || self.inner.decode(&ids, true)).map_err(Error::Tokenize)?.map_err(|e| Error::Tokenize(e.to_string()))
     }
 
     /// Vocabulary size including added tokens.

@@ -151,6 +151,29 @@ fn missing_ort_library_is_one_line() {
     assert!(err.contains("does not exist"), "{err}");
 }
 
+/// A nested error prints each link of its chain once, joined by ": ": a
+/// variant prints its own context and chains its source without printing
+/// it, so nothing needs de-duplicating.
+#[test]
+fn a_nested_error_prints_each_piece_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = common::fixtures_dir().join("llama-optimum");
+    // run: the reference file's Error::Io, then the I/O error.
+    let missing = tmp.path().join("missing.json");
+    let line = fails(&["run", model.to_str().unwrap(), "--inputs", missing.to_str().unwrap()]);
+    assert_eq!(line.trim_end(), format!("painters: error: {}: No such file or directory (os error 2)", missing.display()));
+    // rewrite: RewriteError::Graph (transparent), GraphError::Write naming the folder, then the I/O error.
+    let file = tmp.path().join("file");
+    std::fs::write(&file, "").unwrap();
+    let out = file.join("sub/out.onnx");
+    let line = fails(&["rewrite", model.to_str().unwrap(), "--plan", "0-3", "-o", out.to_str().unwrap()]);
+    assert_eq!(line.trim_end(), format!("painters: error: cannot write {}: Not a directory (os error 20)", file.join("sub").display()));
+    // inspect: its context (the path), GraphError::Io, the I/O error: each once.
+    let line = fails(&["inspect", missing.to_str().unwrap()]);
+    assert_eq!(line.matches("cannot read").count(), 1, "{line}");
+    assert_eq!(line.matches("No such file or directory").count(), 1, "{line}");
+}
+
 #[test]
 fn run_compares_with_reference() {
     let f = common::fixtures().into_iter().find(|f| f.name == "llama-optimum").unwrap();

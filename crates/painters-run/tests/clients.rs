@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use painters_run::decode::greedy;
+use painters_run::lm::{Greedy, LanguageModel};
 use painters_run::{ModelSession, SessionOptions};
 
 /// Prompt (`<s>The`) and length of the continuation. With this prompt every
@@ -157,9 +157,10 @@ fn rewrite(src: &Path, plan: &str, out: &Path) {
 /// painters' own greedy decode of `model`, with the cache and by recomputation (they must agree).
 fn painters_greedy(model: &Path, prompt: &[i64]) -> Vec<i64> {
     let opts = SessionOptions { threads: 1, ..Default::default() };
-    let mut s = ModelSession::open(common::runtime(), model, &opts).unwrap_or_else(|e| panic!("{}: {e}", model.display()));
-    let cached = greedy(&mut s, prompt, NEW, true).unwrap_or_else(|e| panic!("{}: {e}", model.display())).tokens;
-    let recomputed = greedy(&mut s, prompt, NEW, false).unwrap_or_else(|e| panic!("{}: {e}", model.display())).tokens;
+    let mut lm = LanguageModel::open(common::runtime(), model, &opts).unwrap_or_else(|e| panic!("{}: {e}", model.display()));
+    let g = Greedy::new(NEW);
+    let cached = lm.greedy(prompt, &g).unwrap_or_else(|e| panic!("{}: {e}", model.display())).tokens;
+    let recomputed = lm.greedy(prompt, &Greedy { use_cache: false, ..g }).unwrap_or_else(|e| panic!("{}: {e}", model.display())).tokens;
     assert_eq!(cached, recomputed, "painters' own decode of {}: cached != recomputed", model.display());
     cached
 }

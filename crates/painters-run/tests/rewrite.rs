@@ -12,10 +12,10 @@ use std::process::Command;
 use painters_graph::tensor::byte_size;
 use painters_graph::detect;
 use painters_rewrite::{parse, preset, rewrite_file, Plan, Preset, PresetParams, WeightMode, WriteOptions};
+use painters_run::lm::{Greedy, LanguageModel};
 use painters_run::reference::max_abs_diff;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
-use painters_run::decode::greedy;
 use painters_run::{ModelSession, SessionOptions};
 
 fn initializer_bytes(path: &Path) -> u64 {
@@ -240,11 +240,13 @@ fn kv_cache_decoding_equals_recomputation_for_every_preset() {
         for (name, plan) in plans {
             let out = tmp.path().join(format!("{name}.onnx"));
             rewrite_file(&f.model(), &plan, &out, &WriteOptions::default()).unwrap();
-            let mut s = ModelSession::open(common::runtime(), &out, &SessionOptions { threads: 1, optimization: 0, ..Default::default() }).unwrap();
+            let s = ModelSession::open(common::runtime(), &out, &SessionOptions { threads: 1, optimization: 0, ..Default::default() }).unwrap();
             let kv_inputs = s.inputs.iter().filter(|n| n.starts_with("past_key_values.")).count();
             assert_eq!(kv_inputs, 2 * plan.instances(), "{}: {name}: one KV slot per instance", f.name);
-            let cached = greedy(&mut s, &prompt, 6, true).unwrap();
-            let full = greedy(&mut s, &prompt, 6, false).unwrap();
+            let mut lm = LanguageModel::from_session(s).unwrap();
+            let g = Greedy { keep_logits: true, ..Greedy::new(6) };
+            let cached = lm.greedy(&prompt, &g).unwrap();
+            let full = lm.greedy(&prompt, &Greedy { use_cache: false, ..g }).unwrap();
             assert_eq!(cached.tokens, full.tokens, "{}: {name} ({plan})", f.name);
             for (a, b) in cached.logits.iter().zip(&full.logits) {
                 let d = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
@@ -484,12 +486,13 @@ fn rewritten_models_are_read_back_and_rewritten_again() {
         let composed = rw(&src, "[0,1],[0,1],1,[0,1],[0,1],[0,1]", "composed.onnx");
         assert_close(&common::run(&second, &inputs), &common::run(&composed, &inputs), 1e-5, &f.name);
         if f.with_past() {
-            let mut s = ModelSession::open(common::runtime(), &second, &SessionOptions { threads: 1, optimization: 0, ..Default::default() }).unwrap();
+            let s = ModelSession::open(common::runtime(), &second, &SessionOptions { threads: 1, optimization: 0, ..Default::default() }).unwrap();
             let kv_inputs = s.inputs.iter().filter(|n| n.starts_with("past_key_values.")).count();
             assert_eq!(kv_inputs, 2 * 11, "{}: one KV slot per executed instance", f.name);
             let prompt = [1i64, 17, 42, 99, 5];
-            let cached = greedy(&mut s, &prompt, 5, true).unwrap();
-            let full = greedy(&mut s, &prompt, 5, false).unwrap();
+            let mut lm = LanguageModel::from_session(s).unwrap();
+            let cached = lm.greedy(&prompt, &Greedy::new(5)).unwrap();
+            let full = lm.greedy(&prompt, &Greedy { use_cache: false, ..Greedy::new(5) }).unwrap();
             assert_eq!(cached.tokens, full.tokens, "{}: cached decoding of a rewrite of a rewrite", f.name);
         }
         checked += 1;

@@ -23,9 +23,9 @@ pub fn find(
         Ok(b) => Ok((b, DetectionMethod::Names)),
         Err(name_reason) => match by_structure(index, value, chain) {
             Ok(b) => Ok((b, DetectionMethod::Structure)),
-            Err(structure_reason) => Err(GraphError::NoBlocks(format!(
-                "{name_reason}; and by structure: {structure_reason}"
-            ))),
+            Err(structure_reason) => {
+                Err(GraphError::NoBoundaries { names: Some(name_reason), structure: Some(structure_reason) })
+            }
         },
     }
 }

@@ -72,9 +72,7 @@ pub fn residual_chain<'g>(
         best.reverse();
     }
     if best.len() < 3 {
-        return Err(GraphError::NoBlocks(format!(
-            "no graph output depends on '{token}' through a chain of layers"
-        )));
+        return Err(GraphError::NoLayerChain { token: token.to_string() });
     }
     Ok(best)
 }

@@ -40,10 +40,10 @@ pub fn detect_graph(graph: &GraphProto) -> Result<BlockLayout> {
 pub fn detect_graph_with(graph: &GraphProto, method: Option<DetectionMethod>) -> Result<BlockLayout> {
     let index = GraphIndex::new(graph)?;
     if let Some(n) = graph.node.iter().find(|n| crate::fused::is_fused(n)) {
-        return Err(GraphError::Detection {
+        return Err(GraphError::FusedNode {
             node: n.name().to_string(),
             tensor: n.output.first().cloned().unwrap_or_default(),
-            reason: format!("fused residual node {}: split it first (OnnxModel::canonicalize)", n.op_type()),
+            op: n.op_type().to_string(),
         });
     }
     let token = stream::token_input(&index)?;
@@ -54,10 +54,12 @@ pub fn detect_graph_with(graph: &GraphProto, method: Option<DetectionMethod>) ->
     let (positions, method) = match method {
         None => boundaries::find(&index, &value, &chain, naming)?,
         Some(DetectionMethod::Names) => {
-            (boundaries::by_names(&index, &chain).map_err(GraphError::NoBlocks)?, DetectionMethod::Names)
+            let names = boundaries::by_names(&index, &chain).map_err(|r| GraphError::NoBoundaries { names: Some(r), structure: None })?;
+            (names, DetectionMethod::Names)
         }
         Some(DetectionMethod::Structure) => (
-            boundaries::by_structure(&index, &value, &chain).map_err(GraphError::NoBlocks)?,
+            boundaries::by_structure(&index, &value, &chain)
+                .map_err(|r| GraphError::NoBoundaries { names: None, structure: Some(r) })?,
             DetectionMethod::Structure,
         ),
     };
@@ -133,10 +135,10 @@ fn build(
         if let Some(p) = index.producer(name) {
             if let crate::layout::Section::Block(i) = sections::section(level[p], t_blocks) {
                 if !value.contains(name) {
-                    return Err(GraphError::Detection {
+                    return Err(GraphError::ConstantBlockOutput {
+                        block: i,
                         node: verify::node_label(index, p),
                         tensor: name.to_string(),
-                        reason: format!("graph output made in block {i} does not depend on the token ids"),
                     });
                 }
                 kv_out[i].push(name.to_string());

@@ -52,15 +52,12 @@ pub fn check(index: &GraphIndex<'_>, value: &HashSet<&str>) -> Result<()> {
         }
         let touches = index.inputs(n).iter().copied().chain(index.outputs(n)).find(|t| on_stream.contains(t));
         if let Some(t) = touches {
-            return Err(GraphError::Detection {
+            return Err(GraphError::UnknownOp {
                 node: super::verify::node_label(index, n),
                 tensor: t.to_string(),
-                reason: format!(
-                    "op {}:{} on the residual stream is not one painters understands (known: the ONNX standard ops and com.microsoft {})",
-                    node.domain(),
-                    node.op_type(),
-                    KNOWN_CONTRIB_OPS.join(", ")
-                ),
+                domain: node.domain().to_string(),
+                op: node.op_type().to_string(),
+                known: &KNOWN_CONTRIB_OPS,
             });
         }
     }

@@ -80,11 +80,3 @@ pub fn section(level: Level, num_blocks: usize) -> Section {
     }
 }
 
-/// A human name for a level ("block 3", "the prologue").
-pub fn describe(level: Level, num_blocks: usize) -> String {
-    match section(level, num_blocks) {
-        Section::Prologue => "the prologue".into(),
-        Section::Block(i) => format!("block {i}"),
-        Section::Epilogue => "the epilogue".into(),
-    }
-}

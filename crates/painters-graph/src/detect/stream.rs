@@ -37,10 +37,7 @@ pub fn token_input<'g>(index: &GraphIndex<'g>) -> Result<&'g str> {
             return Ok(name);
         }
     }
-    Err(GraphError::NoBlocks(format!(
-        "no token input: no graph input is named 'input_ids' or indexes an embedding Gather (inputs: {})",
-        inputs.join(", ")
-    )))
+    Err(GraphError::NoTokenInput { inputs: inputs.iter().map(|s| s.to_string()).collect() })
 }
 
 fn feeds_gather_indices(index: &GraphIndex<'_>, tensor: &str, depth: usize) -> bool {

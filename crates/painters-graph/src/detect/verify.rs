@@ -4,25 +4,26 @@
 //! the KV cache (graph inputs and outputs). A failure names node and tensor.
 use foldhash::HashSet;
 
-use super::sections::{describe, Level};
-use crate::error::{GraphError, Result};
+use super::sections::{section, Level};
+use crate::error::{GraphError, Result, TensorOrigin};
 use crate::index::{GraphIndex, Source};
 
 /// Checks levels against the boundaries `bounds` (b_0 … b_T).
 pub fn check(index: &GraphIndex<'_>, value: &HashSet<&str>, bounds: &[&str], level: &[Level]) -> Result<()> {
     let t_blocks = bounds.len() - 1;
-    let fail = |node: usize, tensor: &str, reason: String| GraphError::Detection {
-        node: node_label(index, node),
-        tensor: tensor.to_string(),
-        reason,
-    };
     for (i, b) in bounds.iter().enumerate().skip(1) {
-        match index.producer(b) {
-            Some(p) if level[p] == i as Level - 1 => {}
-            Some(p) => {
-                return Err(fail(p, b, format!("the output of block {} is made in {}", i - 1, describe(level[p], t_blocks))))
+        let block = i - 1;
+        match index.source(b) {
+            Some(Source::Node(p)) if level[p] == block as Level => {}
+            Some(Source::Node(p)) => {
+                return Err(GraphError::BoundaryElsewhere {
+                    block,
+                    node: node_label(index, p),
+                    tensor: b.to_string(),
+                    section: section(level[p], t_blocks),
+                })
             }
-            None => return Err(fail(0, b, format!("the output of block {} is not made by any node", i - 1))),
+            other => return Err(GraphError::BoundaryNotMade { block, tensor: b.to_string(), origin: origin(other) }),
         }
     }
     for &n in index.topo_order() {
@@ -39,29 +40,30 @@ pub fn check(index: &GraphIndex<'_>, value: &HashSet<&str>, bounds: &[&str], lev
             if l >= 0 && (l as usize) < bounds.len() && bounds[l as usize] == t && lp == l - 1 {
                 continue; // the residual input
             }
-            return Err(fail(
-                n,
-                t,
-                format!(
-                    "{} reads it but it is made in {}; only the residual stream and context may cross a block boundary",
-                    describe(l, t_blocks),
-                    describe(lp, t_blocks)
-                ),
-            ));
+            return Err(GraphError::CrossesBoundary {
+                node: node_label(index, n),
+                tensor: t.to_string(),
+                reader: section(l, t_blocks),
+                maker: section(lp, t_blocks),
+            });
         }
     }
     let outputs: HashSet<&str> = index.graph().output.iter().map(|v| v.name()).collect();
     for (i, b) in bounds.iter().enumerate().take(t_blocks) {
         if outputs.contains(b) {
-            let p = index.producer(b).unwrap_or(0);
-            return Err(fail(
-                p,
-                b,
-                format!("the input of block {i} is a graph output (hidden states); export without output_hidden_states"),
-            ));
+            return Err(GraphError::HiddenStatesOutput { block: i, node: index.producer(b).map(|p| node_label(index, p)), tensor: b.to_string() });
         }
     }
     Ok(())
+}
+
+/// What defines a tensor no node makes.
+fn origin(source: Option<Source>) -> TensorOrigin {
+    match source {
+        Some(Source::GraphInput) => TensorOrigin::GraphInput,
+        Some(Source::Initializer) => TensorOrigin::Initializer,
+        Some(Source::Node(_)) | None => TensorOrigin::Nothing,
+    }
 }
 
 /// A node's name, or its op and position when it has none.

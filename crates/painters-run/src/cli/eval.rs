@@ -2,9 +2,10 @@
 //! stdout or harness-shaped JSON with `--json`.
 use std::path::{Path, PathBuf};
 
-use painters_graph::OnnxModel;
+use painters_graph::{BlockLayout, OnnxModel};
 use painters_run::eval::task::{self, TaskInputs, TaskSpec};
-use painters_run::eval::{probe, similarity, EvalError, TaskResult, Timing};
+use painters_run::eval::{probe, similarity, TaskResult, Timing};
+use painters_run::Error;
 use painters_run::lm::LanguageModel;
 use painters_run::session::Device;
 use painters_run::tokenizer::Tokenizer;
@@ -84,14 +85,25 @@ pub struct Args {
 
 pub fn main(args: Args, ort_lib: Option<&Path>) -> anyhow::Result<()> {
     let path = super::resolve_model(&args.model)?;
-    let mut model = OnnxModel::load(&path)?;
-    model.canonicalize()?; // the one definition of a valid input model, as in every command
+    // Loaded once: checked, and (similarity) detected, before anything else;
+    // the session then runs the file's graph as it is.
+    let model = OnnxModel::load(&path)?;
     let plan = model.proto.metadata_props.iter().find(|p| p.key() == painters_graph::conventions::meta::PLAN).map(|p| p.value().to_string());
+    let source = match spec(&args) {
+        Some(spec) => {
+            model.clone().canonicalize()?; // the one definition of a valid input model, as in every command
+            Source::Task(spec, model)
+        }
+        None => {
+            let (model, layout) = painters_rewrite::declared::open_model(model)?;
+            Source::Similarity(model, layout)
+        }
+    };
     let device: Device = args.device.parse().map_err(anyhow::Error::msg)?;
     let tok = Tokenizer::for_model(&path, args.tokenizer.as_deref())?;
     let runtime = Runtime::global(ort_lib)?;
     let opts = SessionOptions { threads: args.threads, optimization: args.opt_level, device, ..Default::default() };
-    let result = run_one(&args, &path, runtime, &opts, &tok)?;
+    let result = run_one(&args, &path, source, runtime, &opts, &tok)?;
     if args.json {
         let v = result.harness_json(&path.display().to_string(), plan.as_deref());
         println!("{}", serde_json::to_string_pretty(&v)?);
@@ -103,6 +115,13 @@ pub fn main(args: Args, ort_lib: Option<&Path>) -> anyhow::Result<()> {
         println!("({} samples{})", result.n_samples, plan.map(|p| format!("; plan {p}")).unwrap_or_default());
     }
     Ok(())
+}
+
+/// The task and the model, loaded once: as it was read (a session runs
+/// it), or for similarity in canonical form with its blocks (they are tapped).
+enum Source {
+    Task(TaskSpec, OnnxModel),
+    Similarity(OnnxModel, BlockLayout),
 }
 
 /// The flags of one task as the registry's typed spec (`eval::task`).
@@ -120,13 +139,16 @@ fn spec(args: &Args) -> Option<TaskSpec> {
     })
 }
 
-fn run_one(args: &Args, path: &Path, runtime: &Runtime, opts: &SessionOptions, tok: &Tokenizer) -> Result<TaskResult, EvalError> {
-    let Some(spec) = spec(args) else { return similarity_task(args, path, runtime, opts, tok) };
+fn run_one(args: &Args, path: &Path, source: Source, runtime: &Runtime, opts: &SessionOptions, tok: &Tokenizer) -> anyhow::Result<TaskResult> {
+    let (spec, model) = match source {
+        Source::Task(spec, model) => (spec, model),
+        Source::Similarity(model, layout) => return similarity_task(args, path, (model, layout), runtime, opts, tok),
+    };
     // Fidelity: the reference model's embeddings first.
     let reference = match spec {
         TaskSpec::Fidelity => {
-            let reference = args.reference.as_ref().ok_or_else(|| EvalError::Task("fidelity needs --reference MODEL".into()))?;
-            let ref_path = super::resolve_model(reference).map_err(|e| EvalError::Task(e.to_string()))?;
+            let reference = args.reference.as_ref().ok_or_else(|| anyhow::anyhow!("fidelity needs --reference MODEL"))?;
+            let ref_path = super::resolve_model(reference)?;
             let texts = task::fidelity_texts(&args.data, args.limit)?;
             let ref_tok = Tokenizer::for_model(&ref_path, args.tokenizer.as_deref())?;
             Some((probe::embed(&mut LanguageModel::open(runtime, &ref_path, opts)?, &ref_tok, &texts, args.batch_size)?, ref_path))
@@ -136,7 +158,8 @@ fn run_one(args: &Args, path: &Path, runtime: &Runtime, opts: &SessionOptions, t
     let io = TaskInputs { data: &args.data, limit: args.limit, batch: args.batch_size, model: path, reference: reference.as_ref().map(|(e, _)| e.as_slice()) };
     // Session creation, then the task on it, timed apart (`painters.timing`).
     let start = std::time::Instant::now();
-    let mut lm = LanguageModel::open(runtime, path, opts)?;
+    let mut lm = LanguageModel::open_model(runtime, &model, opts)?;
+    drop(model);
     let session_seconds = start.elapsed().as_secs_f64();
     let start = std::time::Instant::now();
     let mut result = task::run(&mut lm, tok, &spec, &io)?;
@@ -150,22 +173,25 @@ fn run_one(args: &Args, path: &Path, runtime: &Runtime, opts: &SessionOptions, t
     Ok(result)
 }
 
-fn similarity_task(args: &Args, path: &Path, runtime: &Runtime, opts: &SessionOptions, tok: &Tokenizer) -> Result<TaskResult, EvalError> {
-    let text = std::fs::read_to_string(&args.data).map_err(|e| EvalError::Data { path: args.data.display().to_string(), reason: e.to_string() })?;
+fn similarity_task(
+    args: &Args,
+    path: &Path,
+    source: (OnnxModel, BlockLayout),
+    runtime: &Runtime,
+    opts: &SessionOptions,
+    tok: &Tokenizer,
+) -> anyhow::Result<TaskResult> {
+    let text = std::fs::read_to_string(&args.data).map_err(|e| Error::Data { path: args.data.display().to_string(), reason: e.to_string() })?;
     let mut texts = similarity::paragraphs(&text);
     if let Some(n) = args.limit {
         texts.truncate(n);
     }
     if texts.is_empty() {
-        return Err(EvalError::Data { path: args.data.display().to_string(), reason: "no text".into() });
+        return Err(Error::Data { path: args.data.display().to_string(), reason: "no text".into() }.into());
     }
-    let (mut lm, blocks) = similarity::tapped_session(runtime, path, opts)?;
+    let (mut lm, blocks) = similarity::tapped_session_of(runtime, source, opts)?;
     let (result, sim) = similarity::similarity(&mut lm, blocks, tok, &texts, args.max_tokens.unwrap_or(64))?;
     let out = args.out.clone().unwrap_or_else(|| path.parent().unwrap_or(Path::new(".")).to_path_buf());
-    write_similarity(&out, &sim).map_err(|e| EvalError::Task(format!("{}: {e}", out.display())))?;
+    similarity::write_files(&out, &sim).map_err(Error::io(&out))?;
     Ok(result)
-}
-
-fn write_similarity(dir: &Path, sim: &similarity::Similarity) -> std::io::Result<()> {
-    similarity::write_files(dir, sim)
 }

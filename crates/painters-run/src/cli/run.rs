@@ -3,7 +3,6 @@
 //! has expected outputs, the largest absolute difference).
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use painters_run::reference::{max_abs_diff, Reference};
 use painters_run::{ModelSession, Runtime, SessionOptions};
 
@@ -27,12 +26,14 @@ pub struct Args {
 
 pub fn main(args: Args, ort_lib: Option<&Path>) -> anyhow::Result<()> {
     let path = super::resolve_model(&args.model)?;
-    painters_graph::OnnxModel::load(&path)?.canonicalize()?; // valid input, as in every command
-    let reference = Reference::load(&args.inputs).with_context(|| format!("{}", args.inputs.display()))?;
+    let model = painters_graph::OnnxModel::load(&path)?;
+    model.clone().canonicalize()?; // valid input, as in every command; the session runs the file as it is
+    let reference = Reference::load(&args.inputs)?;
     let runtime = Runtime::global(ort_lib)?;
     let opts = SessionOptions { threads: args.threads, optimization: args.opt_level, ..Default::default() };
-    let mut session = ModelSession::open(runtime, &path, &opts).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let outputs = session.run(&reference.inputs).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut session = ModelSession::open_model(runtime, &model, &opts)?;
+    drop(model);
+    let outputs = session.run(&reference.inputs)?;
     let mut report = Vec::new();
     for (name, t) in &outputs {
         let expected = reference.outputs.iter().find(|(n, _)| n == name).map(|(_, e)| e);

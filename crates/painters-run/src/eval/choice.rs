@@ -5,8 +5,9 @@
 use std::collections::BTreeMap;
 
 use super::data::ChoiceExample;
-use super::{mean_stderr, progress, EvalError, SplitMix64, TaskResult, Units};
-use crate::lm::{log_prob, logits_row, LanguageModel, LmError};
+use super::{mean_stderr, progress, SplitMix64, TaskResult, Units};
+use crate::error::Error;
+use crate::lm::{argmax, log_prob, logits_row, LanguageModel};
 use crate::tokenizer::Tokenizer;
 
 /// Multiple-choice parameters.
@@ -52,13 +53,13 @@ pub fn fewshot_context(examples: &[ChoiceExample], i: usize, k: usize, seed: u64
 }
 
 /// Scores every example.
-pub fn choice(lm: &mut LanguageModel, tok: &Tokenizer, examples: &[ChoiceExample], p: &ChoiceParams) -> Result<TaskResult, EvalError> {
+pub fn choice(lm: &mut LanguageModel, tok: &Tokenizer, examples: &[ChoiceExample], p: &ChoiceParams) -> Result<TaskResult, Error> {
     let bar = progress(examples.len() as u64, "choice");
     let (mut acc, mut acc_norm, mut all_ll) = (Vec::new(), Vec::new(), Vec::new());
     let mut first_ctx_tokens: Vec<i64> = Vec::new();
     for (i, e) in examples.iter().enumerate() {
         if e.choices.is_empty() {
-            return Err(EvalError::Task(format!("example {} has no choices", i + 1)));
+            return Err(Error::Task(format!("example {} has no choices", i + 1)));
         }
         let context = fewshot_context(examples, i, p.fewshot, p.seed);
         let mut pairs = Vec::new();
@@ -74,7 +75,7 @@ pub fn choice(lm: &mut LanguageModel, tok: &Tokenizer, examples: &[ChoiceExample
                 (ctx_ids, cont_ids)
             };
             if cont_ids.is_empty() {
-                return Err(EvalError::Task(format!("example {}: choice '{c}' adds no tokens", i + 1)));
+                return Err(Error::Task(format!("example {}: choice '{c}' adds no tokens", i + 1)));
             }
             pairs.push((ctx_ids, cont_ids, cont.chars().count()));
         }
@@ -114,18 +115,8 @@ pub fn choice(lm: &mut LanguageModel, tok: &Tokenizer, examples: &[ChoiceExample
     })
 }
 
-fn argmax(v: &[f64]) -> usize {
-    let mut best = 0;
-    for (i, x) in v.iter().enumerate() {
-        if *x > v[best] {
-            best = i;
-        }
-    }
-    best
-}
-
 /// Every (context + continuation) from scratch, one batch.
-fn score_batch(lm: &mut LanguageModel, pairs: &[(Vec<i64>, Vec<i64>, usize)], max_len: usize) -> Result<Vec<f64>, EvalError> {
+fn score_batch(lm: &mut LanguageModel, pairs: &[(Vec<i64>, Vec<i64>, usize)], max_len: usize) -> Result<Vec<f64>, Error> {
     let mut rows = Vec::new();
     let mut spans = Vec::new();
     for (ctx, cont, _) in pairs {
@@ -138,17 +129,17 @@ fn score_batch(lm: &mut LanguageModel, pairs: &[(Vec<i64>, Vec<i64>, usize)], ma
         spans.push((n - 1 - cont.len(), all[n - cont.len()..].to_vec()));
         rows.push(input);
     }
-    Ok(lm.forward_logits(&rows, None, |logits| {
+    lm.forward_logits(&rows, None, |logits| {
         spans
             .iter()
             .enumerate()
             .map(|(r, (start, targets))| targets.iter().enumerate().map(|(k, &t)| log_prob(logits.row(r, start + k), t as usize)).sum())
             .collect()
-    })?)
+    })
 }
 
 /// The context once, then each continuation on its KV cache.
-fn score_with_cache(lm: &mut LanguageModel, pairs: &[(Vec<i64>, Vec<i64>, usize)], max_len: usize) -> Result<Vec<f64>, EvalError> {
+fn score_with_cache(lm: &mut LanguageModel, pairs: &[(Vec<i64>, Vec<i64>, usize)], max_len: usize) -> Result<Vec<f64>, Error> {
     let longest = pairs.iter().map(|(_, c, _)| c.len()).max().unwrap_or(0);
     let mut ctx = pairs[0].0.clone();
     if ctx.len() + longest > max_len + 1 {
@@ -156,7 +147,7 @@ fn score_with_cache(lm: &mut LanguageModel, pairs: &[(Vec<i64>, Vec<i64>, usize)
         ctx.drain(..cut);
     }
     let (outs, cache) = lm.prefill(&ctx, None)?;
-    let logits = outs.iter().find(|(k, _)| k == "logits").map(|(_, t)| t).ok_or_else(|| LmError::MissingOutput("logits".into()))?;
+    let logits = outs.iter().find(|(k, _)| k == "logits").map(|(_, t)| t).ok_or_else(|| Error::MissingOutput("logits".into()))?;
     let last = logits_row(logits, 0, ctx.len().saturating_sub(1))?.to_vec();
     let mut lls = Vec::new();
     for (_, cont, _) in pairs {

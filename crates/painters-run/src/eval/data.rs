@@ -3,7 +3,7 @@
 //! example.
 use std::path::Path;
 
-use super::EvalError;
+use crate::error::Error;
 
 /// One multiple-choice example (context without continuation whitespace rules applied yet).
 #[derive(Debug, Clone, PartialEq)]
@@ -36,21 +36,21 @@ pub const MAX_EXAMPLES: usize = 100_000;
 pub const MAX_EXAMPLES_ENV: &str = "PAINTERS_MAX_EXAMPLES";
 
 /// The limit on examples: [`MAX_EXAMPLES_ENV`] when set, else [`MAX_EXAMPLES`].
-pub fn max_examples() -> Result<usize, EvalError> {
+pub fn max_examples() -> Result<usize, Error> {
     limit_from_env(MAX_EXAMPLES_ENV, MAX_EXAMPLES)
 }
 
 /// A positive integer limit from environment variable `var`, else `default`.
-pub fn limit_from_env(var: &str, default: usize) -> Result<usize, EvalError> {
+pub fn limit_from_env(var: &str, default: usize) -> Result<usize, Error> {
     match std::env::var(var) {
         Err(_) => Ok(default),
         Ok(v) => v.trim().replace('_', "").parse::<usize>().ok().filter(|&n| n > 0).ok_or_else(|| {
-            EvalError::Task(format!("{var}={v:?} is not a positive number"))
+            Error::Task(format!("{var}={v:?} is not a positive number"))
         }),
     }
 }
 
-fn check_count(path: &Path, n: usize, limit: usize) -> Result<(), EvalError> {
+fn check_count(path: &Path, n: usize, limit: usize) -> Result<(), Error> {
     if n > limit {
         return Err(err(
             path,
@@ -60,11 +60,11 @@ fn check_count(path: &Path, n: usize, limit: usize) -> Result<(), EvalError> {
     Ok(())
 }
 
-fn err(path: &Path, reason: impl Into<String>) -> EvalError {
-    EvalError::Data { path: path.display().to_string(), reason: reason.into() }
+fn err(path: &Path, reason: impl Into<String>) -> Error {
+    Error::Data { path: path.display().to_string(), reason: reason.into() }
 }
 
-fn read(path: &Path) -> Result<String, EvalError> {
+fn read(path: &Path) -> Result<String, Error> {
     std::fs::read_to_string(path).map_err(|e| err(path, e.to_string()))
 }
 
@@ -73,7 +73,7 @@ fn is_jsonl(path: &Path) -> bool {
 }
 
 /// Parses JSONL, naming the line of any error.
-fn jsonl(path: &Path, text: &str) -> Result<Vec<(usize, serde_json::Value)>, EvalError> {
+fn jsonl(path: &Path, text: &str) -> Result<Vec<(usize, serde_json::Value)>, Error> {
     check_count(path, text.lines().filter(|l| !l.trim().is_empty()).count(), max_examples()?)?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -98,7 +98,7 @@ struct BigBench {
     output_prefix: String,
 }
 
-fn bigbench(path: &Path, text: &str) -> Result<BigBench, EvalError> {
+fn bigbench(path: &Path, text: &str) -> Result<BigBench, Error> {
     let v: serde_json::Value = serde_json::from_str(text)
         .map_err(|e| err(path, format!("not a BIG-bench task.json (line {}): {e}", e.line())))?;
     let examples = v["examples"].as_array().cloned().ok_or_else(|| err(path, "not a BIG-bench task.json: no 'examples' list"))?;
@@ -116,12 +116,12 @@ fn bigbench(path: &Path, text: &str) -> Result<BigBench, EvalError> {
 }
 
 /// Multiple-choice examples from a BIG-bench task.json or JSONL.
-pub fn load_choice(path: &Path) -> Result<Vec<ChoiceExample>, EvalError> {
+pub fn load_choice(path: &Path) -> Result<Vec<ChoiceExample>, Error> {
     parse_choice(path, &read(path)?)
 }
 
 /// [`load_choice`] on the text of `path` (JSONL when it ends in `.jsonl`).
-pub fn parse_choice(path: &Path, text: &str) -> Result<Vec<ChoiceExample>, EvalError> {
+pub fn parse_choice(path: &Path, text: &str) -> Result<Vec<ChoiceExample>, Error> {
     let mut out = Vec::new();
     if is_jsonl(path) {
         for (line, v) in jsonl(path, text)? {
@@ -170,12 +170,12 @@ pub fn parse_choice(path: &Path, text: &str) -> Result<Vec<ChoiceExample>, EvalE
 }
 
 /// Generative examples from a BIG-bench task.json.
-pub fn load_generate(path: &Path) -> Result<Vec<GenExample>, EvalError> {
+pub fn load_generate(path: &Path) -> Result<Vec<GenExample>, Error> {
     parse_generate(path, &read(path)?)
 }
 
 /// [`load_generate`] on the text of `path`.
-pub fn parse_generate(path: &Path, text: &str) -> Result<Vec<GenExample>, EvalError> {
+pub fn parse_generate(path: &Path, text: &str) -> Result<Vec<GenExample>, Error> {
     let t = bigbench(path, text)?;
     let mut out = Vec::new();
     for (i, e) in t.examples.iter().enumerate() {
@@ -196,12 +196,12 @@ pub fn parse_generate(path: &Path, text: &str) -> Result<Vec<GenExample>, EvalEr
 }
 
 /// Probe examples from JSONL `{"text", "label", "split"}`.
-pub fn load_probe(path: &Path) -> Result<Vec<ProbeExample>, EvalError> {
+pub fn load_probe(path: &Path) -> Result<Vec<ProbeExample>, Error> {
     parse_probe(path, &read(path)?)
 }
 
 /// [`load_probe`] on the text of `path`.
-pub fn parse_probe(path: &Path, text: &str) -> Result<Vec<ProbeExample>, EvalError> {
+pub fn parse_probe(path: &Path, text: &str) -> Result<Vec<ProbeExample>, Error> {
     let mut out = Vec::new();
     for (line, v) in jsonl(path, text)? {
         let at = |r: &str| err(path, format!("line {line}: {r}"));

@@ -12,30 +12,6 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use painters_graph::names::one_line;
-
-use crate::lm::LmError;
-use crate::tokenizer::TokenizerError;
-
-/// Errors of evaluation tasks.
-#[derive(Debug, thiserror::Error)]
-pub enum EvalError {
-    #[error(transparent)]
-    Model(#[from] LmError),
-    #[error(transparent)]
-    Tokenizer(#[from] TokenizerError),
-    #[error("{}: {}", one_line(.path), one_line(.reason))]
-    Data { path: String, reason: String },
-    #[error("{0}")]
-    Task(String),
-    #[error(transparent)]
-    Graph(#[from] painters_graph::GraphError),
-    #[error(transparent)]
-    Rewrite(#[from] painters_rewrite::RewriteError),
-    #[error("{0}")]
-    Ort(#[from] ort::Error),
-}
-
 /// The result of one task.
 #[derive(Debug, Clone, Serialize)]
 pub struct TaskResult {

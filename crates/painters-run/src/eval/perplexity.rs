@@ -2,7 +2,8 @@
 //! recipe; docs/EVAL.md): token perplexity, word perplexity, bits per byte.
 use std::collections::BTreeMap;
 
-use super::{progress, EvalError, TaskResult, Units};
+use super::{progress, TaskResult, Units};
+use crate::error::Error;
 use crate::lm::{log_prob, LanguageModel, Logits};
 use crate::tokenizer::Tokenizer;
 
@@ -71,15 +72,15 @@ fn score_rows(logits: &Logits<'_>, windows: &[Window], rows: &[Vec<i64>]) -> Vec
 }
 
 /// Computes the perplexity metrics of `text`.
-pub fn perplexity(lm: &mut LanguageModel, tok: &Tokenizer, text: &str, p: &PerplexityParams) -> Result<TaskResult, EvalError> {
+pub fn perplexity(lm: &mut LanguageModel, tok: &Tokenizer, text: &str, p: &PerplexityParams) -> Result<TaskResult, Error> {
     if p.window < 2 || p.stride == 0 || p.stride > p.window {
-        return Err(EvalError::Task(format!("need window >= 2 and 1 <= stride <= window (got {} and {})", p.window, p.stride)));
+        return Err(Error::Task(format!("need window >= 2 and 1 <= stride <= window (got {} and {})", p.window, p.stride)));
     }
     let enc = tok.encode(text, true)?;
     let keep = p.max_tokens.unwrap_or(usize::MAX).min(enc.ids.len());
     let tokens = &enc.ids[..keep];
     if tokens.len() < 2 {
-        return Err(EvalError::Task("the text has fewer than 2 tokens".into()));
+        return Err(Error::Task("the text has fewer than 2 tokens".into()));
     }
     let wins = windows(tokens.len(), p.window, p.stride);
     let bar = progress(wins.len() as u64, "perplexity");

@@ -6,13 +6,14 @@
 use std::collections::BTreeMap;
 
 use super::data::ProbeExample;
-use super::{progress, EvalError, TaskResult};
-use crate::lm::{LanguageModel, LmError};
+use super::{progress, TaskResult};
+use crate::error::Error;
+use crate::lm::LanguageModel;
 use crate::tokenizer::Tokenizer;
 
 /// Mean-pooled `last_hidden_state` of each text (f64), texts cut to the model's
 /// maximum positions (`max_position_embeddings` in config.json).
-pub fn embed(lm: &mut LanguageModel, tok: &Tokenizer, texts: &[String], batch: usize) -> Result<Vec<Vec<f64>>, EvalError> {
+pub fn embed(lm: &mut LanguageModel, tok: &Tokenizer, texts: &[String], batch: usize) -> Result<Vec<Vec<f64>>, Error> {
     let max_len = tok.max_positions.unwrap_or(usize::MAX);
     let bar = progress(texts.len() as u64, "embed");
     let mut out = Vec::new();
@@ -26,12 +27,16 @@ pub fn embed(lm: &mut LanguageModel, tok: &Tokenizer, texts: &[String], batch: u
             .iter()
             .find(|(k, _)| k == "last_hidden_state")
             .map(|(_, t)| t)
-            .ok_or_else(|| LmError::MissingOutput("last_hidden_state".into()))?;
-        let bad = || LmError::MissingOutput(format!("last_hidden_state of shape [{}, seq, hidden] in float32 (got {:?})", rows.len(), h.shape));
-        let (&[b, s, d], Some(data)) = (h.shape.as_slice(), h.as_f32()) else { return Err(bad().into()) };
+            .ok_or_else(|| Error::MissingOutput("last_hidden_state".into()))?;
+        let bad = || Error::OutputShape {
+            output: "last_hidden_state".into(),
+            expected: format!("[{}, seq, hidden] float32", rows.len()),
+            shape: h.shape.clone(),
+        };
+        let (&[b, s, d], Some(data)) = (h.shape.as_slice(), h.as_f32()) else { return Err(bad()) };
         let (s, d) = (usize::try_from(s).map_err(|_| bad())?, usize::try_from(d).map_err(|_| bad())?);
         if b != rows.len() as i64 || data.len() != rows.len() * s * d || rows.iter().any(|r| r.len() > s) {
-            return Err(bad().into());
+            return Err(bad());
         }
         for (r, row) in rows.iter().enumerate() {
             let mut v = vec![0f64; d];
@@ -188,16 +193,16 @@ fn lbfgs(mut w: Vec<f64>, f: impl Fn(&[f64], &mut [f64]) -> f64, max_iter: usize
 }
 
 /// Trains on the train split, scores on the test split.
-pub fn probe(lm: &mut LanguageModel, tok: &Tokenizer, examples: &[ProbeExample], batch: usize) -> Result<TaskResult, EvalError> {
+pub fn probe(lm: &mut LanguageModel, tok: &Tokenizer, examples: &[ProbeExample], batch: usize) -> Result<TaskResult, Error> {
     let mut labels: Vec<String> = examples.iter().map(|e| e.label.clone()).collect();
     labels.sort();
     labels.dedup();
     if labels.len() < 2 {
-        return Err(EvalError::Task("a probe needs at least 2 labels".into()));
+        return Err(Error::Task("a probe needs at least 2 labels".into()));
     }
     let (train, test): (Vec<&ProbeExample>, Vec<&ProbeExample>) = examples.iter().partition(|e| e.train);
     if train.is_empty() || test.is_empty() {
-        return Err(EvalError::Task("a probe needs examples in both the train and the test split".into()));
+        return Err(Error::Task("a probe needs examples in both the train and the test split".into()));
     }
     let idx = |e: &ProbeExample| labels.iter().position(|l| *l == e.label).unwrap_or(0);
     let texts = |v: &[&ProbeExample]| v.iter().map(|e| e.text.clone()).collect::<Vec<_>>();

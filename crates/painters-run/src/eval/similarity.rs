@@ -10,8 +10,9 @@ use std::path::Path;
 
 use painters_rewrite::{emit_with, EmitOptions};
 
-use super::{progress, EvalError, TaskResult};
-use crate::lm::{LanguageModel, LmError};
+use super::{progress, TaskResult};
+use crate::error::Error;
+use crate::lm::LanguageModel;
 use crate::session::SessionOptions;
 use crate::tokenizer::Tokenizer;
 use crate::Runtime;
@@ -28,8 +29,17 @@ pub struct Similarity {
 }
 
 /// Opens `model` with taps on every block output.
-pub fn tapped_session(runtime: &Runtime, model: &Path, opts: &SessionOptions) -> Result<(LanguageModel, usize), EvalError> {
-    let (m, layout) = painters_rewrite::open(model, false)?;
+pub fn tapped_session(runtime: &Runtime, model: &Path, opts: &SessionOptions) -> Result<(LanguageModel, usize), Error> {
+    tapped_session_of(runtime, painters_rewrite::open(model, false)?, opts)
+}
+
+/// [`tapped_session`] of a model already loaded and detected (`painters_rewrite::open`).
+pub fn tapped_session_of(
+    runtime: &Runtime,
+    source: (painters_graph::OnnxModel, painters_graph::BlockLayout),
+    opts: &SessionOptions,
+) -> Result<(LanguageModel, usize), Error> {
+    let (m, layout) = source;
     let t = layout.num_blocks();
     let proto = emit_with(&m, &layout, &painters_rewrite::sequence(&m, &layout, 0..t)?, &EmitOptions { tap: true })?;
     Ok((LanguageModel::open_emitted(runtime, &m, proto, opts)?, t))
@@ -37,7 +47,7 @@ pub fn tapped_session(runtime: &Runtime, model: &Path, opts: &SessionOptions) ->
 
 
 /// Computes the similarity matrix over `texts` (each truncated to `max_tokens`).
-pub fn similarity(lm: &mut LanguageModel, blocks: usize, tok: &Tokenizer, texts: &[String], max_tokens: usize) -> Result<(TaskResult, Similarity), EvalError> {
+pub fn similarity(lm: &mut LanguageModel, blocks: usize, tok: &Tokenizer, texts: &[String], max_tokens: usize) -> Result<(TaskResult, Similarity), Error> {
     let n = blocks + 1;
     let mut sum = vec![vec![0f64; n]; n];
     let mut per_text = Vec::with_capacity(texts.len());
@@ -49,15 +59,15 @@ pub fn similarity(lm: &mut LanguageModel, blocks: usize, tok: &Tokenizer, texts:
         let mut hs = Vec::with_capacity(n);
         for k in 0..n {
             let name = painters_graph::conventions::hidden_name(k.checked_sub(1));
-            let t = outs.iter().find(|(o, _)| *o == name).map(|(_, t)| t).ok_or_else(|| LmError::MissingOutput(name.clone()))?;
+            let t = outs.iter().find(|(o, _)| *o == name).map(|(_, t)| t).ok_or_else(|| Error::MissingOutput(name.clone()))?;
             hs.push(t.as_f32().unwrap_or(&[]).to_vec());
         }
         if ids.is_empty() {
-            return Err(EvalError::Task("a similarity text has no tokens".into()));
+            return Err(Error::Task("a similarity text has no tokens".into()));
         }
         let d = hs[0].len() / ids.len();
         if d == 0 || hs.iter().any(|h| h.len() != ids.len() * d) {
-            return Err(EvalError::Task(format!("the hidden-state taps are not [1, {}, hidden] float32 tensors", ids.len())));
+            return Err(Error::Task(format!("the hidden-state taps are not [1, {}, hidden] float32 tensors", ids.len())));
         }
         let mut own = vec![vec![0f64; n]; n];
         let norms: Vec<Vec<f64>> = hs.iter().map(|h| h.chunks(d).map(|v| v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt()).collect()).collect();

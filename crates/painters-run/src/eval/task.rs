@@ -5,7 +5,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::{choice, data, generate, perplexity, probe, EvalError, TaskResult};
+use super::{choice, data, generate, perplexity, probe, TaskResult};
+use crate::error::Error;
 use crate::lm::LanguageModel;
 use crate::tokenizer::Tokenizer;
 
@@ -127,7 +128,7 @@ pub struct TaskInputs<'a> {
 }
 
 /// The texts a fidelity task embeds.
-pub fn fidelity_texts(data: &Path, limit: Option<usize>) -> Result<Vec<String>, EvalError> {
+pub fn fidelity_texts(data: &Path, limit: Option<usize>) -> Result<Vec<String>, Error> {
     Ok(limited(data::load_probe(data)?, limit).into_iter().map(|e| e.text).collect())
 }
 
@@ -149,8 +150,8 @@ pub fn model_max_len(model: &Path) -> usize {
 }
 
 /// Runs one task on an open model.
-pub fn run(lm: &mut LanguageModel, tok: &Tokenizer, spec: &TaskSpec, io: &TaskInputs<'_>) -> Result<TaskResult, EvalError> {
-    let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| EvalError::Data { path: p.display().to_string(), reason: e.to_string() });
+pub fn run(lm: &mut LanguageModel, tok: &Tokenizer, spec: &TaskSpec, io: &TaskInputs<'_>) -> Result<TaskResult, Error> {
+    let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| Error::Data { path: p.display().to_string(), reason: e.to_string() });
     match spec {
         TaskSpec::Perplexity { window, stride, max_tokens } => {
             let text = read(io.data)?;
@@ -171,11 +172,11 @@ pub fn run(lm: &mut LanguageModel, tok: &Tokenizer, spec: &TaskSpec, io: &TaskIn
             probe::probe(lm, tok, &examples, io.batch)
         }
         TaskSpec::Fidelity => {
-            let reference = io.reference.ok_or_else(|| EvalError::Task("fidelity needs the reference model's embeddings".into()))?;
+            let reference = io.reference.ok_or_else(|| Error::Task("fidelity needs the reference model's embeddings".into()))?;
             let texts = fidelity_texts(io.data, io.limit)?;
             let emb = probe::embed(lm, tok, &texts, io.batch)?;
             if emb.len() != reference.len() {
-                return Err(EvalError::Task(format!("fidelity: {} texts but {} reference embeddings", emb.len(), reference.len())));
+                return Err(Error::Task(format!("fidelity: {} texts but {} reference embeddings", emb.len(), reference.len())));
             }
             Ok(probe::fidelity_result(&emb, reference, serde_json::json!({"pooling": "mean"})))
         }

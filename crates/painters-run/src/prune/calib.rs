@@ -13,8 +13,8 @@ use std::path::Path;
 use painters_graph::{BlockLayout, OnnxModel};
 use painters_rewrite::{emit_with, lower, EmitOptions, Plan};
 
-use crate::eval::EvalError;
-use crate::lm::{log_prob, LanguageModel, LmError};
+use crate::error::Error;
+use crate::lm::{log_prob, LanguageModel};
 use crate::session::SessionOptions;
 use crate::tokenizer::Tokenizer;
 use crate::Runtime;
@@ -35,18 +35,18 @@ pub struct Calibration {
 
 impl Calibration {
     /// Tokenizes `path` with `tok` by the protocol above.
-    pub fn load(path: &Path, tok: &Tokenizer, window: usize, max_tokens: usize) -> Result<Self, EvalError> {
+    pub fn load(path: &Path, tok: &Tokenizer, window: usize, max_tokens: usize) -> Result<Self, Error> {
         if window < 2 {
-            return Err(EvalError::Task(format!("--window must be at least 2 (got {window})")));
+            return Err(Error::Task(format!("--window must be at least 2 (got {window})")));
         }
-        let bytes = std::fs::read(path).map_err(|e| EvalError::Data { path: path.display().to_string(), reason: e.to_string() })?;
+        let bytes = std::fs::read(path).map_err(|e| Error::Data { path: path.display().to_string(), reason: e.to_string() })?;
         let text = String::from_utf8(bytes.clone())
-            .map_err(|_| EvalError::Data { path: path.display().to_string(), reason: "not UTF-8 text".into() })?;
+            .map_err(|_| Error::Data { path: path.display().to_string(), reason: "not UTF-8 text".into() })?;
         let mut ids = tok.encode(&text, true)?.ids;
         ids.truncate(max_tokens);
         let windows: Vec<Vec<i64>> = ids.chunks(window).filter(|w| w.len() >= 2).map(<[i64]>::to_vec).collect();
         if windows.is_empty() {
-            return Err(EvalError::Data { path: path.display().to_string(), reason: "fewer than 2 tokens of calibration text".into() });
+            return Err(Error::Data { path: path.display().to_string(), reason: "fewer than 2 tokens of calibration text".into() });
         }
         Ok(Self {
             path: path.display().to_string(),
@@ -69,9 +69,9 @@ pub fn session_for(
     plan: &Plan,
     tap: bool,
     opts: &SessionOptions,
-) -> Result<LanguageModel, EvalError> {
+) -> Result<LanguageModel, Error> {
     let proto = emit_with(model, layout, &lower(plan, model, layout)?, &EmitOptions { tap })?;
-    Ok(LanguageModel::open_emitted(runtime, model, proto, opts)?)
+    LanguageModel::open_emitted(runtime, model, proto, opts)
 }
 
 /// How candidates were scored.
@@ -97,8 +97,8 @@ pub fn nlls(
     calib: &Calibration,
     opts: &SessionOptions,
     scoring: &mut Scoring,
-    mut done: impl FnMut(usize, f64) -> Result<(), EvalError>,
-) -> Result<(), EvalError> {
+    mut done: impl FnMut(usize, f64) -> Result<(), Error>,
+) -> Result<(), Error> {
     for (i, s) in plans.iter().enumerate() {
         let mut lm = session_for(runtime, model, layout, s, false, opts)?;
         let v = nll(&mut lm, calib)?;
@@ -118,17 +118,17 @@ pub struct Hidden {
 }
 
 /// Runs every window through a tapped session of `instances` block instances.
-pub fn hidden_states(lm: &mut LanguageModel, instances: usize, calib: &Calibration) -> Result<Vec<Hidden>, EvalError> {
+pub fn hidden_states(lm: &mut LanguageModel, instances: usize, calib: &Calibration) -> Result<Vec<Hidden>, Error> {
     let mut out = Vec::with_capacity(calib.windows.len());
     for w in &calib.windows {
         let outs = lm.forward(std::slice::from_ref(w), None)?;
         let mut states = Vec::with_capacity(instances + 1);
         for k in 0..=instances {
             let name = painters_graph::conventions::hidden_name(k.checked_sub(1));
-            let t = outs.iter().find(|(o, _)| *o == name).map(|(_, t)| t).ok_or_else(|| LmError::MissingOutput(name.clone()))?;
-            let data = t.as_f32().ok_or_else(|| EvalError::Task(format!("{name} is not float32")))?;
+            let t = outs.iter().find(|(o, _)| *o == name).map(|(_, t)| t).ok_or_else(|| Error::MissingOutput(name.clone()))?;
+            let data = t.as_f32().ok_or_else(|| Error::Task(format!("{name} is not float32")))?;
             if data.is_empty() || data.len() % w.len() != 0 {
-                return Err(EvalError::Task(format!("{name}: {} values for {} tokens", data.len(), w.len())));
+                return Err(Error::Task(format!("{name}: {} values for {} tokens", data.len(), w.len())));
             }
             states.push(data.to_vec());
         }
@@ -139,7 +139,7 @@ pub fn hidden_states(lm: &mut LanguageModel, instances: usize, calib: &Calibrati
 }
 
 /// The calibration NLL of a decoder (mean −log p per predicted token).
-pub fn nll(lm: &mut LanguageModel, calib: &Calibration) -> Result<f64, EvalError> {
+pub fn nll(lm: &mut LanguageModel, calib: &Calibration) -> Result<f64, Error> {
     let lls = window_lls(lm, calib)?;
     let (sum, n) = lls.iter().fold((0f64, 0usize), |(s, n), (ll, k)| (s + ll, n + k));
     Ok(-sum / n.max(1) as f64)
@@ -157,12 +157,12 @@ pub(crate) fn window_ll(w: &[i64], logits: crate::lm::Logits<'_>) -> Option<f64>
         .sum::<Option<f64>>()
 }
 
-pub(crate) fn out_of_vocab(calib: &Calibration) -> EvalError {
-    EvalError::Task(format!("a token id of {} is outside the model's vocabulary (wrong tokenizer?)", calib.path))
+pub(crate) fn out_of_vocab(calib: &Calibration) -> Error {
+    Error::Task(format!("a token id of {} is outside the model's vocabulary (wrong tokenizer?)", calib.path))
 }
 
 /// Per window: (Σ log p of its predicted tokens, how many).
-pub fn window_lls(lm: &mut LanguageModel, calib: &Calibration) -> Result<Vec<(f64, usize)>, EvalError> {
+pub fn window_lls(lm: &mut LanguageModel, calib: &Calibration) -> Result<Vec<(f64, usize)>, Error> {
     let mut out = Vec::with_capacity(calib.windows.len());
     for w in &calib.windows {
         let ll = lm.forward_logits(std::slice::from_ref(w), None, |logits| window_ll(w, logits))?;

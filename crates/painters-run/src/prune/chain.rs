@@ -18,8 +18,8 @@ use painters_graph::subgraph::{extract, FLOAT};
 use painters_graph::{BlockLayout, Family, OnnxModel};
 
 use super::calib::{window_ll, Calibration};
-use crate::eval::EvalError;
-use crate::lm::{logits, LmError};
+use crate::error::Error;
+use crate::lm::logits;
 use crate::session::{ModelSession, SessionOptions};
 use crate::tensor::HostTensor;
 use crate::Runtime;
@@ -51,9 +51,9 @@ pub struct Window {
 
 impl Chain {
     /// Opens the pieces of a decoder `model` (float32 stream).
-    pub fn open(runtime: &Runtime, model: &OnnxModel, layout: &BlockLayout, opts: &SessionOptions) -> Result<Self, EvalError> {
+    pub fn open(runtime: &Runtime, model: &OnnxModel, layout: &BlockLayout, opts: &SessionOptions) -> Result<Self, Error> {
         if layout.family != Family::Decoder {
-            return Err(EvalError::Task("a chain of pieces scores decoders only".into()));
+            return Err(Error::Task("a chain of pieces scores decoders only".into()));
         }
         let g = model.graph();
         let initializers: HashSet<&str> = g.initializer.iter().map(|t| t.name()).collect();
@@ -89,10 +89,10 @@ impl Chain {
         let mut outputs = vec![first_input.clone()];
         outputs.extend(context.iter().cloned());
         let opts = SessionOptions { spin: false, ..opts.clone() };
-        let open = |nodes: &[usize], inputs: &[(String, i32)], outputs: &[String]| -> Result<ModelSession, EvalError> {
+        let open = |nodes: &[usize], inputs: &[(String, i32)], outputs: &[String]| -> Result<ModelSession, Error> {
             let piece = extract(&model.proto, nodes, inputs, outputs)?;
             let (bytes, _) = model.session_form(piece, crate::session::IN_PLACE_MIN)?;
-            Ok(ModelSession::open_serialized(runtime, &bytes, model.dir(), &opts)?)
+            ModelSession::open_serialized(runtime, model, &bytes, &opts)
         };
         let prologue = open(&layout.prologue, &[], &outputs)?;
         let mut types: HashMap<String, i32> = HashMap::new();
@@ -100,13 +100,13 @@ impl Chain {
             types.insert(name.clone(), ty.unwrap_or(0));
         }
         if types.get(&first_input) != Some(&FLOAT) {
-            return Err(EvalError::Task(format!("the residual stream '{first_input}' is not float32")));
+            return Err(Error::Task(format!("the residual stream '{first_input}' is not float32")));
         }
-        let typed = |names: &[String], stream: &str| -> Result<Vec<(String, i32)>, EvalError> {
+        let typed = |names: &[String], stream: &str| -> Result<Vec<(String, i32)>, Error> {
             names
                 .iter()
                 .map(|n| {
-                    let ty = if n == stream { FLOAT } else { *types.get(n).ok_or_else(|| EvalError::Task(format!("the context tensor '{n}' has no type")))? };
+                    let ty = if n == stream { FLOAT } else { *types.get(n).ok_or_else(|| Error::Task(format!("the context tensor '{n}' has no type")))? };
                     Ok((n.clone(), ty))
                 })
                 .collect()
@@ -128,7 +128,7 @@ impl Chain {
     }
 
     /// Runs the prologue on `row` and `stages` after it, keeping the stream entering each stage.
-    pub fn window(&mut self, row: &[i64], stages: &[Vec<usize>]) -> Result<Window, EvalError> {
+    pub fn window(&mut self, row: &[i64], stages: &[Vec<usize>]) -> Result<Window, Error> {
         let rows = [row.to_vec()];
         let mut context = HashMap::new();
         for (name, shape) in &self.model_inputs {
@@ -136,10 +136,10 @@ impl Chain {
         }
         let outs = self.prologue.run(&feed(&self.prologue, &context, None)?)?;
         context.extend(outs);
-        let first = context.remove(&self.first_input).ok_or_else(|| LmError::MissingOutput(self.first_input.clone()))?;
+        let first = context.remove(&self.first_input).ok_or_else(|| Error::MissingOutput(self.first_input.clone()))?;
         let mut w = Window { row: row.to_vec(), context, streams: vec![first] };
         for stage in stages {
-            let x = w.streams.last().cloned().ok_or_else(|| EvalError::Task("no stream".into()))?;
+            let x = w.streams.last().cloned().ok_or_else(|| Error::Task("no stream".into()))?;
             let y = self.stage(&w, x, stage)?;
             w.streams.push(y);
         }
@@ -147,7 +147,7 @@ impl Chain {
     }
 
     /// One stage on `x`: a block, or the mean of its blocks' outputs.
-    fn stage(&mut self, w: &Window, x: HostTensor, stage: &[usize]) -> Result<HostTensor, EvalError> {
+    fn stage(&mut self, w: &Window, x: HostTensor, stage: &[usize]) -> Result<HostTensor, Error> {
         if let [j] = stage {
             return self.block(w, x, *j);
         }
@@ -155,7 +155,7 @@ impl Chain {
         let mut shape = Vec::new();
         for &j in stage {
             let y = self.block(w, x.clone(), j)?;
-            let data = y.as_f32().ok_or_else(|| EvalError::Task("a block returned a non-float stream".into()))?;
+            let data = y.as_f32().ok_or_else(|| Error::Task("a block returned a non-float stream".into()))?;
             shape.clone_from(&y.shape);
             match &mut sum {
                 None => sum = Some(data.to_vec()),
@@ -166,23 +166,23 @@ impl Chain {
         Ok(HostTensor::f32(shape, sum.unwrap_or_default().into_iter().map(|v| v / n).collect()))
     }
 
-    fn block(&mut self, w: &Window, x: HostTensor, j: usize) -> Result<HostTensor, EvalError> {
-        let session = self.blocks.get_mut(j).ok_or_else(|| EvalError::Task(format!("no block {j}")))?;
+    fn block(&mut self, w: &Window, x: HostTensor, j: usize) -> Result<HostTensor, Error> {
+        let session = self.blocks.get_mut(j).ok_or_else(|| Error::Task(format!("no block {j}")))?;
         let inputs = feed(session, &w.context, Some((&self.block_inputs[j], x)))?;
         let mut outs = session.run(&inputs)?;
-        let out = outs.pop().ok_or_else(|| LmError::MissingOutput("a block's output".into()))?;
+        let out = outs.pop().ok_or_else(|| Error::MissingOutput("a block's output".into()))?;
         Ok(out.1)
     }
 
     /// Σ log p of the window's predicted tokens when `stages` run on the stream `x`, then the head.
-    pub fn ll(&mut self, w: &Window, x: HostTensor, stages: &[Vec<usize>]) -> Result<Option<f64>, EvalError> {
+    pub fn ll(&mut self, w: &Window, x: HostTensor, stages: &[Vec<usize>]) -> Result<Option<f64>, Error> {
         let mut x = x;
         for stage in stages {
             x = self.stage(w, x, stage)?;
         }
         let inputs = feed(&self.head, &w.context, Some((&self.head_input, x)))?;
         let row = &w.row;
-        let ll = self.head.run_with(&inputs, |outs| Ok::<_, LmError>(window_ll(row, logits(outs, "logits")?)))??;
+        let ll = self.head.run_with(&inputs, |outs| Ok::<_, Error>(window_ll(row, logits(outs, "logits")?)))??;
         Ok(ll)
     }
 
@@ -194,13 +194,13 @@ impl Chain {
 
 /// The inputs of a piece: `stream` (name, value) and, for every other
 /// input, the window's tensor of that name (a model input or context).
-fn feed(session: &ModelSession, window: &HashMap<String, HostTensor>, stream: Option<(&str, HostTensor)>) -> Result<Vec<(String, HostTensor)>, EvalError> {
+fn feed(session: &ModelSession, window: &HashMap<String, HostTensor>, stream: Option<(&str, HostTensor)>) -> Result<Vec<(String, HostTensor)>, Error> {
     let mut stream = stream;
     let mut inputs = Vec::with_capacity(session.inputs.len());
     for name in &session.inputs {
         let t = match stream.take_if(|(s, _)| *s == name.as_str()) {
             Some((_, x)) => x,
-            None => window.get(name).cloned().ok_or_else(|| LmError::UnknownInput(name.clone()))?,
+            None => window.get(name).cloned().ok_or_else(|| Error::UnknownInput(name.clone()))?,
         };
         inputs.push((name.clone(), t));
     }
@@ -215,8 +215,8 @@ pub fn nlls(
     current: &[Vec<usize>],
     candidates: &[(usize, Vec<Vec<usize>>)],
     calib: &Calibration,
-    mut done: impl FnMut(usize, f64) -> Result<(), EvalError>,
-) -> Result<(), EvalError> {
+    mut done: impl FnMut(usize, f64) -> Result<(), Error>,
+) -> Result<(), Error> {
     if candidates.is_empty() {
         return Ok(());
     }
@@ -224,7 +224,7 @@ pub fn nlls(
     for (i, (prefix, rest)) in candidates.iter().enumerate() {
         let (mut sum, mut n) = (0f64, 0usize);
         for w in &windows {
-            let x = w.streams.get(*prefix).cloned().ok_or_else(|| EvalError::Task(format!("no stream before stage {prefix}")))?;
+            let x = w.streams.get(*prefix).cloned().ok_or_else(|| Error::Task(format!("no stream before stage {prefix}")))?;
             let ll = chain.ll(w, x, rest)?.ok_or_else(|| super::calib::out_of_vocab(calib))?;
             sum += ll;
             n += w.row.len() - 1;

@@ -22,7 +22,8 @@ use serde::Serialize;
 
 use super::calib::{self, Calibration};
 use super::{prune, Method, Outcome, PruneOptions};
-use crate::eval::{EvalError, SplitMix64};
+use crate::eval::SplitMix64;
+use crate::error::Error;
 use crate::plot::{grid_svg, write_svg_png, LineChart, Series};
 use crate::sweep::suite::Suite;
 use crate::tokenizer::Tokenizer;
@@ -108,16 +109,16 @@ pub fn compare(
     o: &PruneOptions,
     suite: Option<(&Suite, &Tokenizer)>,
     out: &Path,
-) -> Result<Comparison, EvalError> {
+) -> Result<Comparison, Error> {
     let start = std::time::Instant::now();
     if let Some((suite, _)) = suite {
         for t in &suite.tasks {
             if t.task == "fidelity" || t.task == "probe" {
-                return Err(EvalError::Task(format!("suite task '{}': {} needs an encoder; --eval scores decoders", t.name, t.task)));
+                return Err(Error::Task(format!("suite task '{}': {} needs an encoder; --eval scores decoders", t.name, t.task)));
             }
             let digest = std::fs::read(&t.data).map(|b| blake3::hash(&b).to_hex().to_string()).unwrap_or_default();
             if digest == calibration.blake3 {
-                return Err(EvalError::Task(format!(
+                return Err(Error::Task(format!(
                     "suite task '{}' reads the calibration text ({}): evaluation data must be disjoint from it",
                     t.name,
                     t.data.display()
@@ -128,7 +129,7 @@ pub fn compare(
     let shared_windows = heldout.windows.iter().filter(|w| calibration.windows.contains(w)).count();
     let disjoint = Disjointness { calibration_blake3: calibration.blake3.clone(), heldout_blake3: heldout.blake3.clone(), shared_windows };
     if disjoint.calibration_blake3 == disjoint.heldout_blake3 || shared_windows > 0 {
-        return Err(EvalError::Task(format!(
+        return Err(Error::Task(format!(
             "the calibration and held-out texts are not disjoint ({}); give a different --heldout text",
             if shared_windows > 0 { format!("{shared_windows} held-out windows occur in the calibration data") } else { "same file contents".into() }
         )));
@@ -146,7 +147,7 @@ pub fn compare(
         suite: BTreeMap<String, SuiteScore>,
     }
     let mut scored: Vec<(Vec<usize>, Scores)> = Vec::new();
-    let mut evaluate = |kept: &[usize]| -> Result<Scores, EvalError> {
+    let mut evaluate = |kept: &[usize]| -> Result<Scores, Error> {
         if let Some((_, s)) = scored.iter().find(|(k, _)| k == kept) {
             return Ok(s.clone());
         }
@@ -217,11 +218,11 @@ pub fn compare(
     Ok(c)
 }
 
-fn write_report(c: &Comparison, methods: &[Method], out: &Path) -> Result<(), EvalError> {
-    let io = |e: std::io::Error| EvalError::Task(format!("{}: {e}", out.display()));
+fn write_report(c: &Comparison, methods: &[Method], out: &Path) -> Result<(), Error> {
+    let io = |source: std::io::Error| Error::Io { path: out.to_path_buf(), source };
     std::fs::create_dir_all(out).map_err(io)?;
-    let json = serde_json::to_string_pretty(c).map_err(|e| EvalError::Task(e.to_string()))? + "\n";
-    painters_graph::write_atomic(&out.join("compare.json"), |w| w.write_all(json.as_bytes())).map_err(|e| EvalError::Task(e.to_string()))?;
+    let json = serde_json::to_string_pretty(c).map_err(|e| Error::Task(e.to_string()))? + "\n";
+    painters_graph::write_atomic(&out.join("compare.json"), |w| w.write_all(json.as_bytes()))?;
     let series: Vec<Series> = methods
         .iter()
         .map(|m| {
@@ -305,6 +306,6 @@ fn write_report(c: &Comparison, methods: &[Method], out: &Path) -> Result<(), Ev
         let _ = writeln!(md, "- K = {k}: {m} ({p:.3})");
     }
     let _ = writeln!(md, "\n![held-out perplexity vs K](prune_compare.png)");
-    painters_graph::write_atomic(&out.join("prune_report.md"), |w| w.write_all(md.as_bytes())).map_err(|e| EvalError::Task(e.to_string()))?;
+    painters_graph::write_atomic(&out.join("prune_report.md"), |w| w.write_all(md.as_bytes()))?;
     Ok(())
 }

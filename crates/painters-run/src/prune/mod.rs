@@ -26,7 +26,8 @@ use painters_graph::{BlockLayout, Family, OnnxModel};
 use painters_rewrite::{preset, Plan, Preset, PresetParams};
 use serde::Serialize;
 
-use crate::eval::{progress, EvalError};
+use crate::eval::progress;
+use crate::error::Error;
 use crate::session::SessionOptions;
 use crate::Runtime;
 use calib::Calibration;
@@ -113,13 +114,13 @@ pub fn prune(
     layout: &BlockLayout,
     calib: Calibration,
     o: &PruneOptions,
-) -> Result<Outcome, EvalError> {
+) -> Result<Outcome, Error> {
     let start = std::time::Instant::now();
     let t = layout.num_blocks();
     let excluded: Vec<usize> = if o.allow_ends { Vec::new() } else { vec![0, t - 1] };
     let eligible: Vec<usize> = (0..t).filter(|b| !excluded.contains(b)).collect();
     if o.budget == 0 || o.budget > eligible.len() || o.budget >= t {
-        return Err(EvalError::Task(format!(
+        return Err(Error::Task(format!(
             "--budget {} is not possible: the model has {t} blocks, {} of them eligible{}",
             o.budget,
             eligible.len(),
@@ -128,7 +129,7 @@ pub fn prune(
     }
     let decoder = layout.family == Family::Decoder;
     if o.method == Method::Greedy && !decoder {
-        return Err(EvalError::Task("--method greedy scores calibration NLL, which needs a decoder (logits)".into()));
+        return Err(Error::Task("--method greedy scores calibration NLL, which needs a decoder (logits)".into()));
     }
     let mut rounds = Vec::new();
     let (mut evaluated, mut reused) = (0, 0);
@@ -155,7 +156,7 @@ pub fn prune(
                 let best = (0..d.len())
                     .filter(|&l| span_ok(l))
                     .min_by(|&a, &b| d[a].total_cmp(&d[b]).then(a.cmp(&b)))
-                    .ok_or_else(|| EvalError::Task("no span of that length avoids the excluded blocks".into()))?;
+                    .ok_or_else(|| Error::Task("no span of that length avoids the excluded blocks".into()))?;
                 let chosen: Vec<usize> = (best..best + o.budget).collect();
                 rounds.push(Round { round: 0, scores: d.iter().copied().enumerate().collect(), removed: chosen.clone() });
                 chosen
@@ -199,7 +200,7 @@ pub fn prune(
                 }
                 let scores: Vec<(usize, f64)> = candidates
                     .iter()
-                    .map(|&c| log.get(&removed, c).map(|v| (c, v)).ok_or_else(|| EvalError::Task(format!("block {c} was not scored"))))
+                    .map(|&c| log.get(&removed, c).map(|v| (c, v)).ok_or_else(|| Error::Task(format!("block {c} was not scored"))))
                     .collect::<Result<_, _>>()?;
                 let best = scores.iter().min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0))).map(|s| s.0).unwrap_or(0);
                 removed.push(best);
@@ -250,7 +251,7 @@ pub(crate) fn open_chain(
     layout: &BlockLayout,
     o: &PruneOptions,
     scoring: &mut calib::Scoring,
-) -> Result<Option<chain::Chain>, EvalError> {
+) -> Result<Option<chain::Chain>, Error> {
     if !o.reuse {
         return Ok(None);
     }
@@ -261,7 +262,7 @@ pub(crate) fn open_chain(
             Ok(Some(c))
         }
         Err(e) => {
-            eprintln!("painters: note: the model cannot be run piece by piece ({e}); every candidate runs as a whole model");
+            eprintln!("painters: note: the model cannot be run piece by piece ({}); every candidate runs as a whole model", crate::error::chain(&e));
             Ok(None)
         }
     }
@@ -286,9 +287,9 @@ struct LogLine {
 }
 
 impl GreedyLog {
-    fn open(path: Option<&Path>, calib: &str) -> Result<Self, EvalError> {
+    fn open(path: Option<&Path>, calib: &str) -> Result<Self, Error> {
         let Some(path) = path else { return Ok(Self { file: None, calib: calib.into(), seen: Vec::new() }) };
-        let io = |e: std::io::Error| EvalError::Task(format!("{}: {e}", path.display()));
+        let io = |source: std::io::Error| Error::Io { path: path.to_path_buf(), source };
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -313,12 +314,12 @@ impl GreedyLog {
         self.seen.iter().find(|(r, c, _)| r == removed && *c == candidate).map(|s| s.2)
     }
 
-    fn put(&mut self, removed: &[usize], candidate: usize, nll: f64) -> Result<(), EvalError> {
+    fn put(&mut self, removed: &[usize], candidate: usize, nll: f64) -> Result<(), Error> {
         self.seen.push((removed.to_vec(), candidate, nll));
         if let Some(f) = &mut self.file {
             let line = serde_json::to_string(&LogLine { calib: self.calib.clone(), removed: removed.to_vec(), candidate, nll })
-                .map_err(|e| EvalError::Task(e.to_string()))?;
-            f.write_all(format!("{line}\n").as_bytes()).map_err(|e| EvalError::Task(format!("prune log: {e}")))?;
+                .map_err(|e| Error::Task(e.to_string()))?;
+            f.write_all(format!("{line}\n").as_bytes()).map_err(|e| Error::Task(format!("prune log: {e}")))?;
         }
         Ok(())
     }

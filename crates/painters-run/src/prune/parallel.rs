@@ -16,7 +16,8 @@ use serde::Serialize;
 use super::calib::{self, Calibration};
 use super::chain;
 use super::{GreedyLog, PruneOptions};
-use crate::eval::{progress, EvalError};
+use crate::eval::progress;
+use crate::error::Error;
 use crate::session::SessionOptions;
 use crate::Runtime;
 
@@ -77,20 +78,20 @@ pub fn plan_of(stages: &[Vec<usize>]) -> Plan {
 }
 
 /// Runs the search.
-pub fn search(runtime: &Runtime, model: &OnnxModel, layout: &BlockLayout, calib: Calibration, o: &PruneOptions) -> Result<ParallelOutcome, EvalError> {
+pub fn search(runtime: &Runtime, model: &OnnxModel, layout: &BlockLayout, calib: Calibration, o: &PruneOptions) -> Result<ParallelOutcome, Error> {
     let start = std::time::Instant::now();
     let t = layout.num_blocks();
     let excluded: Vec<usize> = if o.allow_ends { Vec::new() } else { vec![0, t - 1] };
     let mergeable = |a: &[usize], b: &[usize]| a.iter().chain(b).all(|x| !excluded.contains(x));
     let possible = (0..t.saturating_sub(1)).filter(|&i| mergeable(&[i], &[i + 1])).count();
     if o.budget == 0 || o.budget > possible {
-        return Err(EvalError::Task(format!(
+        return Err(Error::Task(format!(
             "--budget {} is not possible in parallel mode: {t} blocks allow at most {possible} merges of adjacent blocks{}",
             o.budget,
             if o.allow_ends { "" } else { " (the first and last are excluded; --allow-ends includes them)" }
         )));
     }
-    let nll_of = |stages: &[Vec<usize>]| -> Result<f64, EvalError> {
+    let nll_of = |stages: &[Vec<usize>]| -> Result<f64, Error> {
         let mut lm = calib::session_for(runtime, model, layout, &plan_of(stages), false, &o.session)?;
         calib::nll(&mut lm, &calib)
     };
@@ -139,9 +140,9 @@ pub fn search(runtime: &Runtime, model: &OnnxModel, layout: &BlockLayout, calib:
         }
         let scores: Vec<(usize, f64)> = options
             .iter()
-            .map(|(key, _)| log.get(&chosen, *key).map(|v| (*key, v)).ok_or_else(|| EvalError::Task(format!("merge at {key} was not scored"))))
+            .map(|(key, _)| log.get(&chosen, *key).map(|v| (*key, v)).ok_or_else(|| Error::Task(format!("merge at {key} was not scored"))))
             .collect::<Result<_, _>>()?;
-        let best = scores.iter().min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0))).map(|s| s.0).ok_or_else(|| EvalError::Task("no merge left".into()))?;
+        let best = scores.iter().min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0))).map(|s| s.0).ok_or_else(|| Error::Task("no merge left".into()))?;
         let i = stages.iter().position(|s| s[0] == best).unwrap_or(0);
         let right = stages.remove(i + 1);
         stages[i].extend(right);
@@ -187,10 +188,10 @@ fn measure(
     result: &Plan,
     calib: &Calibration,
     base: &SessionOptions,
-) -> Result<Latency, EvalError> {
+) -> Result<Latency, Error> {
     let window = calib.windows.first().cloned().unwrap_or_default();
     let inter = std::thread::available_parallelism().map_or(2, |n| n.get()).max(2);
-    let time = |plan: &Plan, opts: &SessionOptions| -> Result<f64, EvalError> {
+    let time = |plan: &Plan, opts: &SessionOptions| -> Result<f64, Error> {
         let mut lm = calib::session_for(runtime, model, layout, plan, false, opts)?;
         lm.forward_logits(std::slice::from_ref(&window), None, |_| ())?;
         let mut ms: Vec<f64> = Vec::with_capacity(RUNS);

@@ -12,11 +12,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use painters_graph::{detect, OnnxModel};
-use painters_rewrite::{preset, rewrite_file, Plan, Preset, PresetParams, WriteOptions};
+use painters_graph::{BlockLayout, OnnxModel};
+use painters_rewrite::{preset, rewrite_model, Plan, Preset, PresetParams, WriteOptions, WriteReport};
 use serde::{Deserialize, Serialize};
 
-use crate::eval::{probe, task, EvalError, TaskResult};
+use crate::eval::{probe, task, TaskResult};
+use crate::error::Error;
 use crate::lm::LanguageModel;
 use crate::session::SessionOptions;
 use crate::tokenizer::Tokenizer;
@@ -124,12 +125,12 @@ fn manifest_file(out: &Path, shard: Option<Shard>) -> PathBuf {
 /// BLAKE3 over a suite's tasks: name, kind, group, metric, chance, limit,
 /// parameters and the bytes of the data file (not its path, which differs
 /// between machines).
-pub fn suite_digest(suite: &Suite) -> Result<String, EvalError> {
+pub fn suite_digest(suite: &Suite) -> Result<String, Error> {
     let mut h = blake3::Hasher::new();
     for t in &suite.tasks {
         let def = serde_json::json!([t.name, t.task, t.group, t.metric, t.chance, t.limit, t.params]);
         h.update(def.to_string().as_bytes());
-        let bytes = std::fs::read(&t.data).map_err(|e| EvalError::Data { path: t.data.display().to_string(), reason: e.to_string() })?;
+        let bytes = std::fs::read(&t.data).map_err(|e| Error::Data { path: t.data.display().to_string(), reason: e.to_string() })?;
         h.update(&(bytes.len() as u64).to_le_bytes());
         h.update(&bytes);
     }
@@ -165,11 +166,11 @@ pub struct Config {
 /// The configurations of a sweep, the full model first. `looped-parallel`
 /// runs once per entry of `loops`: the first is labelled `looped-parallel`,
 /// the others `looped-parallel-{loops}`.
-pub fn configs(layers: usize, presets: &[Preset], n_values: &[usize], seed: u64, loops: &[usize]) -> Result<Vec<Config>, EvalError> {
+pub fn configs(layers: usize, presets: &[Preset], n_values: &[usize], seed: u64, loops: &[usize]) -> Result<Vec<Config>, Error> {
     let mut out = vec![Config { preset: "full".into(), n: None, m: 0, plan: Plan::sequence(0..layers) }];
     for &p in presets {
         if !p.uses_middle() {
-            return Err(EvalError::Task(format!("preset {p} takes --index, not a range of N; sweep the middle presets")));
+            return Err(Error::Task(format!("preset {p} takes --index, not a range of N; sweep the middle presets")));
         }
         let variants: Vec<(String, usize)> = match p {
             Preset::LoopedParallel if !loops.is_empty() => loops
@@ -216,8 +217,8 @@ fn key(preset: &str, n: Option<usize>, task: &str) -> String {
 }
 
 /// Runs the sweep; returns every record (old and new).
-pub fn run(runtime: &Runtime, o: &SweepOptions) -> Result<Vec<Record>, EvalError> {
-    let io = |e: std::io::Error| EvalError::Task(format!("{}: {e}", o.out.display()));
+pub fn run(runtime: &Runtime, o: &SweepOptions) -> Result<Vec<Record>, Error> {
+    let io = |source: std::io::Error| Error::Io { path: o.out.clone(), source };
     // The model first: an invalid one is refused before anything is written.
     let (model, layout) = painters_rewrite::open(&o.model, false)?;
     std::fs::create_dir_all(&o.out).map_err(io)?;
@@ -239,7 +240,7 @@ pub fn run(runtime: &Runtime, o: &SweepOptions) -> Result<Vec<Record>, EvalError
     let mpath = manifest_file(&o.out, o.shard);
     if let Some(old) = std::fs::read_to_string(&mpath).ok().and_then(|t| serde_json::from_str::<Manifest>(&t).ok()) {
         if (&old.model_blake3, &old.suite_blake3) != (&manifest.model_blake3, &manifest.suite_blake3) {
-            return Err(EvalError::Task(format!(
+            return Err(Error::Task(format!(
                 "{} holds results of another {} (its {} says so); use another --out",
                 o.out.display(),
                 if old.model_blake3 != manifest.model_blake3 { "model" } else { "suite" },
@@ -247,9 +248,12 @@ pub fn run(runtime: &Runtime, o: &SweepOptions) -> Result<Vec<Record>, EvalError
             )));
         }
     }
-    let text = serde_json::to_string_pretty(&manifest).map_err(|e| EvalError::Task(e.to_string()))?;
+    let text = serde_json::to_string_pretty(&manifest).map_err(|e| Error::Task(e.to_string()))?;
     painters_graph::write_atomic(&mpath, |w| w.write_all(text.as_bytes()))?;
-    let base = base_model(&o.model, &model, &o.out)?;
+    let base = base_model(&model, &layout, &o.out)?;
+    drop(model);
+    // The base model, loaded and detected once for every configuration written from it.
+    let mut base_source: Option<(OnnxModel, BlockLayout)> = None;
     let results = results_file(&o.out, o.shard);
     drop_torn_tail(&results).map_err(io)?;
     let mut done: HashSet<String> = load_records(&results).iter().map(|r| key(&r.preset, r.n, &r.task)).collect();
@@ -277,7 +281,11 @@ pub fn run(runtime: &Runtime, o: &SweepOptions) -> Result<Vec<Record>, EvalError
         } else {
             std::fs::create_dir_all(&dir).map_err(io)?;
             let p = dir.join("model.onnx");
-            rewrite_file(&base, &c.plan, &p, &WriteOptions { link: true, ..Default::default() })?;
+            let (m, l) = match &base_source {
+                Some(source) => source,
+                None => base_source.insert(painters_rewrite::open(&base, false)?),
+            };
+            write_config(m, l, &c.plan, &p, &WriteOptions { link: true, ..Default::default() })?;
             p
         };
         let rewrite_s = t0.elapsed().as_secs_f64();
@@ -299,7 +307,7 @@ pub fn run(runtime: &Runtime, o: &SweepOptions) -> Result<Vec<Record>, EvalError
             }
             let r = run_task(&mut lm, &tok, t, o.batch, reference_embeddings.get(&t.name), &path)?;
             let metric = t.metric().to_string();
-            let value = *r.metrics.get(&metric).ok_or_else(|| EvalError::Task(format!("task '{}' has no metric '{metric}'", t.name)))?;
+            let value = *r.metrics.get(&metric).ok_or_else(|| Error::Task(format!("task '{}' has no metric '{metric}'", t.name)))?;
             let units = r.units.get(&metric).cloned();
             let rec = Record {
                 model: o.model.display().to_string(),
@@ -319,7 +327,7 @@ pub fn run(runtime: &Runtime, o: &SweepOptions) -> Result<Vec<Record>, EvalError
                 seconds: Timing { rewrite: rewrite_s, session: session_s, eval: t2.elapsed().as_secs_f64() },
                 units,
             };
-            let line = serde_json::to_string(&rec).map_err(|e| EvalError::Task(e.to_string()))?;
+            let line = serde_json::to_string(&rec).map_err(|e| Error::Task(e.to_string()))?;
             writeln!(file, "{line}").map_err(io)?;
             file.sync_data().map_err(io)?;
             done.insert(k);
@@ -342,8 +350,8 @@ pub fn run(runtime: &Runtime, o: &SweepOptions) -> Result<Vec<Record>, EvalError
 /// present) and to hold each (configuration, task) once; in the order of
 /// a single run (configurations, then tasks). With `partial`, missing
 /// shards are allowed (a look at a split still running) and returned.
-pub fn merged_records(out: &Path, partial: bool) -> Result<(Vec<Record>, Vec<String>), EvalError> {
-    let io = |e: std::io::Error| EvalError::Task(format!("{}: {e}", out.display()));
+pub fn merged_records(out: &Path, partial: bool) -> Result<(Vec<Record>, Vec<String>), Error> {
+    let io = |source: std::io::Error| Error::Io { path: out.to_path_buf(), source };
     let mut files: Vec<(String, PathBuf)> = Vec::new();
     let mut counts: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for entry in std::fs::read_dir(out).map_err(io)? {
@@ -360,7 +368,7 @@ pub fn merged_records(out: &Path, partial: bool) -> Result<(Vec<Record>, Vec<Str
     }
     files.sort();
     if counts.len() > 1 {
-        return Err(EvalError::Task(format!(
+        return Err(Error::Task(format!(
             "{} holds shards of different splits ({}); merge one split",
             out.display(),
             counts.keys().map(|n| format!("of {n}")).collect::<Vec<_>>().join(", ")
@@ -370,7 +378,7 @@ pub fn merged_records(out: &Path, partial: bool) -> Result<(Vec<Record>, Vec<Str
     if let Some((n, have)) = counts.iter().next() {
         for missing in (1..=*n).filter(|i| !have.contains(i)) {
             if !partial {
-                return Err(EvalError::Task(format!(
+                return Err(Error::Task(format!(
                     "shard {missing}/{n} has no results yet ({} is missing; --partial reports without it)",
                     results_file(out, Some(Shard { index: missing, count: *n })).display()
                 )));
@@ -388,7 +396,7 @@ pub fn merged_records(out: &Path, partial: bool) -> Result<(Vec<Record>, Vec<Str
         let Some(m) = std::fs::read_to_string(out.join(&mname)).ok().and_then(|t| serde_json::from_str::<Manifest>(&t).ok()) else { continue };
         if let Some((fname, f)) = &first {
             if f.model_blake3 != m.model_blake3 || f.suite_blake3 != m.suite_blake3 {
-                return Err(EvalError::Task(format!(
+                return Err(Error::Task(format!(
                     "{mname} and {fname} belong to different sweeps (another {}); merge shards of one sweep only",
                     if f.model_blake3 != m.model_blake3 { "model" } else { "suite" }
                 )));
@@ -399,7 +407,7 @@ pub fn merged_records(out: &Path, partial: bool) -> Result<(Vec<Record>, Vec<Str
         for (preset, n, plan) in &m.configs {
             let k = format!("{preset}|{n:?}");
             if let Some(p) = plans.insert(k.clone(), plan.clone()).filter(|p| p != plan) {
-                return Err(EvalError::Task(format!("{preset} N={n:?} is the plan {p} in one shard and {plan} in {mname}: not one sweep")));
+                return Err(Error::Task(format!("{preset} N={n:?} is the plan {p} in one shard and {plan} in {mname}: not one sweep")));
             }
             if !order.contains(&(preset.clone(), *n)) {
                 order.push((preset.clone(), *n));
@@ -417,7 +425,7 @@ pub fn merged_records(out: &Path, partial: bool) -> Result<(Vec<Record>, Vec<Str
         for r in load_records(path) {
             let k = key(&r.preset, r.n, &r.task);
             if let Some(other) = seen.insert(k, name.clone()) {
-                return Err(EvalError::Task(format!(
+                return Err(Error::Task(format!(
                     "{} N={:?} task {} is in both {other} and {name}: remove one (a folder holds one run or the shards of one split)",
                     r.preset, r.n, r.task
                 )));
@@ -435,7 +443,7 @@ pub fn merged_records(out: &Path, partial: bool) -> Result<(Vec<Record>, Vec<Str
 }
 
 /// The similarity matrix of the unmodified model (computed once, kept in `out/similarity.json`).
-pub fn similarity(runtime: &Runtime, o: &SweepOptions) -> Result<Option<crate::eval::similarity::Similarity>, EvalError> {
+pub fn similarity(runtime: &Runtime, o: &SweepOptions) -> Result<Option<crate::eval::similarity::Similarity>, Error> {
     let Some(spec) = &o.suite.similarity else { return Ok(None) };
     let cached = o.out.join("similarity.json");
     // A file written before per-text matrices were kept is recomputed (its claim would have no interval).
@@ -444,30 +452,31 @@ pub fn similarity(runtime: &Runtime, o: &SweepOptions) -> Result<Option<crate::e
         return Ok(Some(s));
     }
     let base = o.out.join("base/model.onnx");
-    let text = std::fs::read_to_string(&spec.data).map_err(|e| EvalError::Data { path: spec.data.display().to_string(), reason: e.to_string() })?;
+    let text = std::fs::read_to_string(&spec.data).map_err(|e| Error::Data { path: spec.data.display().to_string(), reason: e.to_string() })?;
     let texts: Vec<String> = crate::eval::similarity::paragraphs(&text).into_iter().take(spec.texts).collect();
     let tok = Tokenizer::for_model(&base, None)?;
     let (mut lm, blocks) = crate::eval::similarity::tapped_session(runtime, &base, &o.session)?;
     let (_, sim) = crate::eval::similarity::similarity(&mut lm, blocks, &tok, &texts, spec.max_tokens)?;
-    crate::eval::similarity::write_files(&o.out, &sim).map_err(|e| EvalError::Task(format!("{}: {e}", o.out.display())))?;
+    crate::eval::similarity::write_files(&o.out, &sim).map_err(Error::io(&o.out))?;
     Ok(Some(sim))
 }
 
 /// BLAKE3 of the model file (its memory map).
-fn model_digest(model: &OnnxModel) -> Result<String, EvalError> {
+fn model_digest(model: &OnnxModel) -> Result<String, Error> {
     let bytes = model.source_bytes();
     if !bytes.is_empty() {
         return Ok(blake3::hash(bytes).to_hex().to_string());
     }
-    let path = model.path().ok_or_else(|| EvalError::Task("the model has no file".into()))?;
-    let bytes = std::fs::read(path).map_err(|e| EvalError::Data { path: path.display().to_string(), reason: e.to_string() })?;
+    let path = model.path().ok_or_else(|| Error::Task("the model has no file".into()))?;
+    let bytes = std::fs::read(path).map_err(|e| Error::Data { path: path.display().to_string(), reason: e.to_string() })?;
     Ok(blake3::hash(&bytes).to_hex().to_string())
 }
 
-/// The unmodified model with external data in `out/base/` (once), so every
-/// configuration can hard-link its weights instead of copying them. Shards
-/// sharing the folder take turns: the first writes it, the others wait.
-fn base_model(src: &Path, model: &OnnxModel, out: &Path) -> Result<PathBuf, EvalError> {
+/// The unmodified model (`model`, in canonical form, with its `layout`)
+/// with external data in `out/base/` (once), so every configuration can
+/// hard-link its weights instead of copying them. Shards sharing the folder
+/// take turns: the first writes it, the others wait.
+fn base_model(model: &OnnxModel, layout: &BlockLayout, out: &Path) -> Result<PathBuf, Error> {
     let dir = out.join("base");
     let path = dir.join("model.onnx");
     if path.is_file() {
@@ -484,10 +493,15 @@ fn base_model(src: &Path, model: &OnnxModel, out: &Path) -> Result<PathBuf, Eval
     if path.is_file() {
         return Ok(path);
     }
-    let layers = detect(model)?.num_blocks(); // `model` is in canonical form (painters_rewrite::open)
     let opts = WriteOptions { external_data: !model.has_external_data(), link: true, ..Default::default() };
-    rewrite_file(src, &Plan::sequence(0..layers), &path, &opts)?;
+    write_config(model, layout, &Plan::sequence(0..layout.num_blocks()), &path, &opts)?;
     Ok(path)
+}
+
+/// Writes the rewrite of a loaded, detected model by `plan` to `out`: the
+/// sweep's one call into the rewriter (the base model and every configuration).
+fn write_config(model: &OnnxModel, layout: &BlockLayout, plan: &Plan, out: &Path, opts: &WriteOptions) -> Result<WriteReport, Error> {
+    Ok(rewrite_model(model, layout, plan, out, opts)?)
 }
 
 /// Runs one suite task on an open model (the registry: `eval::task`);
@@ -499,7 +513,7 @@ pub fn run_task(
     batch: usize,
     reference: Option<&Vec<Vec<f64>>>,
     model: &Path,
-) -> Result<TaskResult, EvalError> {
+) -> Result<TaskResult, Error> {
     let spec = t.spec()?;
     let io = task::TaskInputs { data: &t.data, limit: t.limit, batch, model, reference: reference.map(Vec::as_slice) };
     let mut r = task::run(lm, tok, &spec, &io)?;

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::eval::task::TaskSpec;
-use crate::eval::EvalError;
+use crate::error::Error;
 use painters_graph::names;
 
 /// The most tasks a suite may list by default ([`MAX_TASKS_ENV`] raises it).
@@ -51,8 +51,8 @@ impl SuiteTask {
     }
 
     /// The typed task (kind and parameters; `eval::task`).
-    pub fn spec(&self) -> Result<TaskSpec, EvalError> {
-        TaskSpec::from_suite(&self.task, &self.params).map_err(|e| EvalError::Task(format!("suite task '{}': {}", names::one_line(&self.name), names::one_line(&e))))
+    pub fn spec(&self) -> Result<TaskSpec, Error> {
+        TaskSpec::from_suite(&self.task, &self.params).map_err(|e| Error::Task(format!("suite task '{}': {}", names::one_line(&self.name), names::one_line(&e))))
     }
 }
 
@@ -87,15 +87,15 @@ pub struct Suite {
 
 impl Suite {
     /// Reads a suite and resolves its data paths; every data file must exist.
-    pub fn load(path: &Path) -> Result<Self, EvalError> {
+    pub fn load(path: &Path) -> Result<Self, Error> {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| EvalError::Data { path: path.display().to_string(), reason: e.to_string() })?;
+            .map_err(|e| Error::Data { path: path.display().to_string(), reason: e.to_string() })?;
         Self::from_str(path, &text)
     }
 
     /// [`Self::load`] on the text of the suite file `path`.
-    pub fn from_str(path: &Path, text: &str) -> Result<Self, EvalError> {
-        let err = |reason: String| EvalError::Data { path: path.display().to_string(), reason };
+    pub fn from_str(path: &Path, text: &str) -> Result<Self, Error> {
+        let err = |reason: String| Error::Data { path: path.display().to_string(), reason };
         let mut suite: Suite = serde_json::from_str(text).map_err(|e| err(format!("not a suite file: {e}")))?;
         if suite.tasks.is_empty() {
             return Err(err("the suite has no tasks".into()));
