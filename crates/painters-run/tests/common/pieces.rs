@@ -77,7 +77,7 @@ impl Pieces {
         let opts = SessionOptions { threads: 1, optimization: 0, ..Default::default() };
         let open = |nodes: &[usize], inputs: &[(String, i32)], outputs: &[String]| -> ModelSession {
             let piece = extract(&model.proto, nodes, inputs, outputs).unwrap_or_else(|e| panic!("piece {outputs:?}: {e}"));
-            ModelSession::open_serialized(super::runtime(), &model, &proto_bytes(&piece).unwrap(), &opts)
+            ModelSession::open_serialized(super::runtime(), model, &proto_bytes(&piece).unwrap(), &opts)
                 .unwrap_or_else(|e| panic!("piece {outputs:?}: {e}"))
         };
         let prologue = open(&layout.prologue, &[], &prologue_outputs);
