@@ -40,7 +40,7 @@ pub fn emit(model: &OnnxModel, layout: &BlockLayout, schedule: &Schedule) -> Res
 
 /// [`emit`] with options.
 pub fn emit_with(model: &OnnxModel, layout: &BlockLayout, schedule: &Schedule, opts: &EmitOptions) -> Result<ModelProto> {
-    if schedule.source_blocks() != layout.num_blocks() {
+    if schedule.source_blocks() != layout.num_blocks() || layout.blocks.last().map(|b| &b.output) != Some(&schedule.final_output) {
         return Err(RewriteError::ScheduleMismatch { lowered_for: schedule.source_blocks(), blocks: layout.num_blocks() });
     }
     let src = model.graph();

@@ -22,7 +22,7 @@ pub enum RewriteError {
     Preset { preset: String, reason: String },
     #[error("plan file {}: {}", one_line(.path), one_line(.reason))]
     PlanFile { path: String, reason: String },
-    #[error("a schedule lowered for a model of {lowered_for} blocks was given a model of {blocks}")]
+    #[error("a schedule lowered for another model ({lowered_for} blocks) was given a model of {blocks} blocks")]
     ScheduleMismatch { lowered_for: usize, blocks: usize },
     #[error("the rewritten graph is invalid")]
     Invalid(#[source] GraphError),
