@@ -382,9 +382,14 @@ fn dry_run_writes_nothing() {
 fn dry_run_prints_what_the_write_then_does() {
     // The plan of a write (schedule of instances, where the weights go, the
     // folder files) is what executing it reports, for each way weights go.
-    let tmp = tempfile::tempdir().unwrap();
-    let cases = [("llama-optimum-past", "0-3,[1,2]*2,3", vec![]), ("llama-optimum-extdata", "0,1,1,3", vec![]), ("llama-optimum-extdata", "0-3,2", vec!["--link"])];
-    for (i, (name, plan, extra)) in cases.into_iter().enumerate() {
+    // Under the target folder: on the fixtures' file system, so --link can link.
+    let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let cases = [
+        ("llama-optimum-past", "0-3,[1,2]*2,3", vec![], "inline"),
+        ("llama-optimum-extdata", "0,1,1,3", vec![], "copied"),
+        ("llama-optimum-extdata", "0-3,2", vec!["--link"], "linked"),
+    ];
+    for (i, (name, plan, extra, weights)) in cases.into_iter().enumerate() {
         let f = fixture(name);
         let out = tmp.path().join(format!("out{i}/model.onnx"));
         let src = f.model();
@@ -407,6 +412,7 @@ fn dry_run_prints_what_the_write_then_does() {
         let (done, d) = run(false);
         assert_eq!(d, false);
         assert_eq!(planned, done, "{name}: {plan}");
+        assert_eq!(done["weights"], weights, "{name}: {plan}");
         let k: Vec<usize> = done["schedule"].as_array().unwrap().iter().map(|i| i["kv_slot"].as_u64().map_or(usize::MAX, |s| s as usize)).collect();
         if f.with_past() {
             assert_eq!(k, (0..k.len()).collect::<Vec<_>>(), "{name}: one KV slot per instance, in execution order");

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use painters_graph::{BlockLayout, OnnxModel};
-use painters_rewrite::{preset, rewrite_model, Plan, Preset, PresetParams, WriteOptions, WriteReport};
+use painters_rewrite::{preset, rewrite_model, Plan, Preset, PresetParams, WriteOptions};
 use serde::{Deserialize, Serialize};
 
 use crate::eval::{probe, task, TaskResult};
@@ -285,7 +285,7 @@ pub fn run(runtime: &Runtime, o: &SweepOptions) -> Result<Vec<Record>, Error> {
                 Some(source) => source,
                 None => base_source.insert(painters_rewrite::open(&base, false)?),
             };
-            write_config(m, l, &c.plan, &p, &WriteOptions { link: true, ..Default::default() })?;
+            rewrite_model(m, l, &c.plan, &p, &WriteOptions { link: true, ..Default::default() })?;
             p
         };
         let rewrite_s = t0.elapsed().as_secs_f64();
@@ -494,14 +494,8 @@ fn base_model(model: &OnnxModel, layout: &BlockLayout, out: &Path) -> Result<Pat
         return Ok(path);
     }
     let opts = WriteOptions { external_data: !model.has_external_data(), link: true, ..Default::default() };
-    write_config(model, layout, &Plan::sequence(0..layout.num_blocks()), &path, &opts)?;
+    rewrite_model(model, layout, &Plan::sequence(0..layout.num_blocks()), &path, &opts)?;
     Ok(path)
-}
-
-/// Writes the rewrite of a loaded, detected model by `plan` to `out`: the
-/// sweep's one call into the rewriter (the base model and every configuration).
-fn write_config(model: &OnnxModel, layout: &BlockLayout, plan: &Plan, out: &Path, opts: &WriteOptions) -> Result<WriteReport, Error> {
-    Ok(rewrite_model(model, layout, plan, out, opts)?)
 }
 
 /// Runs one suite task on an open model (the registry: `eval::task`);
