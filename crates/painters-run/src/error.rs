@@ -52,6 +52,8 @@ pub enum Error {
     OutputShape { output: String, expected: String, shape: Vec<i64> },
     #[error("KV input '{}' does not have a static [batch, heads, past, head_dim] shape", one_line(.0))]
     KvShape(String),
+    #[error("the cache for KV input '{}' (shape {shape:?}, float32 expected) cannot continue {rows} rows", one_line(.input))]
+    CacheRows { input: String, shape: Vec<i64>, rows: usize },
     #[error("greedy decoding needs a prompt of at least one token")]
     EmptyPrompt,
 

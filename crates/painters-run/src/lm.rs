@@ -76,8 +76,8 @@ impl LanguageModel {
         !self.kv.is_empty()
     }
 
-    /// Runs right-padded `rows` (each continuing `cache` when given, batch 1
-    /// then) and returns every output.
+    /// Runs right-padded `rows` (each continuing `cache` when given: a
+    /// one-sequence cache is repeated for every row) and returns every output.
     pub fn forward(&mut self, rows: &[Vec<i64>], cache: Option<&Cache>) -> Result<Vec<(String, HostTensor)>> {
         let inputs = self.inputs(rows, cache)?;
         self.session.run(&inputs)
@@ -221,12 +221,28 @@ pub fn standard_input(name: &str, shape: &[i64], rows: &[Vec<i64>], cache: Optio
             HostTensor::i64(vec![b, (past + len) as i64], mask)
         }
         n if kv::is_past(n) => match cache.and_then(|c| c.tensors.iter().find(|(k, _)| k == n)) {
-            Some((_, t)) => t.clone(),
+            Some((_, t)) => repeat_rows(n, t, rows.len())?,
             None if shape.len() == 4 && shape[1] >= 0 && shape[3] >= 0 => HostTensor::f32(vec![b, shape[1], 0, shape[3]], Vec::new()),
             None => return Err(Error::KvShape(n.to_string())),
         },
         other => return Err(Error::UnknownInput(other.to_string())),
     })
+}
+
+/// A one-sequence cache tensor `[1, ...]` repeated for `b` rows (`[b, ...]`);
+/// a cache of `b` rows as it is.
+fn repeat_rows(name: &str, t: &HostTensor, b: usize) -> Result<HostTensor> {
+    let refuse = || Error::CacheRows { input: name.to_string(), shape: t.shape.clone(), rows: b };
+    match t.shape.first() {
+        Some(&n) if n as usize == b => Ok(t.clone()),
+        Some(1) => {
+            let one = t.as_f32().ok_or_else(refuse)?;
+            let mut shape = t.shape.clone();
+            shape[0] = b as i64;
+            Ok(HostTensor::f32(shape, one.repeat(b)))
+        }
+        _ => Err(refuse()),
+    }
 }
 
 /// The `[B, S, V]` output `name`, checked, where ONNX Runtime left it.

@@ -138,7 +138,9 @@ fn score_batch(lm: &mut LanguageModel, pairs: &[(Vec<i64>, Vec<i64>, usize)], ma
     })
 }
 
-/// The context once, then each continuation on its KV cache.
+/// The context once, then every continuation on its KV cache: all of them
+/// in one batch (right-padded, the cache repeated for each row), so the
+/// weights are read once per example rather than once per choice.
 fn score_with_cache(lm: &mut LanguageModel, pairs: &[(Vec<i64>, Vec<i64>, usize)], max_len: usize) -> Result<Vec<f64>, Error> {
     let longest = pairs.iter().map(|(_, c, _)| c.len()).max().unwrap_or(0);
     let mut ctx = pairs[0].0.clone();
@@ -149,18 +151,27 @@ fn score_with_cache(lm: &mut LanguageModel, pairs: &[(Vec<i64>, Vec<i64>, usize)
     let (outs, cache) = lm.prefill(&ctx, None)?;
     let logits = outs.iter().find(|(k, _)| k == "logits").map(|(_, t)| t).ok_or_else(|| Error::MissingOutput("logits".into()))?;
     let last = logits_row(logits, 0, ctx.len().saturating_sub(1))?.to_vec();
-    let mut lls = Vec::new();
-    for (_, cont, _) in pairs {
-        let mut ll = log_prob(&last, cont[0] as usize);
-        if cont.len() > 1 {
-            ll += lm.forward_logits(&[cont[..cont.len() - 1].to_vec()], Some(&cache), |logits| {
-                cont.iter().enumerate().skip(1).map(|(k, &t)| log_prob(logits.row(0, k - 1), t as usize)).sum::<f64>()
-            })?;
+    let mut lls: Vec<f64> = pairs.iter().map(|(_, cont, _)| log_prob(&last, cont[0] as usize)).collect();
+    // The rest of each continuation (its first token was scored from the context's last position).
+    let rest: Vec<usize> = (0..pairs.len()).filter(|&i| pairs[i].1.len() > 1).collect();
+    for chunk in rest.chunks(CONTINUATION_BATCH) {
+        let rows: Vec<Vec<i64>> = chunk.iter().map(|&i| pairs[i].1[..pairs[i].1.len() - 1].to_vec()).collect();
+        let more = lm.forward_logits(&rows, Some(&cache), |logits| {
+            chunk
+                .iter()
+                .enumerate()
+                .map(|(r, &i)| pairs[i].1.iter().enumerate().skip(1).map(|(k, &t)| log_prob(logits.row(r, k - 1), t as usize)).sum::<f64>())
+                .collect::<Vec<f64>>()
+        })?;
+        for (&i, ll) in chunk.iter().zip(more) {
+            lls[i] += ll;
         }
-        lls.push(ll);
     }
     Ok(lls)
 }
+
+/// Continuations per run on a shared context's cache (bounds the repeated cache's memory).
+const CONTINUATION_BATCH: usize = 32;
 
 #[cfg(test)]
 mod tests {
