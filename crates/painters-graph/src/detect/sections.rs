@@ -7,7 +7,9 @@
 //!   tables and masks inside layer 0 for every layer). Shape reads count:
 //!   `Shape(x)` is placed no earlier than `x`'s producer.
 //! - Then context whose readers all sit in one later section moves there
-//!   (a layer's own constants and shape arithmetic stay with the layer).
+//!   (a layer's own constants and shape arithmetic stay with the layer),
+//!   unless it reads a value tensor that section may not read (a shape
+//!   read of the embeddings stays in the prologue).
 use foldhash::{HashMap, HashSet};
 
 use crate::index::{GraphIndex, Source};
@@ -61,12 +63,25 @@ pub fn assign(index: &GraphIndex<'_>, value: &HashSet<&str>, bounds: &[&str]) ->
             }
         }
         if let (true, Some(r)) = (single, readers) {
-            if r > level[n] {
+            if r > level[n] && may_read_from(index, value, bounds, &level, n, r) {
                 level[n] = r;
             }
         }
     }
     level
+}
+
+/// Whether node `n` (context) can sit at level `r` and still read every
+/// value-dependent input as a block may: made at `r`, or `r`'s residual
+/// input. Only shape ops read value tensors as context: a shape read of a
+/// value tensor made earlier (the embeddings' `Shape` in a one-block Gemma)
+/// stays where that tensor is readable. (Context inputs need no check: their
+/// makers follow their readers down, being visited later.)
+fn may_read_from(index: &GraphIndex<'_>, value: &HashSet<&str>, bounds: &[&str], level: &[Level], n: usize, r: Level) -> bool {
+    index.inputs(n).iter().filter(|t| value.contains(*t)).all(|&t| match index.source(t) {
+        Some(Source::Node(p)) => level[p] == r || (bounds.get(r as usize) == Some(&t) && level[p] == r - 1),
+        _ => true,
+    })
 }
 
 /// The section a level stands for, given T blocks.

@@ -48,7 +48,7 @@ fn render(s: &ModelSummary) -> String {
         "exporter   {} {} (IR {}, opset {}), names: {naming}",
         s.exporter.producer, s.exporter.producer_version, s.exporter.ir_version, s.exporter.opset
     );
-    let _ = writeln!(o, "family     {family}, {} blocks (found by {detection})", s.num_blocks);
+    let _ = writeln!(o, "family     {family}, {} block{} (found by {detection})", s.num_blocks, if s.num_blocks == 1 { "" } else { "s" });
     let _ = writeln!(
         o,
         "nodes      {} total: prologue {}, blocks {}, epilogue {}",
