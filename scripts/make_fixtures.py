@@ -612,6 +612,26 @@ def ort_outputs(path, feeds):
     return dict(zip(names, sess.run(names, feeds)))
 
 
+def exact_integer_diff(m, feeds, got, outputs):
+    """How far onnxruntime's outputs of the quantized model `m` are from
+    onnx.reference's (exact int32 MatMulInteger): the reference must not
+    depend on the CPU's int8 kernels. Raises beyond TOLERANCE."""
+    import copy
+
+    from onnx.reference import ReferenceEvaluator
+
+    m = copy.deepcopy(m)
+    for o in m.opset_import:  # onnx.reference implements DequantizeLinear from opset 19
+        if o.domain in ("", "ai.onnx") and o.version < 19:
+            o.version = 19
+    exact = dict(zip(outputs, ReferenceEvaluator(m).run(outputs, feeds)))
+    worst = max(float(np.max(np.abs(got[k].astype(np.float64) - exact[k]))) for k in outputs)
+    if worst > TOLERANCE:
+        raise SystemExit(f"quantized fixture: onnxruntime differs from exact integer arithmetic by {worst:.3g} "
+                         "(int8 kernels saturating? quantize with reduce_range=True)")
+    return worst
+
+
 def write_json(path, obj, compact=False):
     with open(path, "w") as f:
         if compact:
@@ -861,8 +881,12 @@ def build_fixture(spec):
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         qdir = target.parent
+        # reduce_range: 7-bit weights, so that u8 x s8 pair sums fit int16 and the
+        # AVX2 kernel (which saturates them) gives what VNNI and AVX-512 give: the
+        # reference is then the same on every x86 CPU (with 8 bits an AVX2-only EPYC
+        # differed from the committed reference by 0.21).
         quantize_dynamic(str(target), str(qdir / "q.onnx"), weight_type=QuantType.QInt8,
-                         per_channel=False, reduce_range=False)
+                         per_channel=False, reduce_range=True)
         m = onnx.load(str(qdir / "q.onnx"))
         anonymize(m)
         onnx.save(m, str(out / "model.onnx"))
@@ -874,6 +898,7 @@ def build_fixture(spec):
         notes["quantization_error_vs_pytorch"] = max(
             float(np.max(np.abs(got[k] - pt[k]))) for k in outputs)
         notes["ops"] = sorted({n.op_type for n in m.graph.node})
+        notes["ort_vs_exact_integer_reference"] = exact_integer_diff(m, feeds, got, outputs)
         reference = {"inputs": {k: tensor_json(v) for k, v in feeds.items()},
                      "outputs": {k: tensor_json(got[k]) for k in outputs}}
         write_json(out / "expected.json", expected_json(spec, None, True, True, "onnxruntime"))
@@ -1010,7 +1035,7 @@ def exporter_call(spec):
         if derived == "quant":
             chain += " → `onnxruntime.quantization.quantize_dynamic` → `anonymize`"
             tool += (", then `quantize_dynamic(weight_type=QuantType.QInt8, per_channel=False, "
-                     "reduce_range=False)` and `anonymize`")
+                     "reduce_range=True)` and `anonymize`")
             pkgs += ["onnxruntime"]
     elif spec["exporter"] == "torchscript":
         chain += "`export_torchscript`"
@@ -1269,7 +1294,7 @@ QUIRKS = """
   intermediate tensors `t{k}` by order of production, initializers `w{k}` by position;
   graph inputs/outputs keep their names; node metadata_props and all doc strings
   cleared). `llama-quant` is a separate 6-block Llama exported by optimum, then
-  `onnxruntime.quantization.quantize_dynamic(weight_type=QInt8)`: every linear becomes
+  `onnxruntime.quantization.quantize_dynamic(weight_type=QInt8, reduce_range=True)` (7-bit weights: no int16 saturation on AVX2, so the same output on every x86 CPU): every linear becomes
   `DynamicQuantizeLinear` + `MatMulInteger` (+ `Cast`/`Mul` for the scales), the embedding
   becomes a uint8 initializer read through one `DequantizeLinear`; then anonymised the
   same way. Its reference is its own ORT output (quantization error vs PyTorch is in the
