@@ -31,7 +31,7 @@ publish() { # out-folder, docs-folder, sweep args...
     echo
     echo "Command: \`scripts/repro.sh\` (SHARDS=$SHARDS), i.e. for I in 1..$SHARDS: \`painters sweep $* --out $out --shard I/$SHARDS\`, then \`--report-only --partial\`."
     echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1e6}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), ONNX Runtime from onnxruntime==1.31.1."
-    [[ $dest == *smollm2 ]] && echo "The first 38 records (until 2026-12-01 17:35 UTC, build 1fb31d3) ran each choice's continuation on the context's cache in its own run; later ones run an example's continuations in one batch (BENCHMARKS.md §11: log-likelihoods within 1.6e-5, the same accuracies, 1.5–1.6× faster)."
+    [[ $dest == *smollm2 ]] && echo "The first 38 records (until 2026-12-01 17:22 UTC, build 1fb31d3) ran each choice's continuation on the context's cache in its own run; later ones run an example's continuations in one batch (BENCHMARKS.md §11: log-likelihoods within 1.6e-5, the same accuracies, 1.5–1.6× faster)."
     echo "Updated: $(date -u +%Y-%m-%dT%H:%MZ). Records: $(cat "$out"/results*.jsonl | wc -l); evaluation seconds so far: $(cat "$out"/results*.jsonl | python3 -c 'import json,sys; print(round(sum(json.loads(l)["seconds"]["eval"]+json.loads(l)["seconds"]["rewrite"]+json.loads(l)["seconds"]["session"] for l in sys.stdin)))')."
   } > "$dest/RUN.md"
 }
