@@ -272,6 +272,7 @@ def choice_eval(m, path, k=0, seed=0):
     docs = load_choice(path)
     lls_norm = []
     lls, accs, accn, labels, preds, preds_norm, shots_all = [], [], [], [], [], [], []
+    uni, uni_n = [], []
     kv_max_diff = 0.0
     any_trunc = False
     ex0 = None
@@ -301,6 +302,10 @@ def choice_eval(m, path, k=0, seed=0):
                 ex0.setdefault("continuation_tokens", []).append(cont)
         pred = int(np.argmax(row))  # first maximum
         pred_n = int(np.argmax([l / n for l, n in zip(row, lens)]))
+        # A model giving every token the same probability: log-likelihood -(tokens) * log V.
+        ntok = [len(pair_tokens(m, *split_pair(prompt, c))[1]) for c in choices]
+        uni.append(1.0 if int(np.argmax([-t for t in ntok])) == label else 0.0)
+        uni_n.append(1.0 if int(np.argmax([-t / n for t, n in zip(ntok, lens)])) == label else 0.0)
         lls.append(row)
         lls_norm.append([l / n for l, n in zip(row, lens)])
         labels.append(label)
@@ -313,6 +318,8 @@ def choice_eval(m, path, k=0, seed=0):
         "acc_stderr,none": stderr_of_mean(accs),
         "acc_norm,none": float(np.mean(accn)),
         "acc_norm_stderr,none": stderr_of_mean(accn),
+        "acc_uniform,none": float(np.mean(uni)),
+        "acc_norm_uniform,none": float(np.mean(uni_n)),
     }
     details = {
         "ll": lls,

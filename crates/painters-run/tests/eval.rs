@@ -141,7 +141,7 @@ fn every_task_matches_the_reference() {
 }
 
 #[test]
-fn constant_logits_give_perplexity_equal_to_the_vocabulary() {
+fn constant_logits_give_perplexity_equal_to_the_vocabulary_and_the_uniform_models_choices() {
     use painters_graph::testing::{GraphBuilder, I64};
     // logits = ConstantOfShape([B, S, 256]) of zeros: uniform over the vocabulary.
     let m = GraphBuilder::new()
@@ -167,6 +167,17 @@ fn constant_logits_give_perplexity_equal_to_the_vocabulary() {
     for (w, s) in [(16, 16), (32, 8)] {
         let r = perplexity::perplexity(&mut lm, &tok, &text, &perplexity::PerplexityParams { window: w, stride: s, max_tokens: None, batch: 4 }).unwrap();
         assert!((r.metrics["token_perplexity"] - 256.0).abs() < 1e-6, "{}", r.metrics["token_perplexity"]);
+    }
+    // A model that gives every token the same probability scores what `acc_uniform` says it would.
+    for data in ["choice_task.json", "choice_custom_prefix.json", "choice.jsonl"] {
+        let examples = data::load_choice(&root().join("tests/data").join(data)).unwrap();
+        let p = choice::ChoiceParams { fewshot: 0, seed: 1234, max_len: 128, reuse_cache: true };
+        let r = choice::choice(&mut lm, &tok, &examples, &p).unwrap();
+        assert_eq!(r.metrics["acc"], r.metrics["acc_uniform"], "{data}");
+        assert_eq!(r.metrics["acc_norm"], r.metrics["acc_norm_uniform"], "{data}");
+        let u = choice::uniform(&tok, &examples, &p).unwrap();
+        assert_eq!(u["acc"], r.units["acc"], "{data}: per example");
+        assert_eq!(u["acc_norm"], r.units["acc_norm"], "{data}: per example");
     }
 }
 

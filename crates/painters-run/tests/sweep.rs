@@ -102,6 +102,13 @@ fn sweep_writes_every_result_once_and_a_report() {
         let want = v["results"][args[1]][format!("{metric},none")].as_f64().unwrap();
         let got = records.iter().find(|r| r["preset"] == "full" && r["task"] == task).unwrap()["value"].as_f64().unwrap();
         assert_eq!(got, want, "{task}: sweep {got} vs painters eval {want}");
+        if args[1] == "choice" {
+            // The report's uniform model (computed from the suite's data) is what the task itself counted.
+            let uniform = v["results"]["choice"][format!("{metric}_uniform,none")].as_f64().unwrap();
+            let row = report.lines().find(|l| l.starts_with(&format!("| {task} |"))).unwrap_or_else(|| panic!("{task}: no setup row"));
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            assert_eq!(cells[5], format!("{uniform:.3}"), "{task}: report's uniform model vs painters eval");
+        }
     }
     // Rerunning does nothing new.
     let again = Command::new(env!("CARGO_BIN_EXE_painters")).args(sweep_args(&out)).output().unwrap();

@@ -116,7 +116,8 @@ pub fn main(args: Args, ort_lib: Option<&Path>) -> anyhow::Result<()> {
         anyhow::bail!("{} has no results yet", args.out.join("results.jsonl").display());
     }
     let sim = sweep::similarity(runtime, &opts)?;
-    sweep::report::write(&args.out, &records, sim.as_ref(), &title)?;
+    let uniform = sweep::uniform_baselines(&opts)?;
+    sweep::report::write(&args.out, &records, sim.as_ref(), &uniform, &title)?;
     let shard_files = std::fs::read_dir(&args.out)
         .map(|d| d.filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().starts_with("results.shard-")).count())
         .unwrap_or(0);

@@ -1,7 +1,8 @@
 //! Multiple choice by log-likelihood (docs/EVAL.md): `acc` and `acc_norm`
-//! with standard errors; few-shot prompts from a seeded shuffle; with a
-//! with-past model the context runs once and its KV cache is reused for
-//! every choice.
+//! with standard errors, and what a model giving every token the same
+//! probability would score (`acc_uniform`, `acc_norm_uniform`); few-shot
+//! prompts from a seeded shuffle; with a with-past model the context runs
+//! once and its KV cache is reused for every choice.
 use std::collections::BTreeMap;
 
 use super::data::ChoiceExample;
@@ -52,33 +53,17 @@ pub fn fewshot_context(examples: &[ChoiceExample], i: usize, k: usize, seed: u64
     parts.join("\n\n")
 }
 
+/// One choice: context tokens, continuation tokens, continuation length in characters.
+type Pair = (Vec<i64>, Vec<i64>, usize);
+
 /// Scores every example.
 pub fn choice(lm: &mut LanguageModel, tok: &Tokenizer, examples: &[ChoiceExample], p: &ChoiceParams) -> Result<TaskResult, Error> {
     let bar = progress(examples.len() as u64, "choice");
     let (mut acc, mut acc_norm, mut all_ll) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut uni, mut uni_norm) = (Vec::new(), Vec::new());
     let mut first_ctx_tokens: Vec<i64> = Vec::new();
     for (i, e) in examples.iter().enumerate() {
-        if e.choices.is_empty() {
-            return Err(Error::Task(format!("example {} has no choices", i + 1)));
-        }
-        let context = fewshot_context(examples, i, p.fewshot, p.seed);
-        let mut pairs = Vec::new();
-        for c in &e.choices {
-            let (ctx, cont) = split_pair(&context, c);
-            let (ctx_ids, cont_ids) = if ctx.is_empty() {
-                // As the harness: the prefix token, and the continuation encoded on its own.
-                (vec![tok.bos.or(tok.eos).unwrap_or(0)], tok.encode(&cont, false)?.ids)
-            } else {
-                let ctx_ids = tok.encode(&ctx, false)?.ids;
-                let whole = tok.encode(&format!("{ctx}{cont}"), false)?.ids;
-                let cont_ids = whole.get(ctx_ids.len()..).unwrap_or(&[]).to_vec();
-                (ctx_ids, cont_ids)
-            };
-            if cont_ids.is_empty() {
-                return Err(Error::Task(format!("example {}: choice '{c}' adds no tokens", i + 1)));
-            }
-            pairs.push((ctx_ids, cont_ids, cont.chars().count()));
-        }
+        let pairs = pairs_of(tok, examples, i, p)?;
         if i == 0 {
             first_ctx_tokens = pairs[0].0.clone();
         }
@@ -88,10 +73,12 @@ pub fn choice(lm: &mut LanguageModel, tok: &Tokenizer, examples: &[ChoiceExample
         } else {
             score_batch(lm, &pairs, p.max_len)?
         };
-        let best = argmax(&lls);
-        let normed: Vec<f64> = lls.iter().zip(&pairs).map(|(ll, (_, _, chars))| ll / *chars as f64).collect();
+        let (best, best_norm) = picks(&lls, &pairs);
         acc.push(f64::from(u8::from(best == e.label)));
-        acc_norm.push(f64::from(u8::from(argmax(&normed) == e.label)));
+        acc_norm.push(f64::from(u8::from(best_norm == e.label)));
+        let (u, u_norm) = uniform_picks(&pairs);
+        uni.push(f64::from(u8::from(u == e.label)));
+        uni_norm.push(f64::from(u8::from(u_norm == e.label)));
         all_ll.push(lls);
         bar.inc(1);
     }
@@ -103,6 +90,8 @@ pub fn choice(lm: &mut LanguageModel, tok: &Tokenizer, examples: &[ChoiceExample
         ("acc_stderr".to_string(), a_se),
         ("acc_norm".to_string(), n),
         ("acc_norm_stderr".to_string(), n_se),
+        ("acc_uniform".to_string(), mean_stderr(&uni).0),
+        ("acc_norm_uniform".to_string(), mean_stderr(&uni_norm).0),
     ]);
     Ok(TaskResult {
         task: "choice".into(),
@@ -115,8 +104,64 @@ pub fn choice(lm: &mut LanguageModel, tok: &Tokenizer, examples: &[ChoiceExample
     })
 }
 
+/// The choices `acc` and `acc_norm` pick from log-likelihoods `lls`: the
+/// largest, and the largest per character (the first on ties).
+fn picks(lls: &[f64], pairs: &[Pair]) -> (usize, usize) {
+    let normed: Vec<f64> = lls.iter().zip(pairs).map(|(ll, (_, _, chars))| ll / *chars as f64).collect();
+    (argmax(lls), argmax(&normed))
+}
+
+/// What a model that gives every token the same probability picks: its
+/// log-likelihood of a continuation is −(tokens)·log V, so `acc` takes the
+/// choice with the fewest tokens and `acc_norm` the fewest per character.
+/// Where that beats chance, the task's tokenization gives answers away
+/// (docs/EVAL.md, "The uniform model").
+fn uniform_picks(pairs: &[Pair]) -> (usize, usize) {
+    let lls: Vec<f64> = pairs.iter().map(|(_, cont, _)| -(cont.len() as f64)).collect();
+    picks(&lls, pairs)
+}
+
+/// Per example, whether the uniform model ([`uniform_picks`]) is right:
+/// `acc` and `acc_norm` units, without running any model.
+pub fn uniform(tok: &Tokenizer, examples: &[ChoiceExample], p: &ChoiceParams) -> Result<BTreeMap<String, Units>, Error> {
+    let (mut acc, mut acc_norm) = (Vec::new(), Vec::new());
+    for (i, e) in examples.iter().enumerate() {
+        let (u, u_norm) = uniform_picks(&pairs_of(tok, examples, i, p)?);
+        acc.push(f64::from(u8::from(u == e.label)));
+        acc_norm.push(f64::from(u8::from(u_norm == e.label)));
+    }
+    Ok(BTreeMap::from([("acc".to_string(), Units::mean(acc)), ("acc_norm".to_string(), Units::mean(acc_norm))]))
+}
+
+/// The tokens of example `i`'s choices (harness `_encode_pair`).
+fn pairs_of(tok: &Tokenizer, examples: &[ChoiceExample], i: usize, p: &ChoiceParams) -> Result<Vec<Pair>, Error> {
+    let e = &examples[i];
+    if e.choices.is_empty() {
+        return Err(Error::Task(format!("example {} has no choices", i + 1)));
+    }
+    let context = fewshot_context(examples, i, p.fewshot, p.seed);
+    let mut pairs = Vec::new();
+    for c in &e.choices {
+        let (ctx, cont) = split_pair(&context, c);
+        let (ctx_ids, cont_ids) = if ctx.is_empty() {
+            // As the harness: the prefix token, and the continuation encoded on its own.
+            (vec![tok.bos.or(tok.eos).unwrap_or(0)], tok.encode(&cont, false)?.ids)
+        } else {
+            let ctx_ids = tok.encode(&ctx, false)?.ids;
+            let whole = tok.encode(&format!("{ctx}{cont}"), false)?.ids;
+            let cont_ids = whole.get(ctx_ids.len()..).unwrap_or(&[]).to_vec();
+            (ctx_ids, cont_ids)
+        };
+        if cont_ids.is_empty() {
+            return Err(Error::Task(format!("example {}: choice '{c}' adds no tokens", i + 1)));
+        }
+        pairs.push((ctx_ids, cont_ids, cont.chars().count()));
+    }
+    Ok(pairs)
+}
+
 /// Every (context + continuation) from scratch, one batch.
-fn score_batch(lm: &mut LanguageModel, pairs: &[(Vec<i64>, Vec<i64>, usize)], max_len: usize) -> Result<Vec<f64>, Error> {
+fn score_batch(lm: &mut LanguageModel, pairs: &[Pair], max_len: usize) -> Result<Vec<f64>, Error> {
     let mut rows = Vec::new();
     let mut spans = Vec::new();
     for (ctx, cont, _) in pairs {
@@ -141,7 +186,7 @@ fn score_batch(lm: &mut LanguageModel, pairs: &[(Vec<i64>, Vec<i64>, usize)], ma
 /// The context once, then every continuation on its KV cache: all of them
 /// in one batch (right-padded, the cache repeated for each row), so the
 /// weights are read once per example rather than once per choice.
-fn score_with_cache(lm: &mut LanguageModel, pairs: &[(Vec<i64>, Vec<i64>, usize)], max_len: usize) -> Result<Vec<f64>, Error> {
+fn score_with_cache(lm: &mut LanguageModel, pairs: &[Pair], max_len: usize) -> Result<Vec<f64>, Error> {
     let longest = pairs.iter().map(|(_, c, _)| c.len()).max().unwrap_or(0);
     let mut ctx = pairs[0].0.clone();
     if ctx.len() + longest > max_len + 1 {

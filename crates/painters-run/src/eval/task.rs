@@ -149,6 +149,16 @@ pub fn model_max_len(model: &Path) -> usize {
         .unwrap_or(2048)
 }
 
+/// What a model giving every token the same probability scores on a choice
+/// task, per example: `acc` and `acc_norm` units ([`choice::uniform`], no
+/// model run). `None` for the other kinds.
+pub fn uniform_baseline(tok: &Tokenizer, spec: &TaskSpec, io: &TaskInputs<'_>) -> Result<Option<std::collections::BTreeMap<String, super::Units>>, Error> {
+    let TaskSpec::Choice { fewshot, seed, max_len, reuse_cache } = spec else { return Ok(None) };
+    let examples = limited(data::load_choice(io.data)?, io.limit);
+    let p = choice::ChoiceParams { fewshot: *fewshot, seed: *seed, max_len: max_len.unwrap_or_else(|| model_max_len(io.model)), reuse_cache: *reuse_cache };
+    choice::uniform(tok, &examples, &p).map(Some)
+}
+
 /// Runs one task on an open model.
 pub fn run(lm: &mut LanguageModel, tok: &Tokenizer, spec: &TaskSpec, io: &TaskInputs<'_>) -> Result<TaskResult, Error> {
     let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| Error::Data { path: p.display().to_string(), reason: e.to_string() });

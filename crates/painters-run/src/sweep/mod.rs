@@ -16,7 +16,7 @@ use painters_graph::{BlockLayout, OnnxModel};
 use painters_rewrite::{preset, rewrite_model, Plan, Preset, PresetParams, WriteOptions};
 use serde::{Deserialize, Serialize};
 
-use crate::eval::{probe, task, TaskResult};
+use crate::eval::{probe, task, TaskResult, Units};
 use crate::error::Error;
 use crate::lm::LanguageModel;
 use crate::session::SessionOptions;
@@ -459,6 +459,34 @@ pub fn similarity(runtime: &Runtime, o: &SweepOptions) -> Result<Option<crate::e
     let (_, sim) = crate::eval::similarity::similarity(&mut lm, blocks, &tok, &texts, spec.max_tokens)?;
     crate::eval::similarity::write_files(&o.out, &sim).map_err(Error::io(&o.out))?;
     Ok(Some(sim))
+}
+
+/// Per choice task of the suite, what a model giving every token the same
+/// probability scores on each example, in the task's metric
+/// (`eval::task::uniform_baseline`; the report keeps a task in the
+/// normalised scores only where the full model beats it).
+pub fn uniform_baselines(o: &SweepOptions) -> Result<BTreeMap<String, Units>, Error> {
+    let base = o.out.join("base/model.onnx");
+    let model = if base.is_file() { base } else { o.model.clone() };
+    let mut out = BTreeMap::new();
+    let mut tok: Option<Tokenizer> = None;
+    for t in &o.suite.tasks {
+        let spec = t.spec()?;
+        if spec.kind() != "choice" {
+            continue;
+        }
+        let tok = match &mut tok {
+            Some(t) => t,
+            None => tok.insert(Tokenizer::for_model(&model, None)?),
+        };
+        let io = task::TaskInputs { data: &t.data, limit: t.limit, batch: o.batch, model: &model, reference: None };
+        if let Some(mut by_metric) = task::uniform_baseline(tok, &spec, &io)? {
+            if let Some(u) = by_metric.remove(t.metric()) {
+                out.insert(t.name.clone(), u);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// BLAKE3 of the model file (its memory map).

@@ -11,6 +11,7 @@ use std::path::Path;
 use super::stats::{self, Draws, Verdict};
 use super::Record;
 use crate::eval::similarity::Similarity;
+use crate::eval::Units;
 use crate::plot::{grid_svg, write_svg_png, LineChart, Series};
 
 /// Median of finite values.
@@ -42,7 +43,9 @@ fn scored(r: &Record) -> bool {
     r.chance.is_some() && r.group != "perplexity"
 }
 
-pub fn summarize(records: &[Record]) -> Summary {
+/// The normalised scores of the records `keep` accepts (and the full model's
+/// and chance scores of every task).
+pub fn summarize(records: &[Record], keep: impl Fn(&Record) -> bool) -> Summary {
     let mut s = Summary::default();
     for r in records {
         if !s.tasks.contains(&r.task) {
@@ -56,7 +59,7 @@ pub fn summarize(records: &[Record]) -> Summary {
             s.full.insert(r.task.clone(), r.value);
         }
     }
-    for r in records.iter().filter(|r| r.preset != "full" && scored(r)) {
+    for r in records.iter().filter(|r| r.preset != "full" && scored(r) && keep(r)) {
         let (Some(full), Some(c)) = (s.full.get(&r.task), r.chance) else { continue };
         let v = if (full - c).abs() > 1e-12 { (r.value - c) / (full - c) } else { f64::NAN };
         s.normalized.entry((r.preset.clone(), r.m)).or_default().insert(r.task.clone(), v);
@@ -80,10 +83,51 @@ fn presets(records: &[Record]) -> Vec<String> {
     out
 }
 
-/// Writes the plots and `report.md` into `out`.
-pub fn write(out: &Path, records: &[Record], similarity: Option<&Similarity>, title: &str) -> std::io::Result<()> {
-    let s = summarize(records);
-    let d = stats::draws(records, scored);
+/// The full model against the uniform model (every token equally likely)
+/// on one task: its score, the uniform model's, and the 95% interval of the
+/// difference (the paired bootstrap over the task's examples).
+#[derive(Debug, Clone, Copy)]
+pub struct AgainstUniform {
+    pub full: f64,
+    pub uniform: f64,
+    pub interval: Option<(f64, f64)>,
+}
+
+impl AgainstUniform {
+    /// Whether the full model beats the uniform model: the interval of the
+    /// difference lies above 0 (without one, the difference itself).
+    pub fn informative(&self) -> bool {
+        match self.interval {
+            Some((lo, _)) => lo > 0.0,
+            None => self.full > self.uniform,
+        }
+    }
+}
+
+/// The full model against the uniform model on every task `uniform` gives
+/// (per-example units in the task's metric, as the records hold them).
+pub fn against_uniform(records: &[Record], uniform: &BTreeMap<String, Units>) -> BTreeMap<String, AgainstUniform> {
+    let mut out = BTreeMap::new();
+    for (task, u) in uniform {
+        let Some(full) = records.iter().find(|r| r.preset == "full" && &r.task == task) else { continue };
+        let all = u.stat(0..u.len());
+        let interval = full.units.as_ref().filter(|f| f.len() == u.len() && !u.is_empty()).and_then(|f| {
+            let diffs: Vec<f64> = stats::resamples(task, u.len()).iter().map(|idx| f.stat(idx.iter().copied()) - u.stat(idx.iter().copied())).collect();
+            stats::interval(&diffs)
+        });
+        out.insert(task.clone(), AgainstUniform { full: full.value, uniform: all, interval });
+    }
+    out
+}
+
+/// Writes the plots and `report.md` into `out`. `uniform`: per choice task,
+/// the uniform model's per-example scores (`sweep::uniform_baselines`); a task
+/// whose full model does not beat it is left out of the normalised scores.
+pub fn write(out: &Path, records: &[Record], similarity: Option<&Similarity>, uniform: &BTreeMap<String, Units>, title: &str) -> std::io::Result<()> {
+    let vs = against_uniform(records, uniform);
+    let keep = |r: &Record| vs.get(&r.task).is_none_or(AgainstUniform::informative);
+    let s = summarize(records, keep);
+    let d = stats::draws(records, |r| scored(r) && keep(r));
     let presets = presets(records);
     let model = records.first().map(|r| r.model.clone()).unwrap_or_default();
     let layers = records.first().map(|r| r.layers).unwrap_or(0);
@@ -127,6 +171,9 @@ pub fn write(out: &Path, records: &[Record], similarity: Option<&Similarity>, ti
         if let Some(c) = s.chance.get(task).filter(|_| !is_ppl) {
             hlines.push((*c, "random".to_string()));
         }
+        if let Some(v) = vs.get(task) {
+            hlines.push((v.uniform, "uniform model".to_string()));
+        }
         panels.push(LineChart {
             title: format!("{task} ({})", s.groups.get(task).cloned().unwrap_or_default()),
             x_label: "M".into(),
@@ -155,7 +202,7 @@ pub fn write(out: &Path, records: &[Record], similarity: Option<&Similarity>, ti
     if !ppl_panels.is_empty() {
         write_svg_png(&grid_svg(&ppl_panels, 2, 620.0, 360.0), &out.join("perplexity"))?;
     }
-    let md = markdown(&s, &d, records, &presets, similarity, &model, layers, title, out);
+    let md = markdown(&s, &d, records, &presets, similarity, &vs, &model, layers, title, out);
     painters_graph::write_atomic(&out.join("report.md"), |w| w.write_all(md.as_bytes())).map_err(std::io::Error::other)
 }
 
@@ -214,25 +261,52 @@ fn ci_text(ci: Option<(f64, f64)>) -> String {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn markdown(s: &Summary, d: &Draws, records: &[Record], presets: &[String], sim: Option<&Similarity>, model: &str, layers: usize, title: &str, out: &Path) -> String {
+fn markdown(
+    s: &Summary,
+    d: &Draws,
+    records: &[Record],
+    presets: &[String],
+    sim: Option<&Similarity>,
+    vs: &BTreeMap<String, AgainstUniform>,
+    model: &str,
+    layers: usize,
+    title: &str,
+    out: &Path,
+) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "# {title}: Transformer Layers as Painters, reproduced\n");
     let _ = writeln!(o, "Model `{model}` ({layers} blocks). Every number below comes from `results.jsonl` in this folder ({} records).\n", records.len());
     let _ = writeln!(o, "## Setup\n");
-    let _ = writeln!(o, "| task | group | metric | random | full model | 95% interval | n |");
-    let _ = writeln!(o, "| --- | --- | --- | --- | --- | --- | --- |");
+    let _ = writeln!(o, "| task | group | metric | random | uniform model | full model | 95% interval | full − uniform, 95% | n |");
+    let _ = writeln!(o, "| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for t in &s.tasks {
         let r = records.iter().find(|r| &r.task == t && r.preset == "full");
+        let v = vs.get(t);
         let _ = writeln!(
             o,
-            "| {t} | {} | {} | {} | {} | {} | {} |",
+            "| {t} | {} | {} | {} | {} | {} | {} | {} | {} |",
             s.groups.get(t).cloned().unwrap_or_default(),
             r.map(|r| r.metric.clone()).unwrap_or_default(),
             f(s.chance.get(t).copied()),
+            f(v.map(|v| v.uniform)),
             f(s.full.get(t).copied()),
             ci_text(r.and_then(|r| stats::record_interval(r, d.resamples.get(t)))),
+            v.map(|v| format!("{:.3} {}", v.full - v.uniform, ci_text(v.interval))).unwrap_or_else(|| "-".into()),
             r.map(|r| r.n_samples.to_string()).unwrap_or_default()
         );
+    }
+    if !vs.is_empty() {
+        let _ = writeln!(o, "\nUniform model: what a model giving every token the same probability scores (it picks the choice with the fewest tokens, or the fewest per character for `acc_norm`; docs/EVAL.md). Where it beats random, the task's tokenization gives answers away. A choice task enters the normalised scores and the claims only where the full model beats the uniform model (the 95% interval of full − uniform lies above 0).");
+        let out_tasks: Vec<String> = vs
+            .iter()
+            .filter(|(_, v)| !v.informative())
+            .map(|(t, v)| format!("`{t}` (full {:.3}, uniform model {:.3}, difference {:.3} {})", v.full, v.uniform, v.full - v.uniform, ci_text(v.interval)))
+            .collect();
+        if out_tasks.is_empty() {
+            let _ = writeln!(o, "The full model beats the uniform model on every choice task.");
+        } else {
+            let _ = writeln!(o, "**Left out, the full model does not beat the uniform model:** {}. Their scores stay in the tables and plots.", out_tasks.join("; "));
+        }
     }
     let ms: BTreeSet<usize> = records.iter().filter(|r| r.preset != "full").map(|r| r.m).collect();
     let _ = writeln!(o, "\nPresets: {}. Affected layers M: {}. Normalised score = (score − random) / (full − random), median across the non-perplexity tasks (the paper's Figure 11).\n", presets.join(", "), ms.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", "));
@@ -363,3 +437,64 @@ fn markdown(s: &Summary, d: &Draws, records: &[Record], presets: &[String], sim:
     let _ = writeln!(o, "\nEvaluation time: {total:.0} s over {} records (rewrite and session times per record are in `results.jsonl`).", records.len());
     o
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sweep::Timing;
+
+    fn record(preset: &str, task: &str, units: Vec<f64>) -> Record {
+        let value = units.iter().sum::<f64>() / units.len() as f64;
+        Record {
+            model: "m.onnx".into(),
+            preset: preset.into(),
+            n: (preset != "full").then_some(1),
+            m: usize::from(preset != "full") * 2,
+            layers: 4,
+            plan: "0-3".into(),
+            task: task.into(),
+            group: "reasoning".into(),
+            metric: "acc".into(),
+            value,
+            stderr: None,
+            chance: Some(0.25),
+            n_samples: units.len(),
+            metrics: BTreeMap::new(),
+            seconds: Timing::default(),
+            units: Some(Units::mean(units)),
+        }
+    }
+
+    /// 200 examples, right where `right(i)`.
+    fn units(right: impl Fn(usize) -> bool) -> Vec<f64> {
+        (0..200).map(|i| f64::from(u8::from(right(i)))).collect()
+    }
+
+    #[test]
+    fn a_task_the_full_model_does_not_beat_the_uniform_model_on_leaves_the_normalised_scores() {
+        // `easy`: the full model is right on 80%, the uniform model on 20%; `giveaway`: the
+        // uniform model is right on 55%, the full model on 50% (each on different examples).
+        let records = vec![
+            record("full", "easy", units(|i| i % 5 != 0)),
+            record("full", "giveaway", units(|i| i % 2 == 0)),
+            record("skip", "easy", units(|i| i % 2 == 0)),
+            record("skip", "giveaway", units(|i| i % 4 != 3)),
+        ];
+        let uniform = BTreeMap::from([("easy".to_string(), Units::mean(units(|i| i % 5 == 0))), ("giveaway".to_string(), Units::mean(units(|i| i % 20 < 11)))]);
+        let vs = against_uniform(&records, &uniform);
+        assert!(vs["easy"].informative(), "{:?}", vs["easy"]);
+        assert!(!vs["giveaway"].informative(), "{:?}", vs["giveaway"]);
+        assert!((vs["giveaway"].uniform - 0.55).abs() < 1e-12);
+        let (lo, hi) = vs["giveaway"].interval.unwrap();
+        assert!(lo < -0.05 && hi > -0.05, "{lo} {hi}");
+        let keep = |r: &Record| vs.get(&r.task).is_none_or(AgainstUniform::informative);
+        let s = summarize(&records, keep);
+        let by_task = &s.normalized[&("skip".to_string(), 2)];
+        assert_eq!(by_task.keys().collect::<Vec<_>>(), vec!["easy"]);
+        // (0.5 − 0.25) / (0.8 − 0.25)
+        assert!((s.median["skip"][0].1 - 0.25 / 0.55).abs() < 1e-12);
+        let d = stats::draws(&records, |r| scored(r) && keep(r));
+        assert_eq!(d.normalized[&("skip".to_string(), 2)].keys().collect::<Vec<_>>(), vec!["easy"]);
+    }
+}
+

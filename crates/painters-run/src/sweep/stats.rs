@@ -95,9 +95,11 @@ impl Verdict {
 
 /// Examples per task that would resolve an inconclusive statistic of
 /// observed value `d` and interval `ci` measured on `n` examples per task:
-/// the half-width shrinks as 1/√n, so it falls below |d| at n·(half-width/|d|)².
+/// the interval's reach from `d` towards 0 (`d − lo` for `d` > 0, `hi − d`
+/// for `d` < 0: the interval need not be symmetric) shrinks as 1/√n, so it
+/// falls below |d| at n·(reach/|d|)².
 pub fn examples_needed(d: f64, ci: (f64, f64), n: usize) -> Option<usize> {
-    let hw = (ci.1 - ci.0) / 2.0;
+    let hw = if d > 0.0 { d - ci.0 } else { ci.1 - d };
     if d.is_nan() || d.abs() <= 1e-12 || !hw.is_finite() {
         return None;
     }
@@ -185,5 +187,7 @@ mod tests {
         assert_eq!(Verdict::of(None), Verdict::Inconclusive);
         // half-width 0.1 at n = 100 against an effect of 0.05: 400 examples.
         assert_eq!(examples_needed(0.05, (-0.05, 0.15), 100), Some(400));
+        // An asymmetric interval: what counts is its reach towards 0 (0.125 from −0.122), not its half-width (0.115).
+        assert_eq!(examples_needed(-0.122, (-0.227, 0.003), 200), Some(210));
     }
 }
