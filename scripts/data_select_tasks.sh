@@ -17,6 +17,8 @@
 # A task is selected when, for acc or acc_norm (the metric with the larger z), both
 #   z = (metric - chance) / stderr > 3            (3 standard errors above chance) and
 #   metric > the majority-answer rate + stderr    (so "always answer X" does not explain it),
+#   metric > the uniform model's score + stderr   (so "pick the fewest tokens" does not either;
+#                                                  checked where painters eval reported it),
 # where chance and the majority-answer rate are computed on the same N examples.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -88,10 +90,15 @@ for t in c["tasks"]:
         "acc_norm": round(m["acc_norm"][0], 4), "acc_norm_stderr": round(m["acc_norm"][1], 4),
         "metric": metric, "z": round(z, 2), "seconds": r.get("_seconds"),
     })
-    if z > 3 and v > majority + se:
+    # the uniform model (every token equally likely: the fewest tokens win); results
+    # measured before painters reported it have none, and the check is skipped for them
+    uni = res.get(f"{metric}_uniform,none")
+    row["uniform_model"] = None if uni is None else round(uni, 4)
+    if z > 3 and v > majority + se and (uni is None or v > uni + se):
         selected.append(row)
     else:
-        row["reason"] = "z <= 3" if z <= 3 else "not above the majority-answer rate + 1 stderr"
+        row["reason"] = ("z <= 3" if z <= 3 else "not above the majority-answer rate + 1 stderr" if v <= majority + se
+                         else "not above the uniform model + 1 stderr")
         rejected.append(row)
 doc = {
     "note": "Committed; measured once by scripts/data_select_tasks.sh with the unmodified model. "
@@ -101,7 +108,8 @@ doc = {
     "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%MZ"),
     "limit": limit,
     "command": f"painters eval {model} --task choice --data data/bigbench/<task>/task.json --limit {limit} --json",
-    "criterion": "max over acc/acc_norm of z = (metric - chance)/stderr > 3 and metric > majority_answer_rate + stderr; "
+    "criterion": "max over acc/acc_norm of z = (metric - chance)/stderr > 3 and metric > majority_answer_rate + stderr "
+                 "and metric > uniform_model + stderr (where measured); "
                  f"tasks with an estimated mean prompt > {max_tokens:.0f} tokens skipped",
     "complete": complete == "1",
     "counts": {g: sum(1 for s in selected if s["group"] == g) for g in ("reasoning", "semantic")},
