@@ -277,14 +277,20 @@ fn markdown(
     let _ = writeln!(o, "# {title}: Transformer Layers as Painters, reproduced\n");
     let _ = writeln!(o, "Model `{model}` ({layers} blocks). Every number below comes from `results.jsonl` in this folder ({} records).\n", records.len());
     let _ = writeln!(o, "## Setup\n");
-    let _ = writeln!(o, "| task | group | metric | random | uniform model | full model | 95% interval | full − uniform, 95% | n |");
-    let _ = writeln!(o, "| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    // The uniform model's columns only where a choice task has one.
+    let uni = !vs.is_empty();
+    if uni {
+        let _ = writeln!(o, "| task | group | metric | random | uniform model | full model | 95% interval | full − uniform, 95% | n |");
+        let _ = writeln!(o, "| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    } else {
+        let _ = writeln!(o, "| task | group | metric | random | full model | 95% interval | n |");
+        let _ = writeln!(o, "| --- | --- | --- | --- | --- | --- | --- |");
+    }
     for t in &s.tasks {
         let r = records.iter().find(|r| &r.task == t && r.preset == "full");
         let v = vs.get(t);
-        let _ = writeln!(
-            o,
-            "| {t} | {} | {} | {} | {} | {} | {} | {} | {} |",
+        let cells = [
+            t.clone(),
             s.groups.get(t).cloned().unwrap_or_default(),
             r.map(|r| r.metric.clone()).unwrap_or_default(),
             f(s.chance.get(t).copied()),
@@ -292,11 +298,13 @@ fn markdown(
             f(s.full.get(t).copied()),
             ci_text(r.and_then(|r| stats::record_interval(r, d.resamples.get(t)))),
             v.map(|v| format!("{:.3} {}", v.full - v.uniform, ci_text(v.interval))).unwrap_or_else(|| "-".into()),
-            r.map(|r| r.n_samples.to_string()).unwrap_or_default()
-        );
+            r.map(|r| r.n_samples.to_string()).unwrap_or_default(),
+        ];
+        let shown: Vec<&str> = cells.iter().enumerate().filter(|(i, _)| uni || (*i != 4 && *i != 7)).map(|(_, c)| c.as_str()).collect();
+        let _ = writeln!(o, "| {} |", shown.join(" | "));
     }
     if !vs.is_empty() {
-        let _ = writeln!(o, "\nUniform model: what a model giving every token the same probability scores (it picks the choice with the fewest tokens, or the fewest per character for `acc_norm`; docs/EVAL.md). Where it beats random, the task's tokenization gives answers away. A choice task enters the normalised scores and the claims only where the full model beats the uniform model (the 95% interval of full − uniform lies above 0).");
+        let _ = writeln!(o, "\nUniform model: what a model giving every token the same probability scores (it picks the choice with the fewest tokens, or the fewest per character for `acc_norm`; docs/EVAL.md). Where it beats random, the task's tokenization gives answers away. A choice task enters the normalised scores and the claims only where the full model beats the uniform model (the 95% interval of full − uniform lies above 0).\n");
         let out_tasks: Vec<String> = vs
             .iter()
             .filter(|(_, v)| !v.informative())
@@ -309,7 +317,7 @@ fn markdown(
         }
     }
     let ms: BTreeSet<usize> = records.iter().filter(|r| r.preset != "full").map(|r| r.m).collect();
-    let _ = writeln!(o, "\nPresets: {}. Affected layers M: {}. Normalised score = (score − random) / (full − random), median across the non-perplexity tasks (the paper's Figure 11).\n", presets.join(", "), ms.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", "));
+    let _ = writeln!(o, "\nPresets: {}. Affected layers M: {}. Normalised score = (score − random) / (full − random), median across the non-perplexity tasks{} (the paper's Figure 11).\n", presets.join(", "), ms.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", "), if vs.values().any(|v| !v.informative()) { " kept" } else { "" });
     let without: Vec<&String> = s.tasks.iter().filter(|t| records.iter().any(|r| &r.task == *t && scored(r)) && !d.resamples.contains_key(*t)).collect();
     let _ = writeln!(
         o,
