@@ -14,11 +14,13 @@
 # that folder to measure again). suite.json is rewritten after every task, so a partial run
 # leaves a partial (complete: false) file.
 #
-# A task is selected when, for acc or acc_norm (the metric with the larger z), both
-#   z = (metric - chance) / stderr > 3            (3 standard errors above chance) and
+# A task is selected when, for acc or acc_norm (the metric with the larger z), all of
+#   z = (metric - max(chance, uniform)) / stderr > 3   (3 standard errors above chance and
+#                                                  above the uniform model, below) and
 #   metric > the majority-answer rate + stderr    (so "always answer X" does not explain it),
-#   metric > the uniform model's score + stderr   (so "pick the fewest tokens" does not either;
-#                                                  checked where painters eval reported it),
+#   metric > the uniform model's score + stderr   (so "pick the fewest tokens" does not either:
+#                                                  `painters eval --uniform`, every token
+#                                                  equally likely, on the same examples),
 # where chance and the majority-answer rate are computed on the same N examples.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -77,10 +79,16 @@ for t in c["tasks"]:
         lab = next(k for k, v in ts.items() if v == max(ts.values()))
         counts[lab] = counts.get(lab, 0) + 1
     majority = max(counts.values()) / n
+    # the uniform model (every token equally likely: the fewest tokens win), from
+    # `painters eval --uniform` on the same examples; results measured before painters
+    # reported it have none
+    up = os.path.join(raw, name + ".uniform.json")
+    ures = next(iter(json.load(open(up))["results"].values())) if os.path.exists(up) else {}
     m = {}
     for k in ("acc", "acc_norm"):
         v, se = res[f"{k},none"], res[f"{k}_stderr,none"]
-        z = (v - chance) / se if se > 0 else (math.inf if v > chance else 0.0)
+        floor = max(chance, ures.get(f"{k},none", chance))  # above chance and above the uniform model
+        z = (v - floor) / se if se > 0 else (math.inf if v > floor else 0.0)
         m[k] = (v, se, z)
     metric = max(m, key=lambda k: m[k][2])
     v, se, z = m[metric]
@@ -92,12 +100,12 @@ for t in c["tasks"]:
     })
     # the uniform model (every token equally likely: the fewest tokens win); results
     # measured before painters reported it have none, and the check is skipped for them
-    uni = res.get(f"{metric}_uniform,none")
+    uni = ures.get(f"{metric},none")
     row["uniform_model"] = None if uni is None else round(uni, 4)
     if z > 3 and v > majority + se and (uni is None or v > uni + se):
         selected.append(row)
     else:
-        row["reason"] = ("z <= 3" if z <= 3 else "not above the majority-answer rate + 1 stderr" if v <= majority + se
+        row["reason"] = ("z <= 3 (over max(chance, uniform model))" if z <= 3 else "not above the majority-answer rate + 1 stderr" if v <= majority + se
                          else "not above the uniform model + 1 stderr")
         rejected.append(row)
 doc = {
@@ -147,24 +155,31 @@ PY
 )
 for task in $tasks; do
   dest="$raw/$task.json"
-  if [[ -s "$dest" ]]; then continue; fi
-  # the model may be being rewritten by scripts/fetch-models.sh: wait for it (10 min at most)
-  for _ in $(seq 40); do [[ -f "$model/model.onnx" && -f "$model/tokenizer.json" ]] && break; sleep 15; done
-  [[ -f "$model/model.onnx" ]] || { echo "$model/model.onnx disappeared; stopping (rerun to resume)" >&2; exit 1; }
-  start=$(date +%s.%N)
-  if "$bin" eval "$model" --task choice --data "data/bigbench/$task/task.json" --limit "$limit" --json >"$dest.tmp" 2>"$raw/$task.log"; then
-    secs=$(python3 -c "import sys; print(round($(date +%s.%N) - $start, 1))")
-    # keep the metrics, drop the per-example details; record the wall time
-    python3 - "$dest.tmp" "$secs" <<'PY'
+  if [[ -s "$dest" && -s "$raw/$task.uniform.json" ]]; then continue; fi
+  if [[ ! -s "$dest" ]]; then
+    # the model may be being rewritten by scripts/fetch-models.sh: wait for it (10 min at most)
+    for _ in $(seq 40); do [[ -f "$model/model.onnx" && -f "$model/tokenizer.json" ]] && break; sleep 15; done
+    [[ -f "$model/model.onnx" ]] || { echo "$model/model.onnx disappeared; stopping (rerun to resume)" >&2; exit 1; }
+    start=$(date +%s.%N)
+    if "$bin" eval "$model" --task choice --data "data/bigbench/$task/task.json" --limit "$limit" --json >"$dest.tmp" 2>"$raw/$task.log"; then
+      secs=$(python3 -c "import sys; print(round($(date +%s.%N) - $start, 1))")
+      # keep the metrics, drop the per-example details; record the wall time
+      python3 - "$dest.tmp" "$secs" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1])); r.pop("details", None); r["_seconds"] = float(sys.argv[2])
 json.dump(r, open(sys.argv[1], "w"), indent=1)
 PY
-    mv "$dest.tmp" "$dest"
-    echo "$task: $(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); m=next(iter(r["results"].values())); print("acc %.3f acc_norm %.3f (%ss)" % (m["acc,none"], m["acc_norm,none"], r["_seconds"]))' "$dest")" >&2
-  else
-    echo "$task: painters eval failed (see $raw/$task.log)" >&2
-    rm -f "$dest.tmp"
+      mv "$dest.tmp" "$dest"
+      echo "$task: $(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); m=next(iter(r["results"].values())); print("acc %.3f acc_norm %.3f (%ss)" % (m["acc,none"], m["acc_norm,none"], r["_seconds"]))' "$dest")" >&2
+    else
+      echo "$task: painters eval failed (see $raw/$task.log)" >&2
+      rm -f "$dest.tmp"
+    fi
+  fi
+  # the uniform model on the same examples (no model runs: a second or so)
+  if [[ -s "$dest" && ! -s "$raw/$task.uniform.json" ]]; then
+    "$bin" eval "$model" --task choice --data "data/bigbench/$task/task.json" --limit "$limit" --uniform --json \
+      >"$raw/$task.uniform.json.tmp" 2>>"$raw/$task.log" && mv "$raw/$task.uniform.json.tmp" "$raw/$task.uniform.json"
   fi
   summarize 0
 done

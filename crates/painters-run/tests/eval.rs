@@ -176,8 +176,9 @@ fn constant_logits_give_perplexity_equal_to_the_vocabulary_and_the_uniform_model
         assert_eq!(r.metrics["acc"], r.metrics["acc_uniform"], "{data}");
         assert_eq!(r.metrics["acc_norm"], r.metrics["acc_norm_uniform"], "{data}");
         let u = choice::uniform(&tok, &examples, &p).unwrap();
-        assert_eq!(u["acc"], r.units["acc"], "{data}: per example");
-        assert_eq!(u["acc_norm"], r.units["acc_norm"], "{data}: per example");
+        assert_eq!(u.units["acc"], r.units["acc"], "{data}: per example");
+        assert_eq!(u.units["acc_norm"], r.units["acc_norm"], "{data}: per example");
+        assert_eq!((u.metrics["acc"], u.metrics["acc_norm"]), (r.metrics["acc"], r.metrics["acc_norm"]), "{data}");
     }
 }
 
@@ -282,4 +283,29 @@ fn tokenizer_files_that_pad_do_not_change_embeddings() {
     let a = probe::embed(&mut lm, &plain, &[text.to_string()], 1).unwrap();
     let b = probe::embed(&mut lm, &padded, &[text.to_string()], 1).unwrap();
     assert_eq!(a, b);
+}
+
+/// `painters eval --uniform` scores the uniform model with the model's tokenizer (what the
+/// choice task reports as `acc_uniform`), and refuses other tasks in one line.
+#[test]
+fn eval_uniform_scores_the_uniform_model() {
+    let m = root().join("tests/fixtures/llama-optimum-past");
+    let m = m.to_str().unwrap();
+    let data = root().join("tests/data/choice_task.json");
+    let data = data.to_str().unwrap();
+    let json = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec!["eval", m, "--task", "choice", "--data", data, "--fewshot", "2", "--json"];
+        args.extend_from_slice(extra);
+        let (code, out, err) = painters(&args);
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str(&out).unwrap()
+    };
+    let model = json(&[]);
+    let uniform = json(&["--uniform"]);
+    for k in ["acc", "acc_norm"] {
+        let want = model["results"]["choice"][format!("{k}_uniform,none")].as_f64().unwrap();
+        assert_eq!(uniform["results"]["choice"][format!("{k},none")].as_f64().unwrap(), want, "{k}");
+    }
+    assert!(uniform["painters.timing"].is_null(), "no session: {}", uniform["painters.timing"]);
+    fails(&["eval", m, "--task", "perplexity", "--data", data, "--uniform"], "--uniform scores multiple choice only");
 }

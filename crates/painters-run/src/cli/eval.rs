@@ -66,6 +66,10 @@ pub struct Args {
     /// choice: score every (context + choice) from scratch even when the model has a KV cache
     #[arg(long)]
     pub no_cache_reuse: bool,
+    /// choice: score the uniform model instead (every token equally likely, so the choice with
+    /// the fewest tokens wins) with the model's tokenizer; no session is opened
+    #[arg(long)]
+    pub uniform: bool,
     /// generate: new tokens at most
     #[arg(long, default_value_t = 16)]
     pub max_new_tokens: usize,
@@ -101,6 +105,9 @@ pub fn main(args: Args, ort_lib: Option<&Path>) -> anyhow::Result<()> {
     };
     let device: Device = args.device.parse().map_err(anyhow::Error::msg)?;
     let tok = Tokenizer::for_model(&path, args.tokenizer.as_deref())?;
+    if args.uniform && args.task != Task::Choice {
+        anyhow::bail!("--uniform scores multiple choice only (--task choice)");
+    }
     let runtime = Runtime::global(ort_lib)?;
     let opts = SessionOptions { threads: args.threads, optimization: args.opt_level, device, ..Default::default() };
     let result = run_one(&args, &path, source, runtime, &opts, &tok)?;
@@ -156,6 +163,9 @@ fn run_one(args: &Args, path: &Path, source: Source, runtime: &Runtime, opts: &S
         _ => None,
     };
     let io = TaskInputs { data: &args.data, limit: args.limit, batch: args.batch_size, model: path, reference: reference.as_ref().map(|(e, _)| e.as_slice()) };
+    if args.uniform {
+        return task::uniform_baseline(tok, &spec, &io)?.ok_or_else(|| anyhow::anyhow!("--uniform scores multiple choice only"));
+    }
     // Session creation, then the task on it, timed apart (`painters.timing`).
     let start = std::time::Instant::now();
     let mut lm = LanguageModel::open_model(runtime, &model, opts)?;

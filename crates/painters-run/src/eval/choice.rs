@@ -121,16 +121,32 @@ fn uniform_picks(pairs: &[Pair]) -> (usize, usize) {
     picks(&lls, pairs)
 }
 
-/// Per example, whether the uniform model ([`uniform_picks`]) is right:
-/// `acc` and `acc_norm` units, without running any model.
-pub fn uniform(tok: &Tokenizer, examples: &[ChoiceExample], p: &ChoiceParams) -> Result<BTreeMap<String, Units>, Error> {
+/// The uniform model's result ([`uniform_picks`]) without running any
+/// model: `acc` and `acc_norm` (with standard errors and per-example units)
+/// are what a model giving every token the same probability scores.
+pub fn uniform(tok: &Tokenizer, examples: &[ChoiceExample], p: &ChoiceParams) -> Result<TaskResult, Error> {
     let (mut acc, mut acc_norm) = (Vec::new(), Vec::new());
     for (i, e) in examples.iter().enumerate() {
         let (u, u_norm) = uniform_picks(&pairs_of(tok, examples, i, p)?);
         acc.push(f64::from(u8::from(u == e.label)));
         acc_norm.push(f64::from(u8::from(u_norm == e.label)));
     }
-    Ok(BTreeMap::from([("acc".to_string(), Units::mean(acc)), ("acc_norm".to_string(), Units::mean(acc_norm))]))
+    let (a, a_se) = mean_stderr(&acc);
+    let (n, n_se) = mean_stderr(&acc_norm);
+    Ok(TaskResult {
+        task: "choice".into(),
+        metrics: BTreeMap::from([
+            ("acc".to_string(), a),
+            ("acc_stderr".to_string(), a_se),
+            ("acc_norm".to_string(), n),
+            ("acc_norm_stderr".to_string(), n_se),
+        ]),
+        n_samples: examples.len(),
+        config: serde_json::json!({"fewshot": p.fewshot, "seed": p.seed, "model": "uniform (every token equally likely)"}),
+        details: serde_json::json!({}),
+        units: BTreeMap::from([("acc".to_string(), Units::mean(acc)), ("acc_norm".to_string(), Units::mean(acc_norm))]),
+        timing: None,
+    })
 }
 
 /// The tokens of example `i`'s choices (harness `_encode_pair`).

@@ -150,9 +150,9 @@ pub fn model_max_len(model: &Path) -> usize {
 }
 
 /// What a model giving every token the same probability scores on a choice
-/// task, per example: `acc` and `acc_norm` units ([`choice::uniform`], no
-/// model run). `None` for the other kinds.
-pub fn uniform_baseline(tok: &Tokenizer, spec: &TaskSpec, io: &TaskInputs<'_>) -> Result<Option<std::collections::BTreeMap<String, super::Units>>, Error> {
+/// task ([`choice::uniform`]: no model runs; per-example `acc` and `acc_norm`
+/// units included). `None` for the other kinds.
+pub fn uniform_baseline(tok: &Tokenizer, spec: &TaskSpec, io: &TaskInputs<'_>) -> Result<Option<TaskResult>, Error> {
     let TaskSpec::Choice { fewshot, seed, max_len, reuse_cache } = spec else { return Ok(None) };
     let examples = limited(data::load_choice(io.data)?, io.limit);
     let p = choice::ChoiceParams { fewshot: *fewshot, seed: *seed, max_len: max_len.unwrap_or_else(|| model_max_len(io.model)), reuse_cache: *reuse_cache };

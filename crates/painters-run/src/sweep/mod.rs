@@ -480,8 +480,8 @@ pub fn uniform_baselines(o: &SweepOptions) -> Result<BTreeMap<String, Units>, Er
             None => tok.insert(Tokenizer::for_model(&model, None)?),
         };
         let io = task::TaskInputs { data: &t.data, limit: t.limit, batch: o.batch, model: &model, reference: None };
-        if let Some(mut by_metric) = task::uniform_baseline(tok, &spec, &io)? {
-            if let Some(u) = by_metric.remove(t.metric()) {
+        if let Some(mut r) = task::uniform_baseline(tok, &spec, &io)? {
+            if let Some(u) = r.units.remove(t.metric()) {
                 out.insert(t.name.clone(), u);
             }
         }
