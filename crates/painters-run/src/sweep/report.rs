@@ -120,11 +120,29 @@ pub fn against_uniform(records: &[Record], uniform: &BTreeMap<String, Units>) ->
     out
 }
 
+/// The records with `chance` raised to the uniform model's score where that
+/// is higher: the "random" of the normalised scores.
+fn with_random(records: &[Record], vs: &BTreeMap<String, AgainstUniform>) -> Vec<Record> {
+    records
+        .iter()
+        .cloned()
+        .map(|mut r| {
+            if let (Some(c), Some(v)) = (r.chance, vs.get(&r.task)) {
+                r.chance = Some(c.max(v.uniform));
+            }
+            r
+        })
+        .collect()
+}
+
 /// Writes the plots and `report.md` into `out`. `uniform`: per choice task,
 /// the uniform model's per-example scores (`sweep::uniform_baselines`); a task
 /// whose full model does not beat it is left out of the normalised scores.
 pub fn write(out: &Path, records: &[Record], similarity: Option<&Similarity>, uniform: &BTreeMap<String, Units>, title: &str) -> std::io::Result<()> {
     let vs = against_uniform(records, uniform);
+    let chance: BTreeMap<String, f64> = records.iter().filter_map(|r| Some((r.task.clone(), r.chance?))).collect();
+    // "random" of the normalised score: the larger of chance and the uniform model (both know nothing).
+    let records = &with_random(records, &vs);
     let keep = |r: &Record| vs.get(&r.task).is_none_or(AgainstUniform::informative);
     let s = summarize(records, keep);
     let d = stats::draws(records, |r| scored(r) && keep(r));
@@ -168,8 +186,8 @@ pub fn write(out: &Path, records: &[Record], similarity: Option<&Similarity>, un
         if let Some(f) = full {
             hlines.push((tf(f), "full".to_string()));
         }
-        if let Some(c) = s.chance.get(task).filter(|_| !is_ppl) {
-            hlines.push((*c, "random".to_string()));
+        if let Some(c) = chance.get(task).filter(|_| !is_ppl) {
+            hlines.push((*c, "chance".to_string()));
         }
         if let Some(v) = vs.get(task) {
             hlines.push((v.uniform, "uniform model".to_string()));
@@ -202,7 +220,7 @@ pub fn write(out: &Path, records: &[Record], similarity: Option<&Similarity>, un
     if !ppl_panels.is_empty() {
         write_svg_png(&grid_svg(&ppl_panels, 2, 620.0, 360.0), &out.join("perplexity"))?;
     }
-    let md = markdown(&s, &d, records, &presets, similarity, &vs, &model, layers, title, out);
+    let md = markdown(&s, &d, records, &presets, similarity, &vs, &chance, &model, layers, title, out);
     painters_graph::write_atomic(&out.join("report.md"), |w| w.write_all(md.as_bytes())).map_err(std::io::Error::other)
 }
 
@@ -268,6 +286,7 @@ fn markdown(
     presets: &[String],
     sim: Option<&Similarity>,
     vs: &BTreeMap<String, AgainstUniform>,
+    chance: &BTreeMap<String, f64>,
     model: &str,
     layers: usize,
     title: &str,
@@ -280,7 +299,7 @@ fn markdown(
     // The uniform model's columns only where a choice task has one.
     let uni = !vs.is_empty();
     if uni {
-        let _ = writeln!(o, "| task | group | metric | random | uniform model | full model | 95% interval | full − uniform, 95% | n |");
+        let _ = writeln!(o, "| task | group | metric | chance | uniform model | full model | 95% interval | full − uniform, 95% | n |");
         let _ = writeln!(o, "| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     } else {
         let _ = writeln!(o, "| task | group | metric | random | full model | 95% interval | n |");
@@ -293,7 +312,7 @@ fn markdown(
             t.clone(),
             s.groups.get(t).cloned().unwrap_or_default(),
             r.map(|r| r.metric.clone()).unwrap_or_default(),
-            f(s.chance.get(t).copied()),
+            f(chance.get(t).copied()),
             f(v.map(|v| v.uniform)),
             f(s.full.get(t).copied()),
             ci_text(r.and_then(|r| stats::record_interval(r, d.resamples.get(t)))),
@@ -304,7 +323,7 @@ fn markdown(
         let _ = writeln!(o, "| {} |", shown.join(" | "));
     }
     if !vs.is_empty() {
-        let _ = writeln!(o, "\nUniform model: what a model giving every token the same probability scores (it picks the choice with the fewest tokens, or the fewest per character for `acc_norm`; docs/EVAL.md). Where it beats random, the task's tokenization gives answers away. A choice task enters the normalised scores and the claims only where the full model beats the uniform model (the 95% interval of full − uniform lies above 0).\n");
+        let _ = writeln!(o, "\nUniform model: what a model giving every token the same probability scores (it picks the choice with the fewest tokens, or the fewest per character for `acc_norm`; docs/EVAL.md). Where it beats chance, the task's tokenization gives answers away, and a model damaged towards uniform output scores it without knowing anything: *random* in the normalised score is therefore the larger of chance and the uniform model. A choice task enters the normalised scores and the claims only where the full model beats the uniform model (the 95% interval of full − uniform lies above 0).\n");
         let out_tasks: Vec<String> = vs
             .iter()
             .filter(|(_, v)| !v.informative())
@@ -503,6 +522,9 @@ mod tests {
         assert!((s.median["skip"][0].1 - 0.25 / 0.55).abs() < 1e-12);
         let d = stats::draws(&records, |r| scored(r) && keep(r));
         assert_eq!(d.normalized[&("skip".to_string(), 2)].keys().collect::<Vec<_>>(), vec!["easy"]);
+        // "random" is the larger of chance and the uniform model.
+        let raised = with_random(&records, &vs);
+        assert_eq!(raised.iter().map(|r| r.chance.unwrap()).collect::<Vec<_>>(), vec![0.25, 0.55, 0.25, 0.55]);
     }
 }
 
