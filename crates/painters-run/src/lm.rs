@@ -27,6 +27,11 @@ pub struct Cache {
 pub struct LanguageModel {
     pub session: ModelSession,
     kv: Vec<(String, i64, i64)>,
+    /// Whether several sequences can continue one cache in one run
+    /// ([`Self::score_on_cache`]); not with onnxruntime-genai's
+    /// `GroupQueryAttention`, which takes a batch of one when it reads a
+    /// cache with more than one new token.
+    cache_batches: bool,
 }
 
 impl LanguageModel {
@@ -68,7 +73,8 @@ impl LanguageModel {
                 other => return Err(Error::UnknownInput(other.to_string())),
             }
         }
-        Ok(Self { session, kv })
+        let cache_batches = !session.ops.contains("GroupQueryAttention");
+        Ok(Self { session, kv, cache_batches })
     }
 
     /// Whether the model takes a KV cache.
@@ -98,6 +104,17 @@ impl LanguageModel {
     fn inputs(&self, rows: &[Vec<i64>], cache: Option<&Cache>) -> Result<Vec<(String, HostTensor)>> {
         let s = &self.session;
         s.inputs.iter().zip(&s.input_shapes).map(|(name, shape)| Ok((name.clone(), standard_input(name, shape, rows, cache)?))).collect()
+    }
+
+    /// Scores `rows`, each continuing the one-sequence `cache`: `score(logits,
+    /// b, r)` reads row `r`'s result at batch row `b`. All rows run in one
+    /// batch (the cache repeated for each) where the model takes that, else
+    /// one run per row.
+    pub fn score_on_cache(&mut self, rows: &[Vec<i64>], cache: &Cache, mut score: impl FnMut(Logits<'_>, usize, usize) -> f64) -> Result<Vec<f64>> {
+        if self.cache_batches || rows.len() == 1 {
+            return self.forward_logits(rows, Some(cache), |l| (0..rows.len()).map(|r| score(l, r, r)).collect());
+        }
+        rows.iter().enumerate().map(|(r, row)| self.forward_logits(std::slice::from_ref(row), Some(cache), |l| score(l, 0, r))).collect()
     }
 
     /// Runs one sequence and keeps its cache (with-past models).

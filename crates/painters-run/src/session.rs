@@ -71,6 +71,8 @@ pub struct ModelSession {
     pub output_types: Vec<Option<i32>>,
     /// Whether inline weights were handed to ONNX Runtime in place (see [`Self::open`]).
     pub weights_in_place: bool,
+    /// The op types of the model's graph (of the source, for a model emitted in memory).
+    pub ops: std::collections::BTreeSet<String>,
     stats: RunStats,
 }
 
@@ -97,7 +99,12 @@ impl ModelSession {
         let large = std::fs::metadata(model).is_ok_and(|m| m.len() >= threshold as u64);
         match large.then(|| painters_graph::OnnxModel::load(model).ok()).flatten() {
             Some(m) => Self::open_loaded(runtime, &m, opts, threshold),
-            None => Self::from_file(runtime, model, opts),
+            None => {
+                let mut s = Self::from_file(runtime, model, opts)?;
+                // A small file: read its graph again for the op types (ONNX Runtime has it already).
+                s.ops = painters_graph::OnnxModel::load(model).map(|m| ops_of(&m)).unwrap_or_default();
+                Ok(s)
+            }
         }
     }
 
@@ -118,7 +125,9 @@ impl ModelSession {
                 return Ok(s);
             }
         }
-        Self::from_file(runtime, path, opts)
+        let mut s = Self::from_file(runtime, path, opts)?;
+        s.ops = ops_of(m);
+        Ok(s)
     }
 
     fn from_file(runtime: &Runtime, model: &Path, opts: &SessionOptions) -> Result<Self> {
@@ -131,11 +140,13 @@ impl ModelSession {
     /// source's file.
     pub fn open_serialized(runtime: &Runtime, source: &painters_graph::OnnxModel, bytes: &[u8], opts: &SessionOptions) -> Result<Self> {
         let name = source.path().map_or_else(|| source.dir().join("<memory>"), Path::to_path_buf);
-        Self::build(runtime, opts, &name, |b| {
+        let mut s = Self::build(runtime, opts, &name, |b| {
             let mut b =
                 b.clone().with_config_entry("session.model_external_initializers_file_folder_path", source.dir().to_string_lossy())?;
             b.commit_from_memory(bytes)
-        })
+        })?;
+        s.ops = ops_of(source);
+        Ok(s)
     }
 
     fn build(
@@ -159,6 +170,7 @@ impl ModelSession {
             outputs,
             output_types,
             weights_in_place: false,
+            ops: Default::default(),
             stats: RunStats::default(),
         })
     }
@@ -269,6 +281,11 @@ impl Outputs<'_, '_> {
     pub fn all(&self) -> Result<Vec<(String, HostTensor)>> {
         self.names.iter().map(|n| Ok((n.clone(), self.host(n)?))).collect()
     }
+}
+
+/// The op types of a model's main graph.
+fn ops_of(m: &painters_graph::OnnxModel) -> std::collections::BTreeSet<String> {
+    m.graph().node.iter().map(|n| n.op_type().to_string()).collect()
 }
 
 /// Initializers at least this large are read in place from their file

@@ -200,8 +200,9 @@ fn score_batch(lm: &mut LanguageModel, pairs: &[Pair], max_len: usize) -> Result
 }
 
 /// The context once, then every continuation on its KV cache: all of them
-/// in one batch (right-padded, the cache repeated for each row), so the
-/// weights are read once per example rather than once per choice.
+/// in one batch (right-padded, the cache repeated for each row) where the
+/// model takes that, so the weights are read once per example rather than
+/// once per choice (`LanguageModel::score_on_cache`).
 fn score_with_cache(lm: &mut LanguageModel, pairs: &[Pair], max_len: usize) -> Result<Vec<f64>, Error> {
     let longest = pairs.iter().map(|(_, c, _)| c.len()).max().unwrap_or(0);
     let mut ctx = pairs[0].0.clone();
@@ -217,12 +218,8 @@ fn score_with_cache(lm: &mut LanguageModel, pairs: &[Pair], max_len: usize) -> R
     let rest: Vec<usize> = (0..pairs.len()).filter(|&i| pairs[i].1.len() > 1).collect();
     for chunk in rest.chunks(CONTINUATION_BATCH) {
         let rows: Vec<Vec<i64>> = chunk.iter().map(|&i| pairs[i].1[..pairs[i].1.len() - 1].to_vec()).collect();
-        let more = lm.forward_logits(&rows, Some(&cache), |logits| {
-            chunk
-                .iter()
-                .enumerate()
-                .map(|(r, &i)| pairs[i].1.iter().enumerate().skip(1).map(|(k, &t)| log_prob(logits.row(r, k - 1), t as usize)).sum::<f64>())
-                .collect::<Vec<f64>>()
+        let more = lm.score_on_cache(&rows, &cache, |logits, b, r| {
+            pairs[chunk[r]].1.iter().enumerate().skip(1).map(|(k, &t)| log_prob(logits.row(b, k - 1), t as usize)).sum::<f64>()
         })?;
         for (&i, ll) in chunk.iter().zip(more) {
             lls[i] += ll;
