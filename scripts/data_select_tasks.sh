@@ -116,7 +116,7 @@ doc = {
     "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%MZ"),
     "limit": limit,
     "command": f"painters eval {model} --task choice --data data/bigbench/<task>/task.json --limit {limit} --json",
-    "criterion": "max over acc/acc_norm of z = (metric - chance)/stderr > 3 and metric > majority_answer_rate + stderr "
+    "criterion": "max over acc/acc_norm of z = (metric - max(chance, uniform_model))/stderr > 3 and metric > majority_answer_rate + stderr "
                  "and metric > uniform_model + stderr (where measured); "
                  f"tasks with an estimated mean prompt > {max_tokens:.0f} tokens skipped",
     "complete": complete == "1",
