@@ -320,7 +320,7 @@ fn choice_on_the_cache_equals_choice_from_scratch_on_every_with_past_fixture() {
     let mut checked = Vec::new();
     for f in common::fixtures().into_iter().filter(|f| f.with_past()) {
         if f.name == "llama-genai-int4" {
-            continue; // MatMulNBits quantizes its activations per run: rows run together change the numbers
+            continue; // ORT's MatMulNBits takes another kernel for a one-row run (0.53 in a logit on the real int4 model)
         }
         let tok = Tokenizer::for_model(&f.model(), None).unwrap();
         let mut lm = LanguageModel::open(common::runtime(), &f.model(), &opts()).unwrap();
