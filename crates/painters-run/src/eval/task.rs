@@ -153,10 +153,16 @@ pub fn model_max_len(model: &Path) -> usize {
 /// task ([`choice::uniform`]: no model runs; per-example `acc` and `acc_norm`
 /// units included). `None` for the other kinds.
 pub fn uniform_baseline(tok: &Tokenizer, spec: &TaskSpec, io: &TaskInputs<'_>) -> Result<Option<TaskResult>, Error> {
+    let Some((examples, p)) = choice_inputs(spec, io)? else { return Ok(None) };
+    choice::uniform(tok, &examples, &p).map(Some)
+}
+
+/// A choice task's examples (the first `io.limit`) and parameters; `None` for the other kinds.
+fn choice_inputs(spec: &TaskSpec, io: &TaskInputs<'_>) -> Result<Option<(Vec<data::ChoiceExample>, choice::ChoiceParams)>, Error> {
     let TaskSpec::Choice { fewshot, seed, max_len, reuse_cache } = spec else { return Ok(None) };
     let examples = limited(data::load_choice(io.data)?, io.limit);
     let p = choice::ChoiceParams { fewshot: *fewshot, seed: *seed, max_len: max_len.unwrap_or_else(|| model_max_len(io.model)), reuse_cache: *reuse_cache };
-    choice::uniform(tok, &examples, &p).map(Some)
+    Ok(Some((examples, p)))
 }
 
 /// Runs one task on an open model.
@@ -168,9 +174,8 @@ pub fn run(lm: &mut LanguageModel, tok: &Tokenizer, spec: &TaskSpec, io: &TaskIn
             let p = perplexity::PerplexityParams { window: *window, stride: stride.unwrap_or(*window), max_tokens: *max_tokens, batch: io.batch };
             perplexity::perplexity(lm, tok, &text, &p)
         }
-        TaskSpec::Choice { fewshot, seed, max_len, reuse_cache } => {
-            let examples = limited(data::load_choice(io.data)?, io.limit);
-            let p = choice::ChoiceParams { fewshot: *fewshot, seed: *seed, max_len: max_len.unwrap_or_else(|| model_max_len(io.model)), reuse_cache: *reuse_cache };
+        TaskSpec::Choice { .. } => {
+            let (examples, p) = choice_inputs(spec, io)?.ok_or_else(|| Error::Task("not a choice task".into()))?;
             choice::choice(lm, tok, &examples, &p)
         }
         TaskSpec::Generate { max_new_tokens, stop } => {
