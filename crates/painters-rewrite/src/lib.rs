@@ -9,6 +9,7 @@
 //!             (the graph, where weights go, what is copied or linked)
 //! ```
 pub mod emit;
+pub mod head;
 pub mod declared;
 pub mod error;
 pub mod folder;

@@ -32,16 +32,24 @@ pub struct LanguageModel {
     /// `GroupQueryAttention`, which takes a batch of one when it reads a
     /// cache with more than one new token.
     cache_batches: bool,
+    /// The graph takes `painters_rewrite::head::LOGITS_FROM` (its scoring form).
+    logits_from: bool,
 }
 
 impl LanguageModel {
     pub fn open(runtime: &Runtime, model: &Path, opts: &SessionOptions) -> Result<Self> {
-        Self::from_session(ModelSession::open(runtime, model, opts)?)
+        match painters_graph::OnnxModel::load(model) {
+            Ok(m) => Self::open_model(runtime, &m, opts),
+            Err(_) => Self::from_session(ModelSession::open(runtime, model, opts)?),
+        }
     }
 
     /// [`Self::open`] for a model already loaded from its file (as loaded,
     /// not canonicalized: see [`ModelSession::open_model`]).
     pub fn open_model(runtime: &Runtime, model: &painters_graph::OnnxModel, opts: &SessionOptions) -> Result<Self> {
+        if let Some(lm) = Self::scoring_form(runtime, model, &model.proto, opts) {
+            return Ok(lm);
+        }
         Self::from_session(ModelSession::open_model(runtime, model, opts)?)
     }
 
@@ -54,16 +62,66 @@ impl LanguageModel {
         proto: painters_graph::proto::onnx::ModelProto,
         opts: &SessionOptions,
     ) -> Result<Self> {
+        if let Some(lm) = Self::scoring_form(runtime, model, &proto, opts) {
+            return Ok(lm);
+        }
         let (bytes, _) = model.session_form(proto, crate::session::IN_PLACE_MIN)?;
         Self::from_session(ModelSession::open_serialized(runtime, model, &bytes, opts)?)
+    }
+
+    /// A with-past decoder in its scoring form (`painters_rewrite::head`: a
+    /// prefill computes the LM head at its last position only), where the
+    /// graph allows it and a probe shows the last position's logits are
+    /// what the graph as it is gives; else `None` and the graph is opened as
+    /// it is.
+    fn scoring_form(
+        runtime: &Runtime,
+        model: &painters_graph::OnnxModel,
+        proto: &painters_graph::proto::onnx::ModelProto,
+        opts: &SessionOptions,
+    ) -> Option<Self> {
+        if !proto.graph.as_ref()?.input.iter().any(|v| kv::is_past(v.name())) {
+            return None;
+        }
+        let sliced = painters_rewrite::head::logits_from(proto)?;
+        let (bytes, _) = model.session_form(sliced, crate::session::IN_PLACE_MIN).ok()?;
+        let mut lm = Self::from_session(ModelSession::open_serialized(runtime, model, &bytes, opts).ok()?).ok()?;
+        lm.last_logits_hold().ok()?.then_some(lm)
+    }
+
+    /// The probe of [`Self::scoring_form`]: two tokens, the logits of the
+    /// second computed from position 0 and from position 1 on, equal to
+    /// 1e-4 relative (on this CPU they are bit-identical: BENCHMARKS.md §12).
+    /// A head that is not the position-wise product `painters_rewrite::head`
+    /// takes it for (logits not `[batch, positions, vocab]`, or other
+    /// values) fails here, and the graph opens as it is.
+    fn last_logits_hold(&mut self) -> Result<bool> {
+        let rows = [vec![0i64, 1]];
+        let mut read = |from: usize| -> Result<Option<Vec<f32>>> {
+            let inputs = self.inputs_from(&rows, None, from)?;
+            self.session.run_with(&inputs, |outs| {
+                let l = logits(outs, "logits")?;
+                Ok((l.seq == 2 - from).then(|| l.row(0, 1 - from).to_vec()))
+            })?
+        };
+        let (Some(all), Some(last)) = (read(0)?, read(1)?) else { return Ok(false) };
+        Ok(all.len() == last.len() && all.iter().zip(&last).all(|(a, b)| (a - b).abs() <= 1e-4 * a.abs().max(1.0)))
+    }
+
+    /// Whether a prefill computes the LM head at its last position only
+    /// (the scoring form of [`Self::open`]).
+    pub fn last_logits_only(&self) -> bool {
+        self.logits_from
     }
 
     /// Wraps an open session, checking that every input can be filled.
     pub fn from_session(session: ModelSession) -> Result<Self> {
         let mut kv = Vec::new();
+        let mut logits_from = false;
         for (name, shape) in session.inputs.iter().zip(&session.input_shapes) {
             match name.as_str() {
                 "input_ids" | "attention_mask" | "position_ids" | "token_type_ids" => {}
+                painters_rewrite::head::LOGITS_FROM => logits_from = true,
                 n if kv::is_past(n) => {
                     if shape.len() != 4 || shape[1] < 0 || shape[3] < 0 {
                         return Err(Error::KvShape(n.to_string()));
@@ -74,7 +132,7 @@ impl LanguageModel {
             }
         }
         let cache_batches = !session.ops.contains("GroupQueryAttention");
-        Ok(Self { session, kv, cache_batches })
+        Ok(Self { session, kv, cache_batches, logits_from })
     }
 
     /// Whether the model takes a KV cache.
@@ -102,8 +160,25 @@ impl LanguageModel {
     }
 
     fn inputs(&self, rows: &[Vec<i64>], cache: Option<&Cache>) -> Result<Vec<(String, HostTensor)>> {
+        self.inputs_from(rows, cache, 0)
+    }
+
+    /// [`Self::inputs`], the logits computed from position `from` on (where the graph takes that).
+    fn inputs_from(&self, rows: &[Vec<i64>], cache: Option<&Cache>, from: usize) -> Result<Vec<(String, HostTensor)>> {
         let s = &self.session;
-        s.inputs.iter().zip(&s.input_shapes).map(|(name, shape)| Ok((name.clone(), standard_input(name, shape, rows, cache)?))).collect()
+        s.inputs
+            .iter()
+            .zip(&s.input_shapes)
+            .map(|(name, shape)| {
+                Ok((
+                    name.clone(),
+                    match name.as_str() {
+                        painters_rewrite::head::LOGITS_FROM => HostTensor::i64(vec![1], vec![from as i64]),
+                        _ => standard_input(name, shape, rows, cache)?,
+                    },
+                ))
+            })
+            .collect()
     }
 
     /// Scores `rows`, each continuing the one-sequence `cache`: `score(logits,
@@ -117,17 +192,29 @@ impl LanguageModel {
         rows.iter().enumerate().map(|(r, row)| self.forward_logits(std::slice::from_ref(row), Some(cache), |l| score(l, 0, r))).collect()
     }
 
-    /// Runs one sequence and keeps its cache (with-past models).
-    pub fn prefill(&mut self, tokens: &[i64], cache: Option<&Cache>) -> Result<(Vec<(String, HostTensor)>, Cache)> {
-        let outs = self.forward(&[tokens.to_vec()], cache)?;
-        let mut tensors = Vec::new();
-        for (name, _, _) in &self.kv {
-            let present = kv::present_of(name);
-            let t = outs.iter().find(|(n, _)| *n == present).ok_or_else(|| Error::MissingOutput(present.clone()))?;
-            tensors.push((name.clone(), t.1.clone()));
-        }
+    /// Runs one sequence (continuing `cache` when given) and returns its
+    /// last position's logits and the cache after it (with-past models).
+    /// In the scoring form the head runs at that position only.
+    pub fn prefill(&mut self, tokens: &[i64], cache: Option<&Cache>) -> Result<(Vec<f32>, Cache)> {
+        let last = tokens.len().checked_sub(1).ok_or(Error::EmptyPrompt)?;
+        let from = if self.logits_from { last } else { 0 };
+        let inputs = self.inputs_from(&[tokens.to_vec()], cache, from)?;
+        let kv = &self.kv;
+        let (row, tensors) = self.session.run_with(&inputs, |outs| -> Result<_> {
+            let l = logits(outs, "logits")?;
+            if l.seq != tokens.len() - from {
+                return Err(Error::OutputShape {
+                    output: "logits".into(),
+                    expected: format!("[1, {}, vocab]", tokens.len() - from),
+                    shape: vec![1, l.seq as i64, l.vocab as i64],
+                });
+            }
+            let row = l.row(0, last - from).to_vec();
+            let tensors = kv.iter().map(|(name, _, _)| Ok((name.clone(), outs.host(&kv::present_of(name))?))).collect::<Result<Vec<_>>>()?;
+            Ok((row, tensors))
+        })??;
         let len = cache.map(|c| c.len).unwrap_or(0) + tokens.len();
-        Ok((outs, Cache { tensors, len }))
+        Ok((row, Cache { tensors, len }))
     }
 
     /// Greedy decoding after `prompt` (batch 1): at most `g.max_new` tokens,
@@ -156,16 +243,13 @@ impl LanguageModel {
             Some(next)
         };
         if g.use_cache && self.has_cache() {
-            let (outs, mut cache) = self.prefill(prompt, None)?;
-            let mut row = last_row(&outs, prompt.len() - 1)?;
+            let (mut row, mut cache) = self.prefill(prompt, None)?;
             while out.tokens.len() < g.max_new {
                 let Some(next) = push(&mut out, row) else { break };
                 if out.tokens.len() == g.max_new {
                     break;
                 }
-                let (outs, c) = self.prefill(&[next], Some(&cache))?;
-                cache = c;
-                row = last_row(&outs, 0)?;
+                (row, cache) = self.prefill(&[next], Some(&cache))?;
             }
         } else {
             let mut seq = prompt.to_vec();

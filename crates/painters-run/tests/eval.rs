@@ -310,6 +310,46 @@ fn eval_uniform_scores_the_uniform_model() {
     fails(&["eval", m, "--task", "perplexity", "--data", data, "--uniform"], "--uniform scores multiple choice only");
 }
 
+/// The scoring form (`painters_rewrite::head`: a prefill runs the LM head at its last
+/// position only): every with-past fixture whose head is a `MatMul` opens in it, and its
+/// prefills give the last position's logits and the cache that the graph as it is gives, at
+/// ONNX Runtime's default optimizations and with none. The int4 graph (a `MatMulNBits`
+/// head) opens as it is.
+#[test]
+fn the_scoring_form_prefills_as_the_graph_as_it_is() {
+    let mut sliced = Vec::new();
+    for f in common::fixtures().into_iter().filter(|f| f.with_past()) {
+        let tok = Tokenizer::for_model(&f.model(), None).unwrap();
+        let tokens = tok.encode("The quick brown fox jumps over the lazy dog", false).unwrap().ids;
+        for o in [opts(), SessionOptions { threads: 1, ..Default::default() }] {
+            let mut lm = LanguageModel::open(common::runtime(), &f.model(), &o).unwrap();
+            let mut plain = LanguageModel::from_session(painters_run::ModelSession::open(common::runtime(), &f.model(), &o).unwrap()).unwrap();
+            assert!(!plain.last_logits_only());
+            if f.name == "llama-genai-int4" {
+                assert!(!lm.last_logits_only(), "{}: a MatMulNBits head", f.name);
+            }
+            if lm.last_logits_only() {
+                sliced.push(f.name.clone());
+            }
+            let (a, cache_a) = lm.prefill(&tokens, None).unwrap();
+            let (b, cache_b) = plain.prefill(&tokens, None).unwrap();
+            let same = |x: &[f32], y: &[f32]| x.len() == y.len() && x.iter().zip(y).all(|(p, q)| (p - q).abs() <= 1e-5 * q.abs().max(1.0));
+            assert!(same(&a, &b), "{}: last-position logits", f.name);
+            assert_eq!(cache_a.len, cache_b.len);
+            for ((n, x), (_, y)) in cache_a.tensors.iter().zip(&cache_b.tensors) {
+                assert_eq!(x, y, "{}: {n}", f.name);
+            }
+            // One more token on each cache.
+            let next = [tokens[0]];
+            let ((a, _), (b, _)) = (lm.prefill(&next, Some(&cache_a)).unwrap(), plain.prefill(&next, Some(&cache_b)).unwrap());
+            assert!(same(&a, &b), "{}: a token on the cache", f.name);
+        }
+    }
+    for name in ["llama-optimum-past", "qwen2-optimum-past", "llama-genai"] {
+        assert!(sliced.iter().filter(|n| *n == name).count() == 2, "{name} did not open in the scoring form: {sliced:?}");
+    }
+}
+
 /// Multiple choice on the KV cache gives what scoring every context + choice from scratch
 /// gives, on every with-past fixture: the optimum exports (all continuations of an example
 /// in one batch on the repeated cache) and the onnxruntime-genai builder's graph (whose

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use super::data::ChoiceExample;
 use super::{mean_stderr, progress, SplitMix64, TaskResult, Units};
 use crate::error::Error;
-use crate::lm::{argmax, log_prob, logits_row, LanguageModel};
+use crate::lm::{argmax, log_prob, LanguageModel};
 use crate::tokenizer::Tokenizer;
 
 /// Multiple-choice parameters.
@@ -210,9 +210,7 @@ fn score_with_cache(lm: &mut LanguageModel, pairs: &[Pair], max_len: usize) -> R
         let cut = (ctx.len() + longest - max_len - 1).min(ctx.len().saturating_sub(1));
         ctx.drain(..cut);
     }
-    let (outs, cache) = lm.prefill(&ctx, None)?;
-    let logits = outs.iter().find(|(k, _)| k == "logits").map(|(_, t)| t).ok_or_else(|| Error::MissingOutput("logits".into()))?;
-    let last = logits_row(logits, 0, ctx.len().saturating_sub(1))?.to_vec();
+    let (last, cache) = lm.prefill(&ctx, None)?;
     let mut lls: Vec<f64> = pairs.iter().map(|(_, cont, _)| log_prob(&last, cont[0] as usize)).collect();
     // The rest of each continuation (its first token was scored from the context's last position).
     let rest: Vec<usize> = (0..pairs.len()).filter(|&i| pairs[i].1.len() > 1).collect();
