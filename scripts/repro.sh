@@ -36,7 +36,9 @@ publish() { # out-folder, docs-folder, sweep args...
     echo
     echo "Command: \`scripts/repro.sh\` (SHARDS=$SHARDS, PAR=$PAR), i.e. for I in 1..$SHARDS, $PAR at a time: \`painters sweep $* --out $out --shard I/$SHARDS --threads $THREADS\`, then \`--report-only --partial\`. (Until 2026-12-01 19:00 UTC one shard at a time with every core: the numbers do not depend on it.)"
     echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1e6}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), ONNX Runtime from onnxruntime==1.31.1."
-    [[ $dest == *smollm2 ]] && echo "The records made until 2026-12-01 17:22 UTC (build 1fb31d3) ran each choice's continuation on the context's cache in its own run; later ones run an example's continuations in one batch (BENCHMARKS.md §11: log-likelihoods within 1.6e-5, the same accuracies, 1.5–1.6× faster). \`ruin_names\` was in the suite until 2026-12-01 20:10 UTC (15 records, in this folder at commit 9656923) and was dropped with \`scripts/repro_drop_task.py\`: the uniform model beats the full model on it, so the report had left it out of every claim."
+    # What changed while it ran (edit that file, not this one: a running bash reads its script as it goes).
+    local notes; notes="scripts/repro_notes/$(basename "$dest").md"
+    if [[ -f $notes ]]; then echo; cat "$notes"; echo; fi
     echo "Updated: $(date -u +%Y-%m-%dT%H:%MZ). Records: $(cat "$out"/results*.jsonl | wc -l); evaluation seconds so far: $(cat "$out"/results*.jsonl | python3 -c 'import json,sys; print(round(sum(json.loads(l)["seconds"]["eval"]+json.loads(l)["seconds"]["rewrite"]+json.loads(l)["seconds"]["session"] for l in sys.stdin)))')."
   } > "$dest/RUN.md"
 }
