@@ -169,12 +169,14 @@ impl LineChart {
         let sy = |v: f64| y + t + (1.0 - (v - y0) / (y1 - y0)) * ph;
         let mut s = String::new();
         let _ = writeln!(s, r#"<g font-family="DejaVu Sans, sans-serif" font-size="11">"#);
-        let _ = writeln!(s, r#"<text x="{}" y="{}" font-size="13" text-anchor="middle">{}</text>"#, x + l + pw / 2.0, y + 17.0, esc(&self.title));
+        // A title wider than the chart (about 0.6 em a character) is set smaller, centred on the whole chart.
+        let title_size = (13.0f64).min((w - 8.0) / (0.6 * self.title.chars().count().max(1) as f64)).max(7.0);
+        let _ = writeln!(s, r#"<text x="{}" y="{}" font-size="{title_size:.1}" text-anchor="middle">{}</text>"#, x + w / 2.0, y + 17.0, esc(&self.title));
         let _ = writeln!(s, r##"<rect x="{}" y="{}" width="{pw}" height="{ph}" fill="none" stroke="#444"/>"##, x + l, y + t);
-        for k in 0..=4 {
-            let v = y0 + (y1 - y0) * k as f64 / 4.0;
+        let (ticks, decimals) = nice_ticks(y0, y1);
+        for v in ticks {
             let yy = sy(v);
-            let _ = writeln!(s, r##"<line x1="{}" x2="{}" y1="{yy}" y2="{yy}" stroke="#ddd"/><text x="{}" y="{}" text-anchor="end">{}</text>"##, x + l, x + l + pw, x + l - 4.0, yy + 4.0, fmt_tick(v));
+            let _ = writeln!(s, r##"<line x1="{}" x2="{}" y1="{yy}" y2="{yy}" stroke="#ddd"/><text x="{}" y="{}" text-anchor="end">{v:.decimals$}</text>"##, x + l, x + l + pw, x + l - 4.0, yy + 4.0);
         }
         // x ticks at the data's own x values when there are few of them (M = 3, 7, 11, …).
         let mut xs: Vec<f64> = self.series.iter().flat_map(|se| se.points.iter().map(|p| p.0)).filter(|v| v.is_finite()).collect();
@@ -188,9 +190,15 @@ impl LineChart {
         }
         let _ = writeln!(s, r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#, x + l + pw / 2.0, y + h - 8.0, esc(&self.x_label));
         let _ = writeln!(s, r#"<text transform="translate({},{}) rotate(-90)" text-anchor="middle">{}</text>"#, x + 14.0, y + t + ph / 2.0, esc(&self.y_label));
-        for (v, label) in &self.hlines {
+        // Reference lines, top to bottom; a label that would touch the one above goes under its line.
+        let mut hlines: Vec<&(f64, String)> = self.hlines.iter().collect();
+        hlines.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let mut last_label = f64::NEG_INFINITY;
+        for (v, label) in hlines {
             let yy = sy(*v);
-            let _ = writeln!(s, r##"<line x1="{}" x2="{}" y1="{yy}" y2="{yy}" stroke="#999" stroke-dasharray="4 3"/><text x="{}" y="{}" fill="#777">{}</text>"##, x + l, x + l + pw, x + l + 3.0, yy - 3.0, esc(label));
+            let ly = if yy - 3.0 - last_label < 11.0 { yy + 11.0 } else { yy - 3.0 };
+            last_label = ly;
+            let _ = writeln!(s, r##"<line x1="{}" x2="{}" y1="{yy}" y2="{yy}" stroke="#999" stroke-dasharray="4 3"/><text x="{}" y="{ly}" fill="#777">{}</text>"##, x + l, x + l + pw, x + l + 3.0, esc(label));
         }
         for (i, se) in self.series.iter().enumerate() {
             let color = PALETTE[i % PALETTE.len()];
@@ -217,6 +225,27 @@ impl LineChart {
         s.push_str("</g>\n");
         s
     }
+}
+
+/// About five tick values in `[lo, hi]`, multiples of a round step (1, 2,
+/// 2.5 or 5 × 10^k: the one whose count is nearest five), with the
+/// decimals that step needs.
+fn nice_ticks(lo: f64, hi: f64) -> (Vec<f64>, usize) {
+    if !(hi > lo && lo.is_finite() && hi.is_finite()) {
+        return (vec![lo], 2);
+    }
+    let mag = 10f64.powf(((hi - lo) / 5.0).log10().floor());
+    let count = |step: f64| ((hi / step + 1e-9).floor() - (lo / step - 1e-9).ceil() + 1.0 - 5.0).abs();
+    // The step giving the count nearest 5 (the larger on ties).
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0, 20.0, 25.0, 50.0]
+        .iter()
+        .map(|m| m * mag)
+        .fold(f64::NAN, |best, s| if best.is_nan() || count(s) <= count(best) { s } else { best });
+    let exp = step.log10().floor();
+    let decimals = (-exp + if (step / 10f64.powf(exp) - 2.5).abs() < 1e-9 { 1.0 } else { 0.0 }).max(0.0) as usize;
+    let first = (lo / step - 1e-9).ceil() as i64;
+    let ticks = (first..).map(|k| k as f64 * step).take_while(|v| *v <= hi + step * 1e-9).map(|v| ((v * 10f64.powi(decimals as i32)).round() / 10f64.powi(decimals as i32)) + 0.0).collect();
+    (ticks, decimals)
 }
 
 fn fmt_tick(v: f64) -> String {
@@ -251,4 +280,18 @@ pub fn write_svg_png(svg: &str, stem: &Path) -> std::io::Result<()> {
     resvg::render(&tree, resvg::tiny_skia::Transform::default(), &mut pixmap.as_mut());
     let png = pixmap.encode_png().map_err(std::io::Error::other)?;
     painters_graph::write_atomic(&stem.with_extension("png"), |w| w.write_all(&png)).map_err(std::io::Error::other)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_are_round_multiples_inside_the_range() {
+        assert_eq!(nice_ticks(-0.28, 1.06), (vec![-0.25, 0.0, 0.25, 0.5, 0.75, 1.0], 2));
+        assert_eq!(nice_ticks(1.22, 8.08), (vec![2.0, 4.0, 6.0, 8.0], 0));
+        assert_eq!(nice_ticks(0.05, 0.26), (vec![0.05, 0.1, 0.15, 0.2, 0.25], 2));
+        assert_eq!(nice_ticks(3.0, 3.0).0, vec![3.0]);
+        assert_eq!(nice_ticks(0.0, 110.0), (vec![0.0, 25.0, 50.0, 75.0, 100.0], 0));
+    }
 }
