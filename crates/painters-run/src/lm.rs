@@ -86,7 +86,9 @@ impl LanguageModel {
         let sliced = painters_rewrite::head::logits_from(proto)?;
         let (bytes, _) = model.session_form(sliced, crate::session::IN_PLACE_MIN).ok()?;
         let mut lm = Self::from_session(ModelSession::open_serialized(runtime, model, &bytes, opts).ok()?).ok()?;
-        lm.last_logits_hold().ok()?.then_some(lm)
+        let holds = lm.last_logits_hold().ok()?;
+        lm.session.reset_stats(); // the probe belongs to opening the model, not to a task's runs
+        holds.then_some(lm)
     }
 
     /// The probe of [`Self::scoring_form`]: two tokens, the logits of the

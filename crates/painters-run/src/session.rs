@@ -240,6 +240,11 @@ impl ModelSession {
     pub fn stats(&self) -> RunStats {
         self.stats
     }
+
+    /// Starts [`Self::stats`] again from zero (after runs that belong to opening the model).
+    pub fn reset_stats(&mut self) {
+        self.stats = RunStats::default();
+    }
 }
 
 /// Calls of ONNX Runtime's `run` and the seconds spent inside them.
