@@ -419,7 +419,21 @@ fn markdown(
         let (r, se) = (point_of("reasoning"), point_of("semantic"));
         let point = se.zip(r).map(|(a, b)| a - b);
         let draws = draws_of("semantic").zip(draws_of("reasoning")).map(|(a, b)| a.iter().zip(&b).map(|(x, y)| x - y).collect::<Vec<f64>>());
-        let extra = format!(" (reasoning {}, semantic {})", f(r), f(se));
+        // How many tasks each side stands on: the interval resamples their examples, not the tasks.
+        let tasks_of = |g: &str| {
+            let names: std::collections::BTreeSet<&String> = cells(g).into_iter().map(|(_, t)| t).collect();
+            match names.len() {
+                1 => format!("1 task, {}", names.iter().next().map(|t| t.as_str()).unwrap_or_default()),
+                k => format!("{k} tasks"),
+            }
+        };
+        let extra = format!(
+            " (reasoning {} over {}, semantic {} over {}; the interval resamples the tasks' examples, not the tasks)",
+            f(r),
+            tasks_of("reasoning"),
+            f(se),
+            tasks_of("semantic")
+        );
         claim(&mut o, "Order matters more for reasoning and math than for semantic tasks", &format!("semantic − reasoning mean normalised score under {}", order.join(" and ")), point, draws, n, &extra);
     }
     if let Some(sim) = sim {
@@ -526,5 +540,22 @@ mod tests {
         let raised = with_random(&records, &vs);
         assert_eq!(raised.iter().map(|r| r.chance.unwrap()).collect::<Vec<_>>(), vec![0.25, 0.55, 0.25, 0.55]);
     }
-}
 
+    #[test]
+    fn the_order_claim_says_how_many_tasks_each_group_stands_on() {
+        let grouped = |preset: &str, task: &str, group: &str, right: fn(usize) -> bool| Record { group: group.into(), ..record(preset, task, units(right)) };
+        let records = vec![
+            grouped("full", "r1", "reasoning", |i| i % 5 != 0),
+            grouped("full", "r2", "reasoning", |i| i % 4 != 0),
+            grouped("full", "s1", "semantic", |i| i % 5 != 0),
+            grouped("reverse", "r1", "reasoning", |i| i % 2 == 0),
+            grouped("reverse", "r2", "reasoning", |i| i % 3 == 0),
+            grouped("reverse", "s1", "semantic", |i| i % 4 != 0),
+        ];
+        let out = tempfile::tempdir().unwrap();
+        write(out.path(), &records, None, &BTreeMap::new(), "t").unwrap();
+        let report = std::fs::read_to_string(out.path().join("report.md")).unwrap();
+        let line = report.lines().find(|l| l.contains("Order matters more")).unwrap();
+        assert!(line.contains("over 2 tasks, semantic") && line.contains("over 1 task, s1;"), "{line}");
+    }
+}
