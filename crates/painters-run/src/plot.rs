@@ -231,7 +231,8 @@ impl LineChart {
 /// 2.5 or 5 × 10^k: the one whose count is nearest five), with the
 /// decimals that step needs.
 fn nice_ticks(lo: f64, hi: f64) -> (Vec<f64>, usize) {
-    if !(hi > lo && lo.is_finite() && hi.is_finite()) {
+    // A range too narrow for its magnitude (or none) gets one tick.
+    if !(hi > lo && lo.is_finite() && hi.is_finite()) || (hi - lo) < 1e-9 * lo.abs().max(hi.abs()) {
         return (vec![lo], 2);
     }
     let mag = 10f64.powf(((hi - lo) / 5.0).log10().floor());
@@ -244,7 +245,7 @@ fn nice_ticks(lo: f64, hi: f64) -> (Vec<f64>, usize) {
     let exp = step.log10().floor();
     let decimals = (-exp + if (step / 10f64.powf(exp) - 2.5).abs() < 1e-9 { 1.0 } else { 0.0 }).max(0.0) as usize;
     let first = (lo / step - 1e-9).ceil() as i64;
-    let ticks = (first..).map(|k| k as f64 * step).take_while(|v| *v <= hi + step * 1e-9).map(|v| ((v * 10f64.powi(decimals as i32)).round() / 10f64.powi(decimals as i32)) + 0.0).collect();
+    let ticks = (first..).map(|k| k as f64 * step).take_while(|v| *v <= hi + step * 1e-9).take(12).map(|v| ((v * 10f64.powi(decimals as i32)).round() / 10f64.powi(decimals as i32)) + 0.0).collect();
     (ticks, decimals)
 }
 
@@ -292,6 +293,7 @@ mod tests {
         assert_eq!(nice_ticks(1.22, 8.08), (vec![2.0, 4.0, 6.0, 8.0], 0));
         assert_eq!(nice_ticks(0.05, 0.26), (vec![0.05, 0.1, 0.15, 0.2, 0.25], 2));
         assert_eq!(nice_ticks(3.0, 3.0).0, vec![3.0]);
+        assert_eq!(nice_ticks(1e12, 1e12 + 1e-6).0, vec![1e12]);
         assert_eq!(nice_ticks(0.0, 110.0), (vec![0.0, 25.0, 50.0, 75.0, 100.0], 0));
     }
 }
