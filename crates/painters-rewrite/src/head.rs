@@ -12,7 +12,7 @@
 //! the hidden states is the positions), and the hidden states are sliced on
 //! axis 1. The caller still checks the result on a probe before it trusts it
 //! (`painters-run`'s `LanguageModel::open`).
-use painters_graph::index::node_inputs;
+use painters_graph::{GraphIndex, Source};
 use painters_graph::proto::onnx::{tensor_proto, tensor_shape_proto, type_proto, ModelProto, NodeProto, TensorProto, TypeProto, ValueInfoProto};
 
 /// The graph input of the first position whose logits are computed.
@@ -27,21 +27,23 @@ pub fn logits_from(model: &ModelProto) -> Option<ModelProto> {
         return None;
     }
     let g = model.graph.as_ref()?;
-    let producer = |t: &str| g.node.iter().position(|n| n.output.iter().any(|o| o == t));
+    let index = GraphIndex::new(g).ok()?;
     g.output.iter().find(|o| o.name() == "logits")?;
-    let head = producer("logits")?;
+    let head = index.producer("logits")?;
     let n = &g.node[head];
-    let is_input = |t: &str| g.input.iter().any(|v| v.name() == t) && !g.initializer.iter().any(|i| i.name() == t);
-    if n.op_type() != "MatMul" || !n.domain().is_empty() || n.input.len() != 2 || is_input(&n.input[0]) || !constant(g, &n.input[1]) {
+    // Constant: an initializer, or made by nodes that no graph input reaches.
+    let inputs: Vec<&str> = g.input.iter().map(|v| v.name()).collect();
+    let from_inputs = index.descendants_of(&inputs);
+    let constant = |t: &str| match index.source(t) {
+        Some(Source::Initializer) => true,
+        Some(Source::Node(i)) => !from_inputs.contains(&i),
+        _ => false,
+    };
+    if n.op_type() != "MatMul" || !n.domain().is_empty() || n.input.len() != 2 || index.source(&n.input[0]) == Some(Source::GraphInput) || !constant(&n.input[1]) {
         return None;
     }
     let names = [LOGITS_FROM.to_string(), format!("{LOGITS_FROM}/end"), format!("{LOGITS_FROM}/axes"), format!("{LOGITS_FROM}/hidden"), format!("{LOGITS_FROM}/Slice")];
-    let taken = |t: &str| {
-        g.input.iter().any(|v| v.name() == t)
-            || g.initializer.iter().any(|i| i.name() == t)
-            || g.node.iter().any(|n| n.name() == t || n.output.iter().any(|o| o == t))
-    };
-    if names.iter().any(|t| taken(t)) {
+    if names.iter().any(|t| index.source(t).is_some() || g.node.iter().any(|n| n.name() == t)) {
         return None;
     }
     let mut m = model.clone();
@@ -67,23 +69,6 @@ pub fn logits_from(model: &ModelProto) -> Option<ModelProto> {
     }
     painters_graph::validate(g).ok()?;
     Some(m)
-}
-
-/// Whether tensor `t` depends on no graph input: an initializer, or made
-/// from initializers and `Constant`s only.
-fn constant(g: &painters_graph::proto::onnx::GraphProto, t: &str) -> bool {
-    let mut stack = vec![t.to_string()];
-    let mut seen = std::collections::HashSet::new();
-    while let Some(t) = stack.pop() {
-        if !seen.insert(t.clone()) || g.initializer.iter().any(|i| i.name() == t) {
-            continue;
-        }
-        match g.node.iter().find(|n| n.output.contains(&t)) {
-            Some(n) => stack.extend(node_inputs(n).into_iter().map(String::from)),
-            None => return false, // a graph input
-        }
-    }
-    true
 }
 
 fn int64_input(name: &str) -> ValueInfoProto {
