@@ -15,10 +15,12 @@ with the same criterion (above chance, the majority answer and the uniform model
 
 Invariants (checked by `check_task` before a file is written):
 - exactly one choice per example has the top score, and the choices are distinct;
-- every choice of a reasoning example has the same number of characters as the answer, so
-  a model that gives every token the same probability (the "uniform model", which picks the
-  fewest tokens) cannot tell the answer from the distractors by length;
-- deterministic: SplitMix64 (scripts/painters_ref.py) with a fixed seed per task; the
+- in the arithmetic tasks every choice has as many characters as the answer, so a model
+  that gives every token the same probability (the "uniform model", which picks the fewest
+  tokens) cannot tell the answer from the distractors by length; for the others the
+  selection measures the uniform model (`painters eval --uniform`);
+- deterministic: SplitMix64 (scripts/painters_ref.py) seeded per task from SEED and the task's
+  name (adding or reordering tasks changes no other task); the
   examples are in the order of a seeded shuffle, so `--limit N` takes a uniform sample.
 
 Reasoning (arithmetic and order; the paper's "math / reasoning" side):
@@ -27,6 +29,11 @@ Reasoning (arithmetic and order; the paper's "math / reasoning" side):
   subtract_2digit    What is 72 minus 45?                  4 choices
   next_number        What number comes next: 4, 7, 10, 13? 4 choices
   calendar_offset    What month is three months after May? 4 choices (days and months)
+  compare_numbers    Which number is larger, 47 or 52?     2 choices
+  colored_objects    On the table, I see a red pen, a blue cup and a green book. What
+                     color is the cup?                     4 choices (3 listed colors + 1)
+  si_conversion      How many grams are in 7 kilograms?    4 choices (the answer's digits
+                     times 10, 100, 1/10, 1/100 or 1000)
 Semantic (word meaning in context; the paper's "semantic" side), from the Brown corpus:
   brown_cloze        a sentence cut before its last common noun; the noun or 3 nouns of the
                      same tag and similar corpus frequency
@@ -36,11 +43,13 @@ Semantic (word meaning in context; the paper's "semantic" side), from the Brown 
 Usage: imported by scripts/data_prepare.py (step `generated`); `python3 scripts/data_generate.py
 --self-test` runs the invariant checks on freshly generated reasoning tasks.
 """
+import hashlib
 import json
 import os
 import re
 import sys
 import tarfile
+from decimal import Decimal
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from painters_ref import SplitMix64  # noqa: E402
@@ -133,6 +142,55 @@ def calendar_offset(rng):
                     plural = "s" if k > 1 else ""
                     q = f"What {unit} is {NUMBER_WORDS[k]} {unit}{plural} {direction} {name}?"
                     out.append(example(rng, q, ans, pick(rng, pool, CHOICES - 1)))
+    return out
+
+
+def compare_numbers(rng):
+    out = []
+    pairs = [(a, b) for a in range(10, 100) for b in range(10, 100) if a != b]
+    for a, b in rng.shuffle(pairs)[:2000]:
+        for word, ans in (("larger", max(a, b)), ("smaller", min(a, b))):
+            q = f"Which number is {word}, {a} or {b}?"
+            out.append({"input": q, "target_scores": {str(x): int(x == ans) for x in (a, b)}})
+    return out
+
+
+COLORS = ["red", "blue", "green", "yellow", "black", "white", "brown", "orange", "purple", "pink"]
+OBJECTS = ["pen", "cup", "book", "ball", "hat", "key", "plate", "shoe", "box", "lamp", "chair", "bag"]
+
+
+def colored_objects(rng):
+    out = []
+    for _ in range(1500):
+        objs = pick(rng, OBJECTS, 3)
+        cols = pick(rng, COLORS, 4)  # three on the table, one that is not
+        listed = ", ".join(f"{'an' if c[0] in 'aeiou' else 'a'} {c} {o}" for c, o in zip(cols, objs))
+        k = rng.next() % 3
+        q = f"On the table, I see {listed.rsplit(', ', 1)[0]} and {listed.rsplit(', ', 1)[1]}. What color is the {objs[k]}?"
+        out.append(example(rng, q, cols[k], [c for c in cols if c != cols[k]]))
+    return out
+
+
+SI = [("kilo", 1000), ("", 1), ("centi", 0.01), ("milli", 0.001)]  # exact as Decimal(str(f))
+SI_UNITS = [("meter", "meters"), ("gram", "grams"), ("liter", "liters")]
+
+
+def si_conversion(rng):
+    """How many grams are in 7 kilograms? Choices: the answer and it times 10, 100 and 1/10
+    (or 1/100): every choice has the same digits, so only the magnitude tells them apart."""
+    out = []
+    for _, unit in SI_UNITS:
+        for (p1, f1) in SI:
+            for (p2, f2) in SI:
+                if p1 == p2:
+                    continue
+                for n in range(1, 10):
+                    value = Decimal(n) * Decimal(str(f1)) / Decimal(str(f2))
+                    fmt = lambda x: format(x.normalize(), "f")
+                    ans = fmt(value)
+                    pool = [fmt(value * Decimal(str(k))) for k in (10, 100, 0.1, 0.01, 1000)]
+                    q = f"How many {p2}{unit} are in {n} {p1}{unit if n > 1 else unit[:-1]}?"
+                    out.append(example(rng, q, ans, pick(rng, list(dict.fromkeys(pool)), CHOICES - 1)))
     return out
 
 
@@ -243,9 +301,15 @@ TASKS = {  # name -> (group, generator, prompt format, needs the Brown corpus, d
     "subtract_2digit": ("reasoning", subtract_2digit, QA, False, "a - b for 30 <= a <= 99, 10 <= b <= a - 10; 3 distractors within 10"),
     "next_number": ("reasoning", next_number, QA, False, "the next term of an arithmetic progression shown with 4 or 5 terms; distractors: one step off, off by one or two"),
     "calendar_offset": ("reasoning", calendar_offset, QA, False, "the weekday or month k = 1..6 after or before a named one; distractors of the answer's length where there are enough"),
+    "compare_numbers": ("reasoning", compare_numbers, QA, False, "which of two numbers in 10..99 is larger (or smaller); 2 choices"),
+    "colored_objects": ("reasoning", colored_objects, QA, False, "three colored objects on a table; the color of one of them (choices: the three colors and one more)"),
+    "si_conversion": ("reasoning", si_conversion, QA, False, "n of one SI-prefixed unit in another; the distractors are the answer times 10, 100, 1/10, 1/100 or 1000"),
     "brown_cloze": ("semantic", brown_cloze, PASSAGE, True, "a Brown sentence (after the one before it) cut before its last common noun; distractors of the same tag and similar corpus frequency, not in the sentence"),
     "brown_next_sentence": ("semantic", brown_next_sentence, PASSAGE, True, "a Brown sentence; the next one in its paragraph, or sentences of similar length from other texts of the same genre"),
 }
+
+
+SAME_WIDTH = {"add_1digit", "add_2digit", "subtract_2digit", "next_number", "compare_numbers"}
 
 
 def check_task(name, group, examples):
@@ -254,10 +318,11 @@ def check_task(name, group, examples):
         raise ValueError(f"{name}: only {len(examples)} examples")
     for i, e in enumerate(examples):
         ts = e["target_scores"]
-        if len(ts) != CHOICES or sorted(ts.values()) != [0] * (CHOICES - 1) + [1]:
+        k = 2 if name == "compare_numbers" else CHOICES
+        if len(ts) != k or sorted(ts.values()) != [0] * (k - 1) + [1]:
             raise ValueError(f"{name}: example {i}: {len(ts)} choices with scores {sorted(ts.values())}")
         answer = next(k for k, v in ts.items() if v == 1)
-        if group == "reasoning" and not name.startswith("calendar") and any(len(k) != len(answer) for k in ts):
+        if name in SAME_WIDTH and any(len(k) != len(answer) for k in ts):
             raise ValueError(f"{name}: example {i}: choices of other widths than the answer {answer!r}")
         if any(not k or k != k.strip() for k in ts):
             raise ValueError(f"{name}: example {i}: an empty choice or one with surrounding spaces")
@@ -267,8 +332,8 @@ def generate(cache=None):
     """-> {name: (group, task dict)}; the Brown tasks only when `cache` holds the archive."""
     files = None
     out = {}
-    for k, (name, (group, gen, fmt, needs_brown, desc)) in enumerate(TASKS.items()):
-        rng = SplitMix64(SEED + k)
+    for name, (group, gen, fmt, needs_brown, desc) in TASKS.items():
+        rng = SplitMix64(SEED ^ int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "little"))
         if needs_brown:
             if cache is None:
                 continue
@@ -334,6 +399,17 @@ def self_test():
             if m:
                 t = [int(v) for v in m[1].split(", ")]
                 assert int(ans) == t[-1] + (t[1] - t[0]), (name, q, ans)
+            m = re.fullmatch(r"Which number is (larger|smaller), (\d+) or (\d+)\?", q)
+            if m:
+                assert int(ans) == (max if m[1] == "larger" else min)(int(m[2]), int(m[3])), (q, ans)
+            m = re.fullmatch(r"On the table, I see (.*)\. What color is the (\w+)\?", q)
+            if m:
+                assert f"{ans} {m[2]}" in m[1] and sum(c in m[1].split() for c in e["target_scores"]) == 3, (q, ans)
+            m = re.fullmatch(r"How many (\w+) are in (\d) (\w+)\?", q)
+            if m:
+                f = lambda u: dict(SI)[next(p for p, _ in SI if p and u.startswith(p))] if any(p and u.startswith(p) for p, _ in SI) else 1
+                assert Decimal(ans) == Decimal(m[2]) * Decimal(str(f(m[3]))) / Decimal(str(f(m[1]))), (q, ans)
+                assert len({Decimal(c) for c in e["target_scores"]}) == CHOICES, (q, e)
             m = re.fullmatch(r"What (day|month) is (\w+) \w+ (after|before) (\w+)\?", q)
             if m:
                 names = DAYS if m[1] == "day" else MONTHS
@@ -341,7 +417,8 @@ def self_test():
                 assert names.index(ans) == (names.index(m[4]) + (k if m[3] == "after" else -k)) % len(names), (q, ans)
         # the answer is not always in one place of the choice list
         firsts = sum(1 for e, ans in zip(d["examples"], answers) if next(iter(e["target_scores"])) == ans)
-        assert 0.1 < firsts / len(answers) < 0.4, (name, firsts, len(answers))
+        k = len(d["examples"][0]["target_scores"])
+        assert 0.6 / k < firsts / len(answers) < 1.4 / k, (name, firsts, len(answers))
     print("data_generate self-test: ok (" + ", ".join(f"{n} {len(d['examples'])}" for n, (_, d) in a.items()) + ")")
 
 

@@ -4,8 +4,10 @@
 # keeps those it solves clearly above chance. Writes scripts/suite.json, a committed file
 # that is measured once (by this script) and read by the sweep.
 #
-# Usage: scripts/data_select_tasks.sh MODEL_DIR [--limit N] [--max-tokens T] [--out FILE]
+# Usage: scripts/data_select_tasks.sh MODEL_DIR [--limit N] [--max-tokens T] [--out FILE] [--candidates FILE]
 #   MODEL_DIR    e.g. models/smollm2-135m-past (model.onnx + tokenizer.json)
+#   --candidates default data/bigbench/candidates.json; data/generated/candidates.json for the
+#                tasks of scripts/data_generate.py (each task is <its folder>/<task>/task.json)
 #   --limit N    examples per task (default 150; the task files are shuffled, so these are a
 #                uniform sample)
 #   --max-tokens skip tasks whose estimated mean prompt is longer (default 400 tokens)
@@ -25,21 +27,23 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-model="${1:?usage: scripts/data_select_tasks.sh MODEL_DIR [--limit N] [--max-tokens T] [--out FILE]}"
+model="${1:?usage: scripts/data_select_tasks.sh MODEL_DIR [--limit N] [--max-tokens T] [--out FILE] [--candidates FILE]}"
 shift
 limit=150
 max_tokens=400
 out=scripts/suite.json
+cands=data/bigbench/candidates.json
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --limit) limit="$2"; shift 2 ;;
     --max-tokens) max_tokens="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
+    --candidates) cands="$2"; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
 model="${model%/}"
-cands=data/bigbench/candidates.json
+tasks_dir="$(dirname "$cands")"
 [[ -f "$cands" ]] || { echo "no $cands: run scripts/fetch-data.sh first" >&2; exit 1; }
 [[ -f "$model/model.onnx" ]] || { echo "no $model/model.onnx" >&2; exit 1; }
 bin=target/release/painters
@@ -58,7 +62,7 @@ c = json.load(open(cands))
 selected, rejected = [], []
 for t in c["tasks"]:
     name = t["task"]
-    row = {"task": name, "group": t["group"], "data": f"data/bigbench/{name}/task.json"}
+    row = {"task": name, "group": t["group"], "data": os.path.join(os.path.dirname(cands), name, "task.json")}
     if t["est_prompt_tokens"] > max_tokens:
         rejected.append({**row, "reason": f"prompt ~{t['est_prompt_tokens']:.0f} tokens > {max_tokens:.0f}"})
         continue
@@ -115,7 +119,7 @@ doc = {
     "model": model,
     "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%MZ"),
     "limit": limit,
-    "command": f"painters eval {model} --task choice --data data/bigbench/<task>/task.json --limit {limit} --json",
+    "command": f"painters eval {model} --task choice --data {os.path.dirname(cands)}/<task>/task.json --limit {limit} --json",
     "criterion": "max over acc/acc_norm of z = (metric - max(chance, uniform_model))/stderr > 3 and metric > majority_answer_rate + stderr "
                  "and metric > uniform_model + stderr (where measured); "
                  f"tasks with an estimated mean prompt > {max_tokens:.0f} tokens skipped",
@@ -161,7 +165,7 @@ for task in $tasks; do
     for _ in $(seq 40); do [[ -f "$model/model.onnx" && -f "$model/tokenizer.json" ]] && break; sleep 15; done
     [[ -f "$model/model.onnx" ]] || { echo "$model/model.onnx disappeared; stopping (rerun to resume)" >&2; exit 1; }
     start=$(date +%s.%N)
-    if "$bin" eval "$model" --task choice --data "data/bigbench/$task/task.json" --limit "$limit" --json >"$dest.tmp" 2>"$raw/$task.log"; then
+    if "$bin" eval "$model" --task choice --data "$tasks_dir/$task/task.json" --limit "$limit" --json >"$dest.tmp" 2>"$raw/$task.log"; then
       secs=$(python3 -c "import sys; print(round($(date +%s.%N) - $start, 1))")
       # keep the metrics, drop the per-example details; record the wall time
       python3 - "$dest.tmp" "$secs" <<'PY'
@@ -178,7 +182,7 @@ PY
   fi
   # the uniform model on the same examples (no model runs: a second or so)
   if [[ -s "$dest" && ! -s "$raw/$task.uniform.json" ]]; then
-    "$bin" eval "$model" --task choice --data "data/bigbench/$task/task.json" --limit "$limit" --uniform --json \
+    "$bin" eval "$model" --task choice --data "$tasks_dir/$task/task.json" --limit "$limit" --uniform --json \
       >"$raw/$task.uniform.json.tmp" 2>>"$raw/$task.log" && mv "$raw/$task.uniform.json.tmp" "$raw/$task.uniform.json"
   fi
   summarize 0
