@@ -41,7 +41,8 @@ Semantic (word meaning in context; the paper's "semantic" side), from the Brown 
                      similar length from other texts of the same genre
 
 Usage: imported by scripts/data_prepare.py (step `generated`); `python3 scripts/data_generate.py
---self-test` runs the invariant checks on freshly generated reasoning tasks.
+--self-test` runs the invariant checks on freshly generated reasoning tasks and recomputes
+their answers from the questions; `--write DIR` writes those tasks to DIR/<task>/task.json.
 """
 import hashlib
 import json
@@ -425,5 +426,11 @@ def self_test():
 if __name__ == "__main__":
     if sys.argv[1:] == ["--self-test"]:
         self_test()
+    elif len(sys.argv) == 3 and sys.argv[1] == "--write":  # the tasks that need no corpus, for tests
+        for name, (_, d) in generate().items():
+            os.makedirs(os.path.join(sys.argv[2], name), exist_ok=True)
+            with open(os.path.join(sys.argv[2], name, "task.json"), "w", encoding="utf-8") as f:
+                json.dump(d, f, ensure_ascii=False, indent=1)
     else:
         print(__doc__)
+        sys.exit(2)

