@@ -39,7 +39,7 @@ fn answer_of(q: &str, choices: &[String]) -> Option<String> {
             let (listed, asked) = q.split_once(". What color is the ")?;
             let object = asked.trim_end_matches('?');
             // "a red pen, a blue cup and a green book": the word before the object
-            let words: Vec<&str> = listed.split(|c: char| c == ' ' || c == ',').filter(|w| !w.is_empty()).collect();
+            let words: Vec<&str> = listed.split([' ', ',']).filter(|w| !w.is_empty()).collect();
             let at = words.iter().position(|w| *w == object)?;
             choices.iter().find(|c| **c == words[at - 1]).cloned()
         }
