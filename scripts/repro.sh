@@ -10,6 +10,9 @@
 # docs/results/{smollm2,minilm}/ (the work folders stay in out/).
 #   scripts/repro.sh            run (or resume), publishing as it goes
 #   scripts/repro.sh --publish  only merge what is there and publish
+# Without data/bigbench (PyPI no longer serves it) the SmolLM2 part runs the generated tasks
+# (scripts/suites/smollm2-repro-gen.json -> docs/results/smollm2-gen/). A fresh out/ is seeded
+# from the records in docs/results/, so a new machine resumes where the last one stopped.
 # PAR shards run at once (default 2), each with --threads = cores / PAR: on 2 cores
 # two 1-thread processes score 1.3x the examples per second of one 2-thread process,
 # with bit-identical numbers (BENCHMARKS.md §11).
@@ -23,7 +26,28 @@ THREADS=$(( $(nproc) / PAR > 0 ? $(nproc) / PAR : 1 ))
 publish_only=0; [[ "${1:-}" == "--publish" ]] && publish_only=1
 
 sm=(--model models/smollm2-135m-past --n-range 0..14 --loops 3,2,4 --tasks scripts/suites/smollm2-repro.json --title "SmolLM2-135M-Instruct")
+sm_out=out/repro-smollm2 sm_docs=docs/results/smollm2
+if [[ ! -f data/bigbench/candidates.json ]]; then
+  # No BIG-bench on this machine (PyPI no longer serves bigbench 1.0.0, scripts/DATA.md): the
+  # reproduction on the generated tasks, a sweep of its own with its own folder.
+  echo "no data/bigbench: the SmolLM2 reproduction runs scripts/suites/smollm2-repro-gen.json (docs/results/smollm2-gen)" >&2
+  sm=(--model models/smollm2-135m-past --n-range 0..14 --loops 3,2,4 --tasks scripts/suites/smollm2-repro-gen.json --title "SmolLM2-135M-Instruct, generated tasks")
+  sm_out=out/repro-smollm2-gen sm_docs=docs/results/smollm2-gen
+fi
 mini=(--model models/minilm-l6 --n-range 0..2 --loops 3,2,4 --tasks scripts/suites/minilm.json --title "all-MiniLM-L6-v2")
+
+# A new machine starts from the records on record: the shards' results and manifests are
+# copied from docs/results/ into an out folder that has none, and the sweep resumes from them
+# (it checks that they belong to this sweep: model digest, suite, plans).
+seed() { # out-folder, docs-folder
+  if [[ -d $2 ]] && ! ls "$1"/results*.jsonl >/dev/null 2>&1; then
+    mkdir -p "$1"
+    cp "$2"/results*.jsonl "$2"/sweep*.json "$1"/ 2>/dev/null || true
+    echo "seeded $1 from $2 ($(cat "$1"/results*.jsonl 2>/dev/null | wc -l) records)" >&2
+  fi
+}
+seed out/repro-minilm docs/results/minilm
+seed "$sm_out" "$sm_docs"
 
 publish() { # out-folder, docs-folder, sweep args...
   local out=$1 dest=$2; shift 2
@@ -51,12 +75,12 @@ if [[ $publish_only == 0 ]]; then
   for i in $(seq "$SHARDS"); do
     while (( $(jobs -rp | wc -l) >= PAR )); do wait -n || true; done
     (
-      "$P" sweep "${sm[@]}" --out out/repro-smollm2 --shard "$i/$SHARDS" --threads "$THREADS"
+      "$P" sweep "${sm[@]}" --out "$sm_out" --shard "$i/$SHARDS" --threads "$THREADS"
       exec 9>out/repro-publish.lock && flock 9 # one publish at a time
-      publish out/repro-smollm2 docs/results/smollm2 "${sm[@]}"
+      publish "$sm_out" "$sm_docs" "${sm[@]}"
     ) &
   done
   wait
 fi
 publish out/repro-minilm docs/results/minilm "${mini[@]}"
-publish out/repro-smollm2 docs/results/smollm2 "${sm[@]}"
+publish "$sm_out" "$sm_docs" "${sm[@]}"
