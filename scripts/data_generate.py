@@ -37,6 +37,7 @@ Reasoning (arithmetic and order; the paper's "math / reasoning" side):
 Semantic (word meaning in context; the paper's "semantic" side), from the Brown corpus:
   brown_cloze        a sentence cut before its last common noun; the noun or 3 nouns of the
                      same tag and similar corpus frequency
+  brown_cloze_verb   the same with its last past-tense verb
   brown_next_sentence a sentence; the one that follows it in its paragraph, or 3 sentences of
                      similar length from other texts of the same genre
 
@@ -216,19 +217,21 @@ def read_brown_tagged(cache):
     return files
 
 
-COMMON_NOUN = re.compile(r"[a-z]{3,}")
+LOWER_WORD = re.compile(r"[a-z]{3,}")
 
 
-def brown_cloze(rng, files):
+def brown_cloze(rng, files, tags=("nn", "nns")):
+    """The last word of a sentence with one of `tags` (lower-case letters, 3 or more), cut
+    off; distractors of the same tag and similar corpus frequency, not in the sentence."""
     from data_prepare import detok
     counts = {}
     for _, _, paragraphs in files:
         for para in paragraphs:
             for sent in para:
                 for w, t in sent:
-                    if t in ("nn", "nns") and COMMON_NOUN.fullmatch(w):
+                    if t in tags and LOWER_WORD.fullmatch(w):
                         counts[(w, t)] = counts.get((w, t), 0) + 1
-    by_tag = {t: sorted((c, w) for (w, tt), c in counts.items() if tt == t) for t in ("nn", "nns")}
+    by_tag = {t: sorted((c, w) for (w, tt), c in counts.items() if tt == t) for t in tags}
     rank = {t: {w: i for i, (_, w) in enumerate(v)} for t, v in by_tag.items()}
     out = []
     for _, _, paragraphs in files:
@@ -237,7 +240,7 @@ def brown_cloze(rng, files):
                 words = [w for w, _ in sent]
                 if not 10 <= len(sent) <= 40 or any("**" in w for w in words):
                     continue
-                pos = max((i for i, (w, t) in enumerate(sent) if t in ("nn", "nns") and COMMON_NOUN.fullmatch(w)), default=-1)
+                pos = max((i for i, (w, t) in enumerate(sent) if t in tags and LOWER_WORD.fullmatch(w)), default=-1)
                 if pos < 8:
                     continue
                 w, t = sent[pos]
@@ -257,6 +260,10 @@ def brown_cloze(rng, files):
     out = rng.shuffle(out)[:1200]
     return [{"input": c, "target_scores": {x: int(x == w) for x in rng.shuffle([w] + pick(rng, pool, CHOICES - 1))}}
             for c, w, pool in out]
+
+
+def brown_cloze_verb(rng, files):
+    return brown_cloze(rng, files, tags=("vbd",))  # past-tense verbs: "said", "walked"
 
 
 def brown_next_sentence(rng, files):
@@ -306,6 +313,7 @@ TASKS = {  # name -> (group, generator, prompt format, needs the Brown corpus, d
     "colored_objects": ("reasoning", colored_objects, QA, False, "three colored objects on a table; the color of one of them (choices: the three colors and one more)"),
     "si_conversion": ("reasoning", si_conversion, QA, False, "n of one SI-prefixed unit in another; the distractors are the answer times 10, 100, 1/10, 1/100 or 1000"),
     "brown_cloze": ("semantic", brown_cloze, PASSAGE, True, "a Brown sentence (after the one before it) cut before its last common noun; distractors of the same tag and similar corpus frequency, not in the sentence"),
+    "brown_cloze_verb": ("semantic", brown_cloze_verb, PASSAGE, True, "as brown_cloze, with the last past-tense verb (tag vbd) and distractors of that tag"),
     "brown_next_sentence": ("semantic", brown_next_sentence, PASSAGE, True, "a Brown sentence; the next one in its paragraph, or sentences of similar length from other texts of the same genre"),
 }
 
