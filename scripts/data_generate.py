@@ -22,6 +22,8 @@ Invariants (checked by `check_task` before a file is written):
 - deterministic: SplitMix64 (scripts/painters_ref.py) seeded per task from SEED and the task's
   name (adding or reordering tasks changes no other task); the
   examples are in the order of a seeded shuffle, so `--limit N` takes a uniform sample.
+  A sweep's suite digest covers these files' bytes (description included): a change to what a
+  task writes makes every sweep that ran it (docs/results/smollm2-gen) refuse to resume.
 
 Reasoning (arithmetic and order; the paper's "math / reasoning" side):
   add_1digit         What is 3 plus 5?                     4 choices
