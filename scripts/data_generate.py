@@ -122,7 +122,7 @@ def next_number(rng):
             for shown in (4, 5):
                 terms = [start + i * step for i in range(shown)]
                 ans = start + shown * step
-                # the likely slips first: one step too few or too many, off by one
+                # the likely slips: one step too few or too many, off by one or two
                 slips = [str(n) for n in dict.fromkeys((ans - step, ans + step, ans - 1, ans + 1, ans - 2, ans + 2))
                          if n > 0 and len(str(n)) == len(str(ans)) and n != ans]
                 if len(slips) < CHOICES - 1:
@@ -137,7 +137,7 @@ def calendar_offset(rng):
     for names, unit in ((DAYS, "day"), (MONTHS, "month")):
         n = len(names)
         for i, name in enumerate(names):
-            for k in range(1, 7 if unit == "day" else 7):
+            for k in range(1, 7):
                 for direction, sign in (("after", 1), ("before", -1)):
                     ans = names[(i + sign * k) % n]
                     pool = [x for x in names if x != ans and len(x) == len(ans)]
