@@ -391,7 +391,48 @@ def step_generated(data, cache):
     return [cands] + paths
 
 
+def self_test_brown():
+    """The Brown tasks on a small made-up tagged corpus: the answer is the word (or sentence)
+    that the text has there, and every distractor has its tag and is not in the sentence."""
+    from data_prepare import detok
+    rng = SplitMix64(7)
+    nouns = [f"noun{c}" for c in "abcdefghijklmnopqrst"]  # LOWER_WORD: letters only
+    verbs = [f"verb{c}ed" for c in "abcdefghijklmnopqrst"]
+    files = []
+    for f in range(4):
+        paragraphs = []
+        for p in range(6):
+            para = []
+            for i in range(3):
+                k = f * 18 + p * 3 + i
+                n1, n2, v = nouns[k % 20], nouns[(k * 7 + 3) % 20], verbs[k % 10]
+                sent = [("The", "at"), ("old", "jj"), (n1, "nn"), ("of", "in"), ("the", "at"), ("town", "np"),
+                        ("and", "cc"), ("the", "at"), ("big", "jj"), (n2, "nn"), ("quietly", "rb"), (v, "vbd"), (".", ".")]
+                para.append(sent)
+            paragraphs.append(para)
+        files.append((f"c{chr(97 + f)}01", "news", paragraphs))
+    text = " ".join(detok([w for w, _ in s]) for _, _, ps in files for p in ps for s in p)
+    for gen, tag in ((brown_cloze, "nn"), (brown_cloze_verb, "vbd")):
+        ex = gen(rng, files)
+        assert len(ex) > 10, (gen.__name__, len(ex))
+        for e in ex:
+            assert len(e["target_scores"]) == CHOICES, (gen.__name__, e)
+            ans = next(k for k, v in e["target_scores"].items() if v)
+            assert e["input"] + " " + ans in text, (gen.__name__, e)
+            last = e["input"].rsplit(". ", 1)[-1]
+            for c in e["target_scores"]:
+                assert c in (nouns if tag == "nn" else verbs), (gen.__name__, c)
+                assert c == ans or c not in last.split(), (gen.__name__, e)
+    ex = brown_next_sentence(rng, files)
+    assert ex, "no next-sentence examples"
+    for e in ex:
+        assert len(e["target_scores"]) == CHOICES, e
+        ans = next(k for k, v in e["target_scores"].items() if v)
+        assert e["input"] + " " + ans in text, e
+
+
 def self_test():
+    self_test_brown()
     a = generate()
     b = generate()
     assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True), "not deterministic"
