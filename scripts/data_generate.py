@@ -329,8 +329,8 @@ def check_task(name, group, examples):
         raise ValueError(f"{name}: only {len(examples)} examples")
     for i, e in enumerate(examples):
         ts = e["target_scores"]
-        k = 2 if name == "compare_numbers" else CHOICES
-        if len(ts) != k or sorted(ts.values()) != [0] * (k - 1) + [1]:
+        want = 2 if name == "compare_numbers" else CHOICES
+        if len(ts) != want or sorted(ts.values()) != [0] * (want - 1) + [1]:
             raise ValueError(f"{name}: example {i}: {len(ts)} choices with scores {sorted(ts.values())}")
         answer = next(k for k, v in ts.items() if v == 1)
         if name in SAME_WIDTH and any(len(k) != len(answer) for k in ts):
