@@ -226,6 +226,18 @@ mod tests {
     }
 
     #[test]
+    fn order_is_the_block_sequence_of_a_plan_that_averages_nothing() {
+        for s in ["0-3", "0-1,2*1,3", "0-1,[2],3", "(0,[1]),[(2,3)]*1"] {
+            assert_eq!(p(s).order(), Some(vec![0, 1, 2, 3]), "{s}");
+        }
+        assert_eq!(p("0,[1]*3,2").order(), Some(vec![0, 1, 1, 1, 2]));
+        assert_eq!(p("3-0").order(), Some(vec![3, 2, 1, 0]));
+        for s in ["0,[1-2],3", "0,[1,2]*1,3", "([(0),(1)])"] {
+            assert_eq!(p(s).order(), None, "{s} averages");
+        }
+    }
+
+    #[test]
     fn ranges_expand() {
         assert_eq!(p("2-4"), Plan::sequence([2, 3, 4]));
         assert_eq!(p("4-2"), Plan::sequence([4, 3, 2]));

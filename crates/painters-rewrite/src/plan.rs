@@ -71,6 +71,22 @@ impl Plan {
         }
     }
 
+    /// The blocks in execution order when the plan averages nothing (every
+    /// parallel group has one branch, which is the group), else `None`. Two
+    /// plans with the same order lower to the same stages: `0-1,2*1,3`,
+    /// `0-1,[2],3` and `0-3` are one model.
+    pub fn order(&self) -> Option<Vec<usize>> {
+        fn averages(p: &Plan) -> bool {
+            match p {
+                Plan::Block(_) => false,
+                Plan::Parallel(v) if v.len() > 1 => true,
+                Plan::Seq(v) | Plan::Parallel(v) => v.iter().any(averages),
+                Plan::Repeat { body, .. } => averages(body),
+            }
+        }
+        (!averages(self)).then(|| self.blocks())
+    }
+
     /// The largest block index used.
     pub fn max_block(&self) -> Option<usize> {
         match self {

@@ -32,6 +32,14 @@ fn sweep_args(out: &Path) -> Vec<String> {
     .collect()
 }
 
+/// The distinct models of a sweep (`sweep.json`): configurations that run the
+/// same blocks in the same order are one model, evaluated once.
+fn distinct_models(out: &Path) -> usize {
+    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("sweep.json")).unwrap()).unwrap();
+    let order = |plan: &str| painters_rewrite::parse(plan).unwrap().order().map(|o| format!("{o:?}")).unwrap_or(plan.to_string());
+    manifest["configs"].as_array().unwrap().iter().map(|c| order(c[2].as_str().unwrap())).collect::<HashSet<_>>().len()
+}
+
 fn keys(out: &Path) -> Vec<(String, Option<u64>, String)> {
     std::fs::read_to_string(out.join("results.jsonl"))
         .unwrap()
@@ -49,9 +57,11 @@ fn sweep_writes_every_result_once_and_a_report() {
     let out = tmp.path().join("sweep");
     let o = Command::new(env!("CARGO_BIN_EXE_painters")).args(sweep_args(&out)).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    // 1 full + 6 presets × 2 values of N, 4 tasks each.
+    // 1 full + 6 presets × 2 values of N, 4 tasks each; random at N = 1 (M = 2, seed 0)
+    // keeps the order, so it is the full model and evaluated once.
     let k = keys(&out);
-    assert_eq!(k.len(), (1 + 6 * 2) * 4);
+    assert_eq!(distinct_models(&out), 1 + 6 * 2 - 1);
+    assert_eq!(k.len(), distinct_models(&out) * 4);
     assert_eq!(k.iter().collect::<HashSet<_>>().len(), k.len(), "duplicate records");
     for f in ["report.md", "normalized_score.png", "normalized_score.svg", "tasks.png", "perplexity.svg", "similarity.png", "similarity.csv"] {
         assert!(out.join(f).is_file(), "{f} missing");
@@ -132,7 +142,8 @@ fn a_killed_sweep_resumes_without_loss_or_repeats() {
     child.kill().unwrap();
     child.wait().unwrap();
     let before = keys(&out).len();
-    assert!(before < 52, "the sweep finished before it could be killed ({before} records)");
+    let all = distinct_models(&out) * 4;
+    assert!(before < all, "the sweep finished before it could be killed ({before} records)");
     // A torn last line (killed mid-write) is tolerated.
     let mut f = std::fs::OpenOptions::new().append(true).open(out.join("results.jsonl")).unwrap();
     std::io::Write::write_all(&mut f, b"{\"model\": \"torn").unwrap();
@@ -140,8 +151,8 @@ fn a_killed_sweep_resumes_without_loss_or_repeats() {
     let o = Command::new(env!("CARGO_BIN_EXE_painters")).args(sweep_args(&out)).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let k = keys_lenient(&out);
-    assert_eq!(k.len(), 52);
-    assert_eq!(k.iter().collect::<HashSet<_>>().len(), 52, "records repeated after resuming");
+    assert_eq!(k.len(), all);
+    assert_eq!(k.iter().collect::<HashSet<_>>().len(), all, "records repeated after resuming");
 }
 
 fn keys_lenient(out: &Path) -> Vec<(String, Option<u64>, String)> {
@@ -253,4 +264,81 @@ fn a_killed_shard_resumes_its_own_part() {
     let records = records_without_times(&out);
     assert_eq!(records.len(), 16);
     assert!(records.values().all(|r| r["preset"] != "full"), "the full model is shard 1's");
+}
+
+/// At the last start layer of an even-depth model M = 1: reverse, random,
+/// middle-repeat and parallel of one block run the full model's blocks. The
+/// sweep evaluates each distinct model once; the report lists the others
+/// with its results, and those are what evaluating them would give (checked
+/// on the rewritten files with `painters eval`).
+#[test]
+fn configurations_that_run_the_full_models_blocks_are_not_evaluated_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("sweep");
+    let model = root().join("tests/fixtures/llama-optimum-past");
+    let mut args = sweep_args(&out);
+    args[2] = model.to_str().unwrap().to_string();
+    let o = Command::new(env!("CARGO_BIN_EXE_painters")).args(&args).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("sweep.json")).unwrap()).unwrap();
+    let configs: Vec<(String, Option<u64>, String)> = manifest["configs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c[0].as_str().unwrap().to_string(), c[1].as_u64(), c[2].as_str().unwrap().to_string()))
+        .collect();
+    let order = |plan: &str| painters_rewrite::parse(plan).unwrap().order().map(|o| format!("{o:?}")).unwrap_or(plan.to_string());
+    let aliased = ["middle-repeat", "reverse", "random", "parallel"];
+    for (p, n, plan) in &configs {
+        if *n == Some(1) {
+            assert_eq!(aliased.contains(&p.as_str()), order(plan) == order("0-3"), "{p} N=1 is {plan}");
+        }
+    }
+    let k = keys(&out);
+    assert_eq!(k.len(), distinct_models(&out) * 4, "one evaluation per distinct model: {k:?}");
+    assert!(distinct_models(&out) <= configs.len() - aliased.len());
+    for p in aliased {
+        assert!(!k.contains(&(p.to_string(), Some(1), "text".to_string())), "{p} N=1 evaluated again");
+    }
+    // The report lists every configuration, the repeats with the full model's numbers.
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains(&format!("({} records)", k.len())), "{}", report.lines().nth(2).unwrap_or(""));
+    assert_eq!(report.lines().filter(|l| l.contains("| `") && l.contains("` = full |")).count(), aliased.len() * 4);
+    let records: Vec<serde_json::Value> =
+        std::fs::read_to_string(out.join("results.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let full = |task: &str| records.iter().find(|r| r["preset"] == "full" && r["task"] == task).unwrap()["value"].as_f64().unwrap();
+    for p in aliased {
+        let row = report.lines().find(|l| l.starts_with(&format!("| {p} | 1 | 1 |")) && l.contains("| custom-choice |")).unwrap_or_else(|| panic!("{p} N=1 not in the report"));
+        assert!(row.contains("= full |"), "{row}");
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        assert_eq!(cells[7], format!("{:.4}", full("custom-choice")), "{row}");
+    }
+    // Independently: the rewritten models score exactly what the full model scores.
+    let data = root().join("tests/data");
+    let eval = |m: &Path| {
+        let o = Command::new(env!("CARGO_BIN_EXE_painters"))
+            .arg("eval")
+            .arg(m)
+            .args(["--task", "choice", "--data", "choice_custom_prefix.json", "--json", "--threads", "1"])
+            .current_dir(&data)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["results"]["choice"].clone()
+    };
+    let want = eval(&model);
+    assert_eq!(want["acc_norm,none"].as_f64().unwrap(), full("custom-choice"));
+    for p in aliased {
+        let dir = tmp.path().join(p);
+        let o = Command::new(env!("CARGO_BIN_EXE_painters"))
+            .arg("rewrite")
+            .arg(&model)
+            .args(["--preset", p, "--n", "1", "-o"])
+            .arg(dir.join("model.onnx"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(eval(&dir), want, "{p} N=1");
+    }
 }

@@ -121,10 +121,12 @@ pub fn main(args: Args, ort_lib: Option<&Path>) -> anyhow::Result<()> {
     let shard_files = std::fs::read_dir(&args.out)
         .map(|d| d.filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().starts_with("results.shard-")).count())
         .unwrap_or(0);
+    let repeats = records.iter().filter(|r| r.same_as.is_some()).count();
+    let repeats = if repeats > 0 { format!(" ({repeats} of them of configurations that run an earlier one's blocks, not evaluated again)") } else { String::new() };
     if shard_files > 0 {
-        println!("{} results merged from {shard_files} shard files (and results.jsonl, if any) in {}", records.len(), args.out.display());
+        println!("{} results{repeats} merged from {shard_files} shard files (and results.jsonl, if any) in {}", records.len(), args.out.display());
     } else {
-        println!("{} results in {}", records.len(), args.out.join("results.jsonl").display());
+        println!("{} results{repeats} in {}", records.len(), args.out.join("results.jsonl").display());
     }
     println!("report: {}", args.out.join("report.md").display());
     Ok(())

@@ -47,6 +47,11 @@ pub struct Record {
     /// The metric on every example (window), for intervals and the paired bootstrap.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub units: Option<crate::eval::Units>,
+    /// The configuration whose results these are (`full`, `reverse N=3`): this
+    /// one runs the same blocks in the same order, so it is not evaluated
+    /// again (set by [`merged_records`]; never in a results file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub same_as: Option<String>,
 }
 
 /// Where the time of one record went (rewrite and session: once per configuration).
@@ -187,11 +192,39 @@ pub fn configs(layers: usize, presets: &[Preset], n_values: &[usize], seed: u64,
                 }
                 let params = PresetParams { layers, n: Some(n), seed, loops: Some(k), ..Default::default() };
                 let plan = preset(p, &params)?;
-                out.push(Config { preset: label.clone(), n: Some(n), m: layers - 2 * n - 1, plan });
+                out.push(Config { preset: label.clone(), n: Some(n), m: middle_blocks(layers, n), plan });
             }
         }
     }
     Ok(out)
+}
+
+/// M, the middle blocks a preset at start layer `n` affects.
+fn middle_blocks(layers: usize, n: usize) -> usize {
+    layers.saturating_sub(2 * n + 1)
+}
+
+/// For each plan (in configuration order), the position of the first
+/// earlier one that runs the same blocks in the same order (`Plan::order`;
+/// plans that average compare as written). At the last start layer of an
+/// even-depth model M = 1, and reverse, random, middle-repeat and parallel of
+/// one block are all the full model.
+pub fn duplicates_of<'a>(plans: impl IntoIterator<Item = &'a str>) -> Vec<Option<usize>> {
+    let keys: Vec<String> = plans
+        .into_iter()
+        .map(|text| match painters_rewrite::parse(text).ok().and_then(|p| p.order()) {
+            Some(order) => Plan::sequence(order).to_string(),
+            None => text.to_string(),
+        })
+        .collect();
+    keys.iter().enumerate().map(|(i, k)| keys[..i].iter().position(|e| e == k)).collect()
+}
+
+fn label(preset: &str, n: Option<usize>) -> String {
+    match n {
+        Some(n) => format!("{preset} N={n}"),
+        None => preset.to_string(),
+    }
 }
 
 /// A sweep killed while writing leaves a partial last line: cut it off so
@@ -257,10 +290,21 @@ pub fn run(runtime: &Runtime, o: &SweepOptions) -> Result<Vec<Record>, Error> {
     let results = results_file(&o.out, o.shard);
     drop_torn_tail(&results).map_err(io)?;
     let mut done: HashSet<String> = load_records(&results).iter().map(|r| key(&r.preset, r.n, &r.task)).collect();
+    // A configuration that runs an earlier one's blocks is that model: the report lists it with
+    // those results (`merged_records`), and no shard evaluates it again.
+    let same = duplicates_of(manifest.configs.iter().map(|(_, _, p)| p.as_str()));
+    let repeats: Vec<String> = configs
+        .iter()
+        .zip(&same)
+        .filter_map(|(c, s)| s.map(|j| format!("{} = {}", label(&c.preset, c.n), label(&configs[j].preset, configs[j].n))))
+        .collect();
+    if !repeats.is_empty() {
+        eprintln!("not evaluated again, the report lists each with the results of the same model: {}", repeats.join(", "));
+    }
     let todo: Vec<&Config> = configs
         .iter()
         .enumerate()
-        .filter(|(i, _)| o.shard.is_none_or(|s| s.owns(*i)))
+        .filter(|(i, _)| o.shard.is_none_or(|s| s.owns(*i)) && same[*i].is_none())
         .map(|(_, c)| c)
         .filter(|c| o.suite.tasks.iter().any(|t| !done.contains(&key(&c.preset, c.n, &t.name))))
         .collect();
@@ -326,6 +370,7 @@ pub fn run(runtime: &Runtime, o: &SweepOptions) -> Result<Vec<Record>, Error> {
                 metrics: r.metrics.clone(),
                 seconds: Timing { rewrite: rewrite_s, session: session_s, eval: t2.elapsed().as_secs_f64() },
                 units,
+                same_as: None,
             };
             let line = serde_json::to_string(&rec).map_err(|e| Error::Task(e.to_string()))?;
             writeln!(file, "{line}").map_err(io)?;
@@ -348,8 +393,10 @@ pub fn run(runtime: &Runtime, o: &SweepOptions) -> Result<Vec<Record>, Error> {
 /// file, checked to belong to one sweep (the same model and suite digests in
 /// their manifests, one plan per configuration, every shard of a split
 /// present) and to hold each (configuration, task) once; in the order of
-/// a single run (configurations, then tasks). With `partial`, missing
-/// shards are allowed (a look at a split still running) and returned.
+/// a single run (configurations, then tasks). A configuration that runs the
+/// same blocks as an earlier one (`duplicates_of`), which no shard
+/// evaluates, gets that one's records with `same_as` set. With `partial`,
+/// missing shards are allowed (a look at a split still running) and returned.
 pub fn merged_records(out: &Path, partial: bool) -> Result<(Vec<Record>, Vec<String>), Error> {
     let io = |source: std::io::Error| Error::Io { path: out.to_path_buf(), source };
     let mut files: Vec<(String, PathBuf)> = Vec::new();
@@ -388,7 +435,7 @@ pub fn merged_records(out: &Path, partial: bool) -> Result<(Vec<Record>, Vec<Str
     }
     // Manifests: one model, one suite, one plan per configuration.
     let mut first: Option<(String, Manifest)> = None;
-    let mut order: Vec<(String, Option<usize>)> = Vec::new();
+    let mut order: Vec<(String, Option<usize>, String)> = Vec::new();
     let mut tasks: Vec<String> = Vec::new();
     let mut plans: BTreeMap<String, String> = BTreeMap::new();
     for (name, _) in &files {
@@ -409,8 +456,8 @@ pub fn merged_records(out: &Path, partial: bool) -> Result<(Vec<Record>, Vec<Str
             if let Some(p) = plans.insert(k.clone(), plan.clone()).filter(|p| p != plan) {
                 return Err(Error::Task(format!("{preset} N={n:?} is the plan {p} in one shard and {plan} in {mname}: not one sweep")));
             }
-            if !order.contains(&(preset.clone(), *n)) {
-                order.push((preset.clone(), *n));
+            if !order.iter().any(|(p, m, _)| p == preset && m == n) {
+                order.push((preset.clone(), *n, plan.clone()));
             }
         }
         for t in &m.tasks {
@@ -433,8 +480,27 @@ pub fn merged_records(out: &Path, partial: bool) -> Result<(Vec<Record>, Vec<Str
             records.push(r);
         }
     }
+    let same = duplicates_of(order.iter().map(|(_, _, p)| p.as_str()));
+    let mut copies = Vec::new();
+    for ((preset, n, plan), j) in order.iter().zip(&same) {
+        let Some((from, from_n, _)) = j.map(|j| &order[j]) else { continue };
+        for r in records.iter().filter(|r| r.preset == *from && r.n == *from_n) {
+            if !seen.contains_key(&key(preset, *n, &r.task)) {
+                copies.push(Record {
+                    preset: preset.clone(),
+                    n: *n,
+                    m: n.map(|n| middle_blocks(r.layers, n)).unwrap_or(0),
+                    plan: plan.clone(),
+                    seconds: Timing::default(),
+                    same_as: Some(label(from, *from_n)),
+                    ..r.clone()
+                });
+            }
+        }
+    }
+    records.extend(copies);
     let pos = |r: &Record| {
-        let c = order.iter().position(|(p, n)| *p == r.preset && *n == r.n).unwrap_or(usize::MAX);
+        let c = order.iter().position(|(p, n, _)| *p == r.preset && *n == r.n).unwrap_or(usize::MAX);
         let t = tasks.iter().position(|t| *t == r.task).unwrap_or(usize::MAX);
         (c, t)
     };

@@ -294,7 +294,23 @@ fn markdown(
 ) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "# {title}: Transformer Layers as Painters, reproduced\n");
-    let _ = writeln!(o, "Model `{model}` ({layers} blocks). Every number below comes from `results.jsonl` in this folder ({} records).\n", records.len());
+    let evaluated = records.iter().filter(|r| r.same_as.is_none()).count();
+    let _ = writeln!(o, "Model `{model}` ({layers} blocks). Every number below comes from `results.jsonl` in this folder ({evaluated} records).\n");
+    let mut same: Vec<String> = Vec::new();
+    for r in records.iter().filter(|r| r.same_as.is_some()) {
+        let line = format!("{} N={} = {}", r.preset, r.n.map(|n| n.to_string()).unwrap_or_default(), r.same_as.as_deref().unwrap_or_default());
+        if !same.contains(&line) {
+            same.push(line);
+        }
+    }
+    if !same.is_empty() {
+        let _ = writeln!(
+            o,
+            "Some configurations run the same blocks in the same order as an earlier one and are that model: {}. The sweep did not evaluate them again; their {} rows below carry that configuration's results, and the plan column of All results names it.\n",
+            same.join(", "),
+            records.len() - evaluated
+        );
+    }
     let _ = writeln!(o, "## Setup\n");
     // The uniform model's columns only where a choice task has one.
     let uni = !vs.is_empty();
@@ -461,11 +477,14 @@ fn markdown(
         let norm = s.normalized.get(&(r.preset.clone(), r.m)).and_then(|m| m.get(&r.task)).copied();
         let _ = writeln!(
             o,
-            "| {} | {} | {} | `{}` | {} | {} | {:.4} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {:.4} | {} | {} | {} |",
             r.preset,
             r.n.map(|n| n.to_string()).unwrap_or("-".into()),
             r.m,
-            r.plan,
+            match &r.same_as {
+                Some(s) => format!("`{}` = {s}", r.plan),
+                None => format!("`{}`", r.plan),
+            },
             r.task,
             r.metric,
             r.value,
@@ -475,7 +494,7 @@ fn markdown(
         );
     }
     let total: f64 = records.iter().map(|r| r.seconds.eval).sum();
-    let _ = writeln!(o, "\nEvaluation time: {total:.0} s over {} records (rewrite and session times per record are in `results.jsonl`).", records.len());
+    let _ = writeln!(o, "\nEvaluation time: {total:.0} s over {} records (rewrite and session times per record are in `results.jsonl`).", records.iter().filter(|r| r.same_as.is_none()).count());
     o
 }
 
@@ -503,6 +522,7 @@ mod tests {
             metrics: BTreeMap::new(),
             seconds: Timing::default(),
             units: Some(Units::mean(units)),
+            same_as: None,
         }
     }
 
