@@ -49,8 +49,15 @@ seed() { # out-folder, docs-folder
 seed out/repro-minilm docs/results/minilm
 seed "$sm_out" "$sm_docs"
 
-publish() { # out-folder, docs-folder, sweep args...
-  local out=$1 dest=$2; shift 2
+# The arguments as one copy-pasteable shell line (an argument with a space or quote is quoted).
+quoted() {
+  local a out=()
+  for a in "$@"; do [[ $a =~ [^A-Za-z0-9_./,:=+@%-] ]] && a="'${a//\'/\'\\\'\'}'"; out+=("$a"); done
+  echo "${out[*]}"
+}
+
+publish() { # out-folder, docs-folder, how its shards ran (one|par), sweep args...
+  local out=$1 dest=$2 how=$3; shift 3
   "$P" sweep "$@" --out "$out" --report-only --partial >/dev/null
   mkdir -p "$dest"
   cp "$out"/results*.jsonl "$out"/sweep*.json "$out"/report.md "$out"/*.png "$out"/*.svg "$dest"/ 2>/dev/null || true
@@ -58,7 +65,11 @@ publish() { # out-folder, docs-folder, sweep args...
   {
     echo "# How these results were made"
     echo
-    echo "Command: \`scripts/repro.sh\` (SHARDS=$SHARDS, PAR=$PAR), i.e. for I in 1..$SHARDS, $PAR at a time: \`painters sweep $* --out $out --shard I/$SHARDS --threads $THREADS\`, then \`--report-only --partial\`. (Until 2026-12-01 19:00 UTC one shard at a time with every core: the numbers do not depend on it.)"
+    if [[ $how == par ]]; then
+      echo "Command: \`scripts/repro.sh\` (SHARDS=$SHARDS, PAR=$PAR), i.e. for I in 1..$SHARDS, $PAR at a time: \`painters sweep $(quoted "$@") --out $out --shard I/$SHARDS --threads $THREADS\`, then \`--report-only --partial\`."
+    else
+      echo "Command: \`scripts/repro.sh\` (SHARDS=$SHARDS), i.e. for I in 1..$SHARDS, one at a time with every core: \`painters sweep $(quoted "$@") --out $out --shard I/$SHARDS\`, then \`--report-only --partial\`."
+    fi
     echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1e6}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), ONNX Runtime from onnxruntime==1.31.1."
     # What changed while it ran (edit that file, not this one: a running bash reads its script as it goes).
     local notes; notes="scripts/repro_notes/$(basename "$dest").md"
@@ -71,16 +82,16 @@ if [[ $publish_only == 0 ]]; then
   for i in $(seq "$SHARDS"); do
     "$P" sweep "${mini[@]}" --out out/repro-minilm --shard "$i/$SHARDS"
   done
-  publish out/repro-minilm docs/results/minilm "${mini[@]}"
+  publish out/repro-minilm docs/results/minilm one "${mini[@]}"
   for i in $(seq "$SHARDS"); do
     while (( $(jobs -rp | wc -l) >= PAR )); do wait -n || true; done
     (
       "$P" sweep "${sm[@]}" --out "$sm_out" --shard "$i/$SHARDS" --threads "$THREADS"
       exec 9>out/repro-publish.lock && flock 9 # one publish at a time
-      publish "$sm_out" "$sm_docs" "${sm[@]}"
+      publish "$sm_out" "$sm_docs" par "${sm[@]}"
     ) &
   done
   wait
 fi
-publish out/repro-minilm docs/results/minilm "${mini[@]}"
-publish "$sm_out" "$sm_docs" "${sm[@]}"
+publish out/repro-minilm docs/results/minilm one "${mini[@]}"
+publish "$sm_out" "$sm_docs" par "${sm[@]}"
