@@ -210,14 +210,17 @@ fn middle_blocks(layers: usize, n: usize) -> usize {
 /// even-depth model M = 1, and reverse, random, middle-repeat and parallel of
 /// one block are all the full model.
 pub fn duplicates_of<'a>(plans: impl IntoIterator<Item = &'a str>) -> Vec<Option<usize>> {
-    let keys: Vec<String> = plans
-        .into_iter()
-        .map(|text| match painters_rewrite::parse(text).ok().and_then(|p| p.order()) {
-            Some(order) => Plan::sequence(order).to_string(),
-            None => text.to_string(),
-        })
-        .collect();
+    let keys: Vec<String> = plans.into_iter().map(model_key).collect();
     keys.iter().enumerate().map(|(i, k)| keys[..i].iter().position(|e| e == k)).collect()
+}
+
+/// One string per model a plan builds: the plan of its block order when it
+/// averages nothing (`0-1,[2],3` and `0-3` give `0-3`), else the plan as written.
+pub fn model_key(plan: &str) -> String {
+    match painters_rewrite::parse(plan).ok().and_then(|p| p.order()) {
+        Some(order) => Plan::sequence(order).to_string(),
+        None => plan.to_string(),
+    }
 }
 
 fn label(preset: &str, n: Option<usize>) -> String {

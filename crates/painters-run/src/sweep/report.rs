@@ -262,12 +262,30 @@ fn mean_median(d: &Draws, preset: &str, ms: &[usize]) -> Option<Vec<f64>> {
     (!rows.is_empty()).then(|| (0..stats::DRAWS).map(|b| rows.iter().map(|r| r[b]).sum::<f64>() / rows.len() as f64).collect())
 }
 
-/// The Ms at which every preset in `presets` was measured.
-fn common_ms(s: &Summary, presets: &[&str]) -> Vec<usize> {
+/// The Ms at which every preset in `presets` was measured, less those where
+/// they are all one model (`same`): a tie there is structural, not evidence.
+fn common_ms(s: &Summary, presets: &[&str], same: &Models) -> Vec<usize> {
     let of = |p: &str| -> BTreeSet<usize> { s.median.get(p).into_iter().flatten().map(|(m, _)| *m).collect() };
     let mut it = presets.iter();
     let first = it.next().map(|p| of(p)).unwrap_or_default();
-    it.fold(first, |acc, p| acc.intersection(&of(p)).copied().collect()).into_iter().collect()
+    let ms = it.fold(first, |acc, p| acc.intersection(&of(p)).copied().collect::<BTreeSet<usize>>());
+    ms.into_iter().filter(|&m| !same.all_one(presets, m)).collect()
+}
+
+/// Which model each configuration builds (`sweep::model_key` of its plan).
+struct Models(BTreeMap<(String, usize), String>);
+
+impl Models {
+    fn of(records: &[Record]) -> Self {
+        Self(records.iter().map(|r| ((r.preset.clone(), r.m), crate::sweep::model_key(&r.plan))).collect())
+    }
+
+    /// Whether the presets at M (the full model: preset `full`, M 0) are one model.
+    fn all_one(&self, presets: &[&str], m: usize) -> bool {
+        let key = |p: &str| self.0.get(&(p.to_string(), if p == "full" { 0 } else { m }));
+        let first = presets.first().and_then(|p| key(p));
+        first.is_some() && presets.iter().all(|p| key(p) == first)
+    }
 }
 
 fn point_mean(s: &Summary, preset: &str, ms: &[usize]) -> Option<f64> {
@@ -370,7 +388,8 @@ fn markdown(
     // Findings.
     let n = d.examples.iter().filter(|(t, _)| records.iter().any(|r| &r.task == *t && scored(r))).map(|(_, n)| *n).min().unwrap_or(0);
     let _ = writeln!(o, "## Findings, compared with the paper\n");
-    let _ = writeln!(o, "Each claim is decided from the 95% interval of the statistic it is about: **agrees** when the interval lies on the paper's side of 0, **disagrees** when on the other, **inconclusive** otherwise.\n");
+    let _ = writeln!(o, "Each claim is decided from the 95% interval of the statistic it is about: **agrees** when the interval lies on the paper's side of 0, **disagrees** when on the other, **inconclusive** otherwise. A comparison leaves out the M at which the configurations it compares are one model (at M = 1 reverse, random, middle-repeat and parallel of one block are the full model): a tie there is not evidence.\n");
+    let same_model = Models::of(records);
     let means: Vec<(String, f64)> = presets
         .iter()
         .filter_map(|p| mean(s.median.get(p).into_iter().flatten().map(|&(_, v)| v)).map(|m| (p.clone(), m)))
@@ -386,7 +405,7 @@ fn markdown(
         let mut point: Option<f64> = None;
         let mut draws: Option<Vec<f64>> = Some(vec![f64::INFINITY; stats::DRAWS]);
         for p in &others {
-            let ms = common_ms(s, &[p.as_str(), "middle-repeat"]);
+            let ms = common_ms(s, &[p.as_str(), "middle-repeat"], &same_model);
             let (Some(a), Some(b)) = (point_mean(s, p, &ms), point_mean(s, "middle-repeat", &ms)) else { continue };
             point = Some(point.map_or(a - b, |x: f64| x.min(a - b)));
             draws = match (draws, mean_median(d, p, &ms), mean_median(d, "middle-repeat", &ms)) {
@@ -397,7 +416,7 @@ fn markdown(
         claim(&mut o, "Repeating the centre layer is the worst", "smallest margin of another preset over middle-repeat (mean normalised median score over the common M)", point, draws, n, "");
     }
     if presets.iter().any(|p| p == "parallel") && presets.iter().any(|p| p == "looped-parallel") {
-        let ms = common_ms(s, &["looped-parallel", "parallel"]);
+        let ms = common_ms(s, &["looped-parallel", "parallel"], &same_model);
         let point = point_mean(s, "looped-parallel", &ms).zip(point_mean(s, "parallel", &ms)).map(|(a, b)| a - b);
         let draws = mean_median(d, "looped-parallel", &ms).zip(mean_median(d, "parallel", &ms)).map(|(a, b)| a.iter().zip(&b).map(|(x, y)| x - y).collect::<Vec<f64>>());
         let per_m: Vec<String> = ms
@@ -424,8 +443,13 @@ fn markdown(
     let order: Vec<&str> = ["reverse", "random"].into_iter().filter(|p| presets.iter().any(|q| q == p)).collect();
     if !order.is_empty() {
         let in_group = |t: &str, g: &str| s.groups.get(t).map(String::as_str) == Some(g);
+        // A reverse or random that keeps the order (one block, or a shuffle that left it) reorders nothing.
         let cells = |g: &str| -> Vec<(&(String, usize), &String)> {
-            s.normalized.iter().filter(|((p, _), _)| order.contains(&p.as_str())).flat_map(|(k, by)| by.keys().filter(|t| in_group(t, g)).map(move |t| (k, t))).collect()
+            s.normalized
+                .iter()
+                .filter(|((p, m), _)| order.contains(&p.as_str()) && !same_model.all_one(&[p, "full"], *m))
+                .flat_map(|(k, by)| by.keys().filter(|t| in_group(t, g)).map(move |t| (k, t)))
+                .collect()
         };
         let point_of = |g: &str| mean(cells(g).into_iter().filter_map(|(k, t)| s.normalized.get(k)?.get(t).copied()));
         let draws_of = |g: &str| -> Option<Vec<f64>> {
@@ -511,7 +535,7 @@ mod tests {
             n: (preset != "full").then_some(1),
             m: usize::from(preset != "full") * 2,
             layers: 4,
-            plan: "0-3".into(),
+            plan: if preset == "full" { "0-3" } else { "0,2,1,3" }.into(),
             task: task.into(),
             group: "reasoning".into(),
             metric: "acc".into(),
@@ -559,6 +583,38 @@ mod tests {
         // "random" is the larger of chance and the uniform model.
         let raised = with_random(&records, &vs);
         assert_eq!(raised.iter().map(|r| r.chance.unwrap()).collect::<Vec<_>>(), vec![0.25, 0.55, 0.25, 0.55]);
+    }
+
+    #[test]
+    fn claims_leave_out_the_m_where_the_compared_configurations_are_one_model() {
+        // 4 blocks; at M = 1 reverse and middle-repeat of one block are the full model (and score as it).
+        let at = |preset: &str, m: usize, plan: &str, task: &str, group: &str, right: fn(usize) -> bool| Record {
+            group: group.into(),
+            m,
+            plan: plan.into(),
+            ..record(preset, task, units(right))
+        };
+        let records = vec![
+            at("full", 0, "0-3", "r1", "reasoning", |i| i % 5 != 0),
+            at("full", 0, "0-3", "s1", "semantic", |i| i % 5 != 0),
+            at("reverse", 3, "0,3-1", "r1", "reasoning", |i| i % 2 == 0),
+            at("reverse", 3, "0,3-1", "s1", "semantic", |i| i % 5 != 0),
+            at("reverse", 1, "0-3", "r1", "reasoning", |i| i % 5 != 0),
+            at("reverse", 1, "0-3", "s1", "semantic", |i| i % 5 != 0),
+            at("middle-repeat", 3, "0,2*3", "r1", "reasoning", |i| i % 4 == 0),
+            at("middle-repeat", 3, "0,2*3", "s1", "semantic", |i| i % 4 == 0),
+            at("middle-repeat", 1, "0-1,2*1,3", "r1", "reasoning", |i| i % 5 != 0),
+            at("middle-repeat", 1, "0-1,2*1,3", "s1", "semantic", |i| i % 5 != 0),
+        ];
+        let out = tempfile::tempdir().unwrap();
+        write(out.path(), &records, None, &BTreeMap::new(), "t").unwrap();
+        let report = std::fs::read_to_string(out.path().join("report.md")).unwrap();
+        // Order, at M = 3 only: s1 keeps the full score (1), r1 drops to (0.5 − 0.25) / (0.8 − 0.25).
+        let order = report.lines().find(|l| l.contains("Order matters more")).unwrap();
+        assert!(order.contains(&format!("= {:.3},", 1.0 - 0.25 / 0.55)), "{order}");
+        // Middle-repeat the worst, at M = 3 only: reverse's median (1 and 0.455) − middle-repeat's (0).
+        let worst = report.lines().find(|l| l.contains("Repeating the centre layer")).unwrap();
+        assert!(worst.contains(&format!("= {:.3},", (1.0 + 0.25 / 0.55) / 2.0)), "{worst}");
     }
 
     #[test]
