@@ -111,7 +111,7 @@ pub fn against_uniform(records: &[Record], uniform: &BTreeMap<String, Units>) ->
     for (task, u) in uniform {
         let Some(full) = records.iter().find(|r| r.preset == "full" && &r.task == task) else { continue };
         let all = u.stat(0..u.len());
-        let interval = full.units.as_ref().filter(|f| f.len() == u.len() && !u.is_empty()).and_then(|f| {
+        let interval = full.units.as_ref().filter(|f| f.len() == u.len() && u.len() >= stats::MIN_UNITS).and_then(|f| {
             let diffs: Vec<f64> = stats::resamples(task, u.len()).iter().map(|idx| f.stat(idx.iter().copied()) - u.stat(idx.iter().copied())).collect();
             stats::interval(&diffs)
         });
@@ -376,7 +376,7 @@ fn markdown(
         o,
         "Intervals: 95%, a paired bootstrap over each task's examples ({} draws, seeded; the same resample for every configuration, the full model included; docs/EVAL.md). {}\n",
         stats::DRAWS,
-        if without.is_empty() { "Every task has per-example scores.".to_string() } else { format!("Tasks without per-example scores (left out of the intervals): {}.", without.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ")) }
+        if without.is_empty() { "Every task has per-example scores.".to_string() } else { format!("Tasks without per-example scores for {} or more examples (left out of the intervals): {}.", stats::MIN_UNITS, without.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ")) }
     );
     let _ = writeln!(o, "![normalised score](normalized_score.png)\n\n![tasks](tasks.png)\n");
     if out.join("perplexity.png").exists() {

@@ -49,10 +49,16 @@ pub fn interval(draws: &[f64]) -> Option<(f64, f64)> {
     Some((at(0.025), at(0.975)))
 }
 
-/// A record's metric on every draw of its task (`None` without per-example units).
+/// The fewest examples (windows) a bootstrap resamples: every resample of
+/// one example is that example, a zero-width interval that would decide
+/// any claim.
+pub const MIN_UNITS: usize = 2;
+
+/// A record's metric on every draw of its task (`None` without per-example
+/// units, or with fewer than [`MIN_UNITS`]).
 pub fn record_draws(r: &Record, resamples: &[Vec<usize>]) -> Option<Vec<f64>> {
     let u: &Units = r.units.as_ref()?;
-    if u.is_empty() || resamples.first().is_some_and(|s| s.len() != u.len()) {
+    if u.len() < MIN_UNITS || resamples.first().is_some_and(|s| s.len() != u.len()) {
         return None;
     }
     Some(resamples.iter().map(|idx| u.stat(idx.iter().copied())).collect())
@@ -130,7 +136,7 @@ pub fn draws(records: &[Record], scored: impl Fn(&Record) -> bool) -> Draws {
             *n = (*n).min(u.len());
         }
     }
-    for (task, &n) in &d.examples {
+    for (task, &n) in d.examples.iter().filter(|(_, &n)| n >= MIN_UNITS) {
         d.resamples.insert(task.clone(), resamples(task, n));
     }
     let full: BTreeMap<&str, Vec<f64>> = records
@@ -159,6 +165,37 @@ pub fn draws(records: &[Record], scored: impl Fn(&Record) -> bool) -> Draws {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_example_gives_no_interval() {
+        let r = |values: Vec<f64>| Record {
+            model: "m".into(),
+            preset: "full".into(),
+            n: None,
+            m: 0,
+            layers: 2,
+            plan: "0-1".into(),
+            task: "t".into(),
+            group: "reasoning".into(),
+            metric: "acc".into(),
+            value: values.iter().sum::<f64>() / values.len() as f64,
+            stderr: None,
+            chance: Some(0.25),
+            n_samples: values.len(),
+            metrics: BTreeMap::new(),
+            seconds: super::super::Timing::default(),
+            units: Some(Units::mean(values)),
+            same_as: None,
+        };
+        let one = [r(vec![1.0])];
+        let d = draws(&one, |_| true);
+        assert!(d.resamples.is_empty());
+        assert_eq!(record_interval(&one[0], d.resamples.get("t")), None);
+        assert_eq!(record_interval(&one[0], Some(&resamples("t", 1))), None);
+        let two = [r(vec![1.0, 0.0])];
+        let d = draws(&two, |_| true);
+        assert_eq!(record_interval(&two[0], d.resamples.get("t")), Some((0.0, 1.0)));
+    }
 
     #[test]
     fn resamples_are_seeded_per_task_and_in_range() {
