@@ -322,6 +322,12 @@ fn compare_tables_every_method_and_budget() {
         "--out", tmp.path().join("same").to_str().unwrap(),
     ]);
     assert!(line.contains("not disjoint"), "{line}");
+    // One held-out window: no bootstrap interval (every resample is that window).
+    let line = fails(&[
+        "prune", f.to_str().unwrap(), "--compare", "--budget", "1..2", "--calib", calib.to_str().unwrap(), "--heldout", heldout.to_str().unwrap(),
+        "--window", "32", "--max-tokens", "32", "--out", tmp.path().join("one").to_str().unwrap(),
+    ]);
+    assert!(line.contains("gives 1 window(s)") && line.contains("needs at least 2"), "{line}");
 }
 
 /// `--mode parallel`: K merges leave T − K sequential stages, each round

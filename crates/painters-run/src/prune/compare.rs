@@ -137,6 +137,12 @@ pub fn compare(
     let t = layout.num_blocks();
     let mut rng = SplitMix64(0);
     let n = heldout.windows.len();
+    if n < crate::sweep::stats::MIN_UNITS {
+        return Err(Error::Task(format!(
+            "the held-out text gives {n} window(s): its perplexity's interval resamples windows and needs at least {}; give a longer --heldout text",
+            crate::sweep::stats::MIN_UNITS
+        )));
+    }
     let draws: Vec<Vec<usize>> = (0..BOOTSTRAP).map(|_| (0..n).map(|_| (rng.next_u64() % n as u64) as usize).collect()).collect();
     // Every number of a cell from one session of its plan; a plan two methods agree on is scored once.
     #[derive(Clone)]
