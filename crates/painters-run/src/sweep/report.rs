@@ -437,7 +437,16 @@ fn markdown(
     if let Some(sk) = s.median.get("skip") {
         if let Some(&(m0, v0)) = sk.iter().min_by_key(|(m, _)| *m) {
             let draws = d.median.get(&("skip".to_string(), m0)).map(|x| x.iter().map(|v| v - 0.5).collect::<Vec<f64>>());
-            claim(&mut o, "Skipping middle layers degrades gracefully", &format!("skip's normalised median score at the smallest M ({m0}) − 0.5 (it keeps more than half the full model's margin over random)"), Some(v0 - 0.5), draws, n, "");
+            // The same statistic at every M skip was measured at: where it stops keeping half.
+            let per_m: Vec<String> = sk
+                .iter()
+                .map(|&(m, v)| {
+                    let ci = d.median.get(&("skip".to_string(), m)).and_then(|x| stats::interval(&x.iter().map(|v| v - 0.5).collect::<Vec<f64>>()));
+                    format!("M={m}: {:.3} {} {}", v - 0.5, ci_text(ci), Verdict::of(ci).word())
+                })
+                .collect();
+            let extra = if per_m.len() > 1 { format!("; at each M: {}", per_m.join("; ")) } else { String::new() };
+            claim(&mut o, "Skipping middle layers degrades gracefully", &format!("skip's normalised median score at the smallest M ({m0}) − 0.5 (it keeps more than half the full model's margin over random)"), Some(v0 - 0.5), draws, n, &extra);
         }
     }
     let order: Vec<&str> = ["reverse", "random"].into_iter().filter(|p| presets.iter().any(|q| q == p)).collect();
@@ -615,6 +624,19 @@ mod tests {
         // Middle-repeat the worst, at M = 3 only: reverse's median (1 and 0.455) − middle-repeat's (0).
         let worst = report.lines().find(|l| l.contains("Repeating the centre layer")).unwrap();
         assert!(worst.contains(&format!("= {:.3},", (1.0 + 0.25 / 0.55) / 2.0)), "{worst}");
+    }
+
+    #[test]
+    fn the_skip_claim_is_decided_at_the_smallest_m_and_listed_at_each() {
+        let skip = |m: usize, right: fn(usize) -> bool| Record { m, plan: format!("skip-{m}"), ..record("skip", "t", units(right)) };
+        // Full 80% right; skip keeps it at M = 1 (normalised 1) and falls to chance at M = 3 (0).
+        let records = vec![record("full", "t", units(|i| i % 5 != 0)), skip(1, |i| i % 5 != 0), skip(3, |i| i % 4 == 0)];
+        let out = tempfile::tempdir().unwrap();
+        write(out.path(), &records, None, &BTreeMap::new(), "t").unwrap();
+        let report = std::fs::read_to_string(out.path().join("report.md")).unwrap();
+        let line = report.lines().find(|l| l.contains("Skipping middle layers")).unwrap();
+        assert!(line.contains("**agrees**") && line.contains("at the smallest M (1)"), "{line}");
+        assert!(line.contains("at each M: M=1: 0.500 ") && line.contains("; M=3: -0.500 ") && line.ends_with("disagrees."), "{line}");
     }
 
     #[test]
