@@ -4,8 +4,9 @@
 //! perplexity vs K, one line per method, 95% intervals).
 //! - Held-out perplexity: exp of the mean NLL per predicted token over the
 //!   held-out windows; its 95% interval is a percentile bootstrap over
-//!   windows (1,000 resamples, SplitMix64 seed 0, the same resamples for
-//!   every model, so differences between methods are paired).
+//!   windows, the sweep's (`sweep::stats`: 1,000 resamples seeded with the
+//!   name `heldout`, percentiles interpolated), the same resamples for every
+//!   model, so differences between methods are paired.
 //! - Calibration and held-out data must be disjoint: different file digests,
 //!   and no held-out window's tokens occur as a calibration window. Checked
 //!   before any work; the report states both.
@@ -22,15 +23,12 @@ use serde::Serialize;
 
 use super::calib::{self, Calibration};
 use super::{prune, Method, Outcome, PruneOptions};
-use crate::eval::SplitMix64;
 use crate::error::Error;
 use crate::plot::{grid_svg, write_svg_png, LineChart, Series};
+use crate::sweep::stats;
 use crate::sweep::suite::Suite;
 use crate::tokenizer::Tokenizer;
 use crate::Runtime;
-
-/// Resamples of the bootstrap.
-pub const BOOTSTRAP: usize = 1000;
 
 /// One (method, K) cell of the comparison.
 #[derive(Debug, Clone, Serialize)]
@@ -89,10 +87,8 @@ fn perplexity_ci(lls: &[(f64, usize)], draws: &[Vec<usize>]) -> (f64, (f64, f64)
         (-s / n.max(1) as f64).exp()
     };
     let point = ppl(&mut (0..lls.len()));
-    let mut boot: Vec<f64> = draws.iter().map(|d| ppl(&mut d.iter().copied())).collect();
-    boot.sort_by(f64::total_cmp);
-    let q = |p: f64| boot[((p * (boot.len() - 1) as f64).round() as usize).min(boot.len() - 1)];
-    (point, (q(0.025), q(0.975)))
+    let boot: Vec<f64> = draws.iter().map(|d| ppl(&mut d.iter().copied())).collect();
+    (point, stats::interval(&boot).unwrap_or((f64::NAN, f64::NAN)))
 }
 
 /// Runs every method for K = 1 … `max_budget` and writes the report into `out`.
@@ -135,15 +131,14 @@ pub fn compare(
         )));
     }
     let t = layout.num_blocks();
-    let mut rng = SplitMix64(0);
     let n = heldout.windows.len();
-    if n < crate::sweep::stats::MIN_UNITS {
+    if n < stats::MIN_UNITS {
         return Err(Error::Task(format!(
             "the held-out text gives {n} window(s): its perplexity's interval resamples windows and needs at least {}; give a longer --heldout text",
-            crate::sweep::stats::MIN_UNITS
+            stats::MIN_UNITS
         )));
     }
-    let draws: Vec<Vec<usize>> = (0..BOOTSTRAP).map(|_| (0..n).map(|_| (rng.next_u64() % n as u64) as usize).collect()).collect();
+    let draws = stats::resamples("heldout", n);
     // Every number of a cell from one session of its plan; a plan two methods agree on is scored once.
     #[derive(Clone)]
     struct Scores {
@@ -258,7 +253,7 @@ fn write_report(c: &Comparison, methods: &[Method], out: &Path) -> Result<(), Er
         md,
         "{} blocks. Calibration: `{}` ({} tokens in {} windows of {}, BLAKE3 `{}`). Held-out: `{}` ({} tokens in {} windows, BLAKE3 `{}`). \
          The two are disjoint: different digests, and {} held-out windows occur among the calibration windows. \
-         Held-out perplexity intervals: 95% percentile bootstrap over windows, {} resamples (SplitMix64 seed 0), the same resamples for every row. \
+         Held-out perplexity intervals: 95% percentile bootstrap over windows, {} resamples (seeded as a sweep's, docs/EVAL.md, with the name `heldout`), the same resamples for every row. \
          Task scores (`--eval`): the suite's metric with ± 1.96 standard errors where the task has one; every suite file's digest differs from the calibration text's. \
          Methods: docs/PRUNE.md.\n",
         c.blocks,
@@ -272,7 +267,7 @@ fn write_report(c: &Comparison, methods: &[Method], out: &Path) -> Result<(), Er
         c.heldout.n_windows,
         c.heldout.blake3,
         c.disjoint.shared_windows,
-        BOOTSTRAP
+        stats::DRAWS
     );
     let tasks: Vec<String> = c.full.suite.keys().cloned().collect();
     let task_head: String = tasks.iter().map(|t| format!(" {t} ({}) |", c.full.suite[t].metric)).collect();
