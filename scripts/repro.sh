@@ -58,7 +58,7 @@ quoted() {
 
 publish() { # out-folder, docs-folder, how its shards ran (one|par), sweep args...
   local out=$1 dest=$2 how=$3; shift 3
-  local merged; merged=$("$P" sweep "$@" --out "$out" --report-only --partial | head -n 1)
+  local merged; merged=$("$P" sweep "$@" --out "$out" --report-only --partial)
   mkdir -p "$dest"
   cp "$out"/results*.jsonl "$out"/sweep*.json "$out"/report.md "$out"/*.png "$out"/*.svg "$dest"/ 2>/dev/null || true
   [[ -f "$out/similarity.csv" ]] && cp "$out/similarity.csv" "$out/similarity.json" "$dest"/
@@ -76,7 +76,7 @@ publish() { # out-folder, docs-folder, how its shards ran (one|par), sweep args.
     if [[ -f $notes ]]; then echo; cat "$notes"; echo; fi
     echo "Updated: $(date -u +%Y-%m-%dT%H:%MZ). Records: $(cat "$out"/results*.jsonl | wc -l); evaluation seconds so far: $(cat "$out"/results*.jsonl | python3 -c 'import json,sys; print(round(sum(json.loads(l)["seconds"]["eval"]+json.loads(l)["seconds"]["rewrite"]+json.loads(l)["seconds"]["session"] for l in sys.stdin)))')."
     # How far: the merged results (with those of configurations not evaluated again) of all configurations x tasks.
-    echo "Progress: ${merged%% results*} of $(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(len(m["configs"])*len(m["tasks"]))' "$(ls "$out"/sweep*.json | head -n 1)") results (configurations x tasks)."
+    echo "Progress: ${merged%%[^0-9]*} of $(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(len(m["configs"])*len(m["tasks"]))' "$(ls "$out"/sweep*.json | head -n 1)") results (configurations x tasks)."
   } > "$dest/RUN.md"
 }
 

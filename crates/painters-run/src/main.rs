@@ -65,6 +65,15 @@ fn usage_error(e: &clap::Error) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    // Output piped into a reader that stops early (`painters ... | head -n 1`) ends the
+    // process quietly, as it does other Unix tools, instead of a panic on the next print:
+    // Rust ignores SIGPIPE by default, turning a closed pipe into a failed `println!`.
+    #[cfg(unix)]
+    #[allow(unsafe_code)]
+    // SAFETY: called first in main, before any thread starts; SIG_DFL is a valid handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage_error(&e),

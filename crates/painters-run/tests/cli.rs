@@ -316,3 +316,24 @@ fn invalid_models_are_refused_by_every_command_and_nothing_is_written() {
         }
     }
 }
+
+/// Output piped into a reader that has already gone (`painters ... | head -n 1`)
+/// ends painters quietly by SIGPIPE, as other Unix tools end, not with a panic.
+#[cfg(unix)]
+#[test]
+fn a_closed_output_pipe_ends_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let f = common::fixtures().into_iter().find(|f| f.name == "llama-dynamo").unwrap();
+    // The read end closes before painters writes: its first line comes after inspecting the model.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_painters"))
+        .args(["inspect", f.dir.to_str().unwrap(), "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(o.status.success() || o.status.signal() == Some(13), "{:?}: {err}", o.status);
+}
