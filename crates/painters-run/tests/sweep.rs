@@ -32,12 +32,16 @@ fn sweep_args(out: &Path) -> Vec<String> {
     .collect()
 }
 
+/// The model a plan builds: its block order when it averages nothing, else the plan.
+fn model_of(plan: &str) -> String {
+    painters_rewrite::parse(plan).unwrap().order().map(|o| format!("{o:?}")).unwrap_or(plan.to_string())
+}
+
 /// The distinct models of a sweep (`sweep.json`): configurations that run the
 /// same blocks in the same order are one model, evaluated once.
 fn distinct_models(out: &Path) -> usize {
     let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("sweep.json")).unwrap()).unwrap();
-    let order = |plan: &str| painters_rewrite::parse(plan).unwrap().order().map(|o| format!("{o:?}")).unwrap_or(plan.to_string());
-    manifest["configs"].as_array().unwrap().iter().map(|c| order(c[2].as_str().unwrap())).collect::<HashSet<_>>().len()
+    manifest["configs"].as_array().unwrap().iter().map(|c| model_of(c[2].as_str().unwrap())).collect::<HashSet<_>>().len()
 }
 
 fn keys(out: &Path) -> Vec<(String, Option<u64>, String)> {
@@ -287,11 +291,10 @@ fn configurations_that_run_the_full_models_blocks_are_not_evaluated_again() {
         .iter()
         .map(|c| (c[0].as_str().unwrap().to_string(), c[1].as_u64(), c[2].as_str().unwrap().to_string()))
         .collect();
-    let order = |plan: &str| painters_rewrite::parse(plan).unwrap().order().map(|o| format!("{o:?}")).unwrap_or(plan.to_string());
     let aliased = ["middle-repeat", "reverse", "random", "parallel"];
     for (p, n, plan) in &configs {
         if *n == Some(1) {
-            assert_eq!(aliased.contains(&p.as_str()), order(plan) == order("0-3"), "{p} N=1 is {plan}");
+            assert_eq!(aliased.contains(&p.as_str()), model_of(plan) == model_of("0-3"), "{p} N=1 is {plan}");
         }
     }
     let k = keys(&out);

@@ -532,11 +532,12 @@ fn markdown(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::sweep::Timing;
 
-    fn record(preset: &str, task: &str, units: Vec<f64>) -> Record {
+    /// A record of `task` on 4 blocks (preset `full`: M 0, else N 1, M 2) with per-example `units`.
+    pub(crate) fn record(preset: &str, task: &str, units: Vec<f64>) -> Record {
         let value = units.iter().sum::<f64>() / units.len() as f64;
         Record {
             model: "m.onnx".into(),

@@ -168,25 +168,7 @@ mod tests {
 
     #[test]
     fn one_example_gives_no_interval() {
-        let r = |values: Vec<f64>| Record {
-            model: "m".into(),
-            preset: "full".into(),
-            n: None,
-            m: 0,
-            layers: 2,
-            plan: "0-1".into(),
-            task: "t".into(),
-            group: "reasoning".into(),
-            metric: "acc".into(),
-            value: values.iter().sum::<f64>() / values.len() as f64,
-            stderr: None,
-            chance: Some(0.25),
-            n_samples: values.len(),
-            metrics: BTreeMap::new(),
-            seconds: super::super::Timing::default(),
-            units: Some(Units::mean(values)),
-            same_as: None,
-        };
+        let r = |values: Vec<f64>| super::super::report::tests::record("full", "t", values);
         let one = [r(vec![1.0])];
         let d = draws(&one, |_| true);
         assert!(d.resamples.is_empty());
