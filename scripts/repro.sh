@@ -42,7 +42,7 @@ mini=(--model models/minilm-l6 --n-range 0..2 --loops 3,2,4 --tasks scripts/suit
 seed() { # out-folder, docs-folder
   if [[ -d $2 ]] && ! ls "$1"/results*.jsonl >/dev/null 2>&1; then
     mkdir -p "$1"
-    cp "$2"/results*.jsonl "$2"/sweep*.json "$1"/ 2>/dev/null || true
+    cp "$2"/results*.jsonl "$2"/sweep*.json "$2"/wall.log "$1"/ 2>/dev/null || true
     echo "seeded $1 from $2 ($(cat "$1"/results*.jsonl 2>/dev/null | wc -l) records)" >&2
   fi
 }
@@ -62,6 +62,7 @@ publish() { # out-folder, docs-folder, how its shards ran (one|par), sweep args.
   mkdir -p "$dest"
   cp "$out"/results*.jsonl "$out"/sweep*.json "$out"/report.md "$out"/*.png "$out"/*.svg "$dest"/ 2>/dev/null || true
   [[ -f "$out/similarity.csv" ]] && cp "$out/similarity.csv" "$out/similarity.json" "$dest"/
+  [[ -f $dest/RUN.md ]] && cp "$dest/RUN.md" "$dest/RUN.md.old"
   {
     echo "# How these results were made"
     echo
@@ -74,10 +75,19 @@ publish() { # out-folder, docs-folder, how its shards ran (one|par), sweep args.
     # What changed while it ran (edit that file, not this one: a running bash reads its script as it goes).
     local notes; notes="scripts/repro_notes/$(basename "$dest").md"
     if [[ -f $notes ]]; then echo; cat "$notes"; echo; fi
-    echo "Updated: $(date -u +%Y-%m-%dT%H:%MZ). Records: $(cat "$out"/results*.jsonl | wc -l); evaluation seconds so far: $(cat "$out"/results*.jsonl | python3 -c 'import json,sys; print(round(sum(json.loads(l)["seconds"]["eval"]+json.loads(l)["seconds"]["rewrite"]+json.loads(l)["seconds"]["session"] for l in sys.stdin)))')."
+    # Updated: when the records last changed (a publish without new records keeps the line on record).
+    local records; records=$(cat "$out"/results*.jsonl | wc -l)
+    local updated; updated=$(grep -o "^Updated: [^.]*\. Records: $records;" "$dest/RUN.md.old" 2>/dev/null | cut -d' ' -f2 | tr -d .)
+    echo "Updated: ${updated:-$(date -u +%Y-%m-%dT%H:%MZ)}. Records: $records; evaluation seconds so far: $(cat "$out"/results*.jsonl | python3 -c 'import json,sys; print(round(sum(json.loads(l)["seconds"]["eval"]+json.loads(l)["seconds"]["rewrite"]+json.loads(l)["seconds"]["session"] for l in sys.stdin)))')."
+    if [[ -f $out/wall.log ]]; then
+      local mins; mins=$(sort -u "$out/wall.log" | wc -l)
+      echo "Wall time kept since $(head -n 1 "$out/wall.log")Z: $((mins / 60)) h $((mins % 60)) min in which its shards ran (\`wall.log\`: a line for each minute)."
+      cp "$out/wall.log" "$dest"/
+    fi
     # How far: the merged results (with those of configurations not evaluated again) of all configurations x tasks.
     echo "Progress: ${merged%%[^0-9]*} of $(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(len(m["configs"])*len(m["tasks"]))' "$(ls "$out"/sweep*.json | head -n 1)") results (configurations x tasks)."
   } > "$dest/RUN.md"
+  rm -f "$dest/RUN.md.old"
 }
 
 if [[ $publish_only == 0 ]]; then
@@ -85,15 +95,19 @@ if [[ $publish_only == 0 ]]; then
     "$P" sweep "${mini[@]}" --out out/repro-minilm --shard "$i/$SHARDS"
   done
   publish out/repro-minilm docs/results/minilm one "${mini[@]}"
+  # The wall time: a line for each minute in which the shards run (a killed run loses at most one).
+  ( while sleep 60; do date -u +%Y-%m-%dT%H:%M >> "$sm_out/wall.log"; done ) &
+  heartbeat=$!
   for i in $(seq "$SHARDS"); do
-    while (( $(jobs -rp | wc -l) >= PAR )); do wait -n || true; done
+    while (( $(jobs -rp | wc -l) >= PAR + 1 )); do wait -n || true; done
     (
       "$P" sweep "${sm[@]}" --out "$sm_out" --shard "$i/$SHARDS" --threads "$THREADS"
       exec 9>out/repro-publish.lock && flock 9 # one publish at a time
       publish "$sm_out" "$sm_docs" par "${sm[@]}"
     ) &
   done
-  wait
+  while (( $(jobs -rp | wc -l) > 1 )); do wait -n || true; done
+  kill "$heartbeat"
 fi
 publish out/repro-minilm docs/results/minilm one "${mini[@]}"
 publish "$sm_out" "$sm_docs" par "${sm[@]}"
