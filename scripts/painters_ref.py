@@ -14,7 +14,7 @@ each helper here mirrors one piece of Rust; its docstring names it:
                           the `{"dtype", "shape", "data"}` tensors of `reference.json`,
                           `plans.json`, `int4_plans.json`, read by
                           crates/painters-run/src/reference.rs `Reference`
-- `parse_plan`, `PlanError`, `instances`, `blocks_used`, `flat_sequence`
+- `parse_plan`, `PlanError`, `instances`, `blocks_used`, `flat_sequence`, `order`
                           crates/painters-rewrite/src/parse.rs (grammar in DESIGN.md §4)
 - `run_str`, `seq_piece`, `plan_string`
                           plan-string printers; see each for how it relates to
@@ -348,6 +348,27 @@ def flat_sequence(node):
             out += f
         return out
     f = flat_sequence(node[1])
+    return None if f is None else f * node[2]
+
+
+def order(node):
+    """The blocks in execution order when the plan averages nothing (a parallel group of
+    one branch is that branch), else None (crates/painters-rewrite/src/plan.rs
+    `Plan::order`): plans with one order are one model (`sweep::model_key`)."""
+    kind = node[0]
+    if kind == "block":
+        return [node[1]]
+    if kind == "par" and len(node[1]) > 1:
+        return None
+    if kind in ("seq", "par"):
+        out = []
+        for n in node[1]:
+            f = order(n)
+            if f is None:
+                return None
+            out += f
+        return out
+    f = order(node[1])
     return None if f is None else f * node[2]
 
 

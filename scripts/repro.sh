@@ -86,6 +86,8 @@ publish() { # out-folder, docs-folder, how its shards ran (one|par), sweep args.
     fi
     # How far: the merged results (with those of configurations not evaluated again) of all configurations x tasks.
     echo "Progress: ${merged%%[^0-9]*} of $(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(len(m["configs"])*len(m["tasks"]))' "$(ls "$out"/sweep*.json | head -n 1)") results (configurations x tasks)."
+    # What is left, from a fit of the finished configurations' times (nothing once done).
+    python3 scripts/repro_eta.py "$out" "$SHARDS" "$([[ $how == par ]] && echo "$PAR" || echo 1)"
   } > "$dest/RUN.md"
   rm -f "$dest/RUN.md.old"
 }
