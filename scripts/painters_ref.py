@@ -412,6 +412,8 @@ def _self_test_plans():
     assert parse_plan("[1-3*2]") == ("seq", [("par", [("rep", ("seq", [b(1), b(2), b(3)]), 2)])])
     assert flat_sequence(parse_plan("2-3*2")) == [2, 3, 2, 3]
     assert flat_sequence(parse_plan("(0,1*2)*2,3")) == [0, 1, 1, 0, 1, 1, 3]
+    assert order(parse_plan("0-1,[2],3")) == order(parse_plan("0-1,2*1,3")) == [0, 1, 2, 3]
+    assert order(parse_plan("0,[1-2]*2,3")) is None and order(parse_plan("0,([1],2)*2")) == [0, 1, 2, 1, 2]
     assert instances(parse_plan("(0,[0,1]*2)*2,3")) == 11
     assert instances(parse_plan("[(0-1),(1-0)],1-3")) == 7
     assert blocks_used(parse_plan("0,[3-1]*2")) == {0, 1, 2, 3}
