@@ -10,6 +10,8 @@
 # Usage: scripts/bench_prefix.sh [RUNS] > out/bench-prefix.jsonl
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# It measured BIG-bench tasks; PyPI no longer serves bigbench 1.0.0 (scripts/DATA.md).
+[[ -f data/bigbench/candidates.json ]] || { echo "$(basename "$0"): needs data/bigbench (scripts/fetch-data.sh with the bigbench 1.0.0 archive in data/cache/; scripts/DATA.md)" >&2; exit 2; }
 RUNS=${1:-3}
 export ORT_DYLIB_PATH=${ORT_DYLIB_PATH:-$PWD/.ort/lib/libonnxruntime.so}
 P=${PAINTERS:-target/release/painters}
