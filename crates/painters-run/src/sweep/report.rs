@@ -397,7 +397,16 @@ fn markdown(
     let mut ranked = means.clone();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
     if !ranked.is_empty() {
-        let _ = writeln!(o, "- **Ranking** (descriptive: mean over M of the normalised median score): {}.", ranked.iter().map(|(p, v)| format!("`{p}` {v:.3}")).collect::<Vec<_>>().join(", "));
+        // A partial run (or a merge of some shards) has different M for different presets:
+        // then each mean says which M it is over, and the ranking says it is not like for like.
+        let ms_of = |p: &str| -> Vec<usize> { s.median.get(p).into_iter().flatten().map(|&(m, _)| m).collect() };
+        let uneven = ranked.iter().any(|(p, _)| ms_of(p) != ms_of(&ranked[0].0));
+        let entries: Vec<String> = ranked
+            .iter()
+            .map(|(p, v)| if uneven { format!("`{p}` {v:.3} (M {})", ms_of(p).iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", ")) } else { format!("`{p}` {v:.3}") })
+            .collect();
+        let caveat = if uneven { "; the presets have different M so far, so it does not compare like with like" } else { "" };
+        let _ = writeln!(o, "- **Ranking** (descriptive: mean over M of the normalised median score{caveat}): {}.", entries.join(", "));
     }
     if presets.iter().any(|p| p == "middle-repeat") && presets.len() > 1 {
         // The smallest margin of any other preset over middle-repeat, on the Ms both measured.
@@ -625,6 +634,24 @@ pub(crate) mod tests {
         // Middle-repeat the worst, at M = 3 only: reverse's median (1 and 0.455) − middle-repeat's (0).
         let worst = report.lines().find(|l| l.contains("Repeating the centre layer")).unwrap();
         assert!(worst.contains(&format!("= {:.3},", (1.0 + 0.25 / 0.55) / 2.0)), "{worst}");
+    }
+
+    #[test]
+    fn a_ranking_over_different_m_says_so() {
+        let at = |preset: &str, m: usize, right: fn(usize) -> bool| Record { m, plan: format!("{preset}-{m}"), ..record(preset, "t", units(right)) };
+        let ranking = |records: &[Record]| {
+            let out = tempfile::tempdir().unwrap();
+            write(out.path(), records, None, &BTreeMap::new(), "t").unwrap();
+            std::fs::read_to_string(out.path().join("report.md")).unwrap().lines().find(|l| l.contains("**Ranking**")).unwrap().to_string()
+        };
+        let mut records = vec![record("full", "t", units(|i| i % 5 != 0)), at("reverse", 3, |i| i % 2 == 0), at("skip", 3, |i| i % 4 == 0)];
+        let even = ranking(&records);
+        assert!(!even.contains("(M ") && !even.contains("like with like"), "{even}");
+        // skip also at M = 1: the means are over different M.
+        records.push(at("skip", 1, |i| i % 5 != 0));
+        let uneven = ranking(&records);
+        assert!(uneven.contains("so it does not compare like with like"), "{uneven}");
+        assert!(uneven.contains("`reverse` 0.455 (M 3)") && uneven.contains("`skip` 0.500 (M 1, 3)"), "{uneven}");
     }
 
     #[test]
