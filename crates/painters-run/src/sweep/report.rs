@@ -263,13 +263,16 @@ fn mean_median(d: &Draws, preset: &str, ms: &[usize]) -> Option<Vec<f64>> {
 }
 
 /// The Ms at which every preset in `presets` was measured, less those where
-/// they are all one model (`same`): a tie there is structural, not evidence.
+/// they are all one model or one of them is the full model (`same`): a
+/// configuration that is the full model applies no intervention there (at
+/// M = 1, middle-repeat and parallel of one block), so a tie or a loss at
+/// that M is structural, not evidence.
 fn common_ms(s: &Summary, presets: &[&str], same: &Models) -> Vec<usize> {
     let of = |p: &str| -> BTreeSet<usize> { s.median.get(p).into_iter().flatten().map(|(m, _)| *m).collect() };
     let mut it = presets.iter();
     let first = it.next().map(|p| of(p)).unwrap_or_default();
     let ms = it.fold(first, |acc, p| acc.intersection(&of(p)).copied().collect::<BTreeSet<usize>>());
-    ms.into_iter().filter(|&m| !same.all_one(presets, m)).collect()
+    ms.into_iter().filter(|&m| !same.all_one(presets, m) && !presets.iter().any(|p| same.all_one(&[p, "full"], m))).collect()
 }
 
 /// Which model each configuration builds (`sweep::model_key` of its plan).
@@ -388,7 +391,7 @@ fn markdown(
     // Findings.
     let n = d.examples.iter().filter(|(t, _)| records.iter().any(|r| &r.task == *t && scored(r))).map(|(_, n)| *n).min().unwrap_or(0);
     let _ = writeln!(o, "## Findings, compared with the paper\n");
-    let _ = writeln!(o, "Each claim is decided from the 95% interval of the statistic it is about: **agrees** when the interval lies on the paper's side of 0, **disagrees** when on the other, **inconclusive** otherwise. A comparison leaves out the M at which the configurations it compares are one model (at M = 1 reverse, random, middle-repeat and parallel of one block are the full model): a tie there is not evidence.\n");
+    let _ = writeln!(o, "Each claim is decided from the 95% interval of the statistic it is about: **agrees** when the interval lies on the paper's side of 0, **disagrees** when on the other, **inconclusive** otherwise. A comparison leaves out the M at which the configurations it compares are one model, or one of them is the full model (at M = 1 reverse, random, middle-repeat and parallel of one block are the full model): that is no intervention, and a tie or a loss against it there is not evidence.\n");
     let same_model = Models::of(records);
     let means: Vec<(String, f64)> = presets
         .iter()
@@ -413,16 +416,28 @@ fn markdown(
         let others: Vec<&String> = presets.iter().filter(|p| *p != "middle-repeat").collect();
         let mut point: Option<f64> = None;
         let mut draws: Option<Vec<f64>> = Some(vec![f64::INFINITY; stats::DRAWS]);
+        // Each preset's margin and the M it is over, smallest first; the presets without an M in common.
+        let (mut margins, mut apart): (Vec<(f64, String)>, Vec<String>) = (Vec::new(), Vec::new());
         for p in &others {
             let ms = common_ms(s, &[p.as_str(), "middle-repeat"], &same_model);
-            let (Some(a), Some(b)) = (point_mean(s, p, &ms), point_mean(s, "middle-repeat", &ms)) else { continue };
+            let (Some(a), Some(b)) = (point_mean(s, p, &ms), point_mean(s, "middle-repeat", &ms)) else {
+                apart.push(format!("`{p}`"));
+                continue;
+            };
+            margins.push((a - b, format!("`{p}` {:.3} (M {})", a - b, ms.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", "))));
             point = Some(point.map_or(a - b, |x: f64| x.min(a - b)));
             draws = match (draws, mean_median(d, p, &ms), mean_median(d, "middle-repeat", &ms)) {
                 (Some(acc), Some(x), Some(y)) => Some(acc.iter().zip(x.iter().zip(&y)).map(|(m, (x, y))| m.min(x - y)).collect()),
                 _ => None,
             };
         }
-        claim(&mut o, "Repeating the centre layer is the worst", "smallest margin of another preset over middle-repeat (mean normalised median score over the common M)", point, draws, n, "");
+        margins.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut each = format!("; each preset's margin: {}", margins.iter().map(|(_, t)| t.as_str()).collect::<Vec<_>>().join(", "));
+        if !apart.is_empty() {
+            let _ = write!(each, "; no M to compare with middle-repeat at: {}", apart.join(", "));
+        }
+        let each = if margins.is_empty() { String::new() } else { each };
+        claim(&mut o, "Repeating the centre layer is the worst", "smallest margin of another preset over middle-repeat (mean normalised median score over the common M)", point, draws, n, &each);
     }
     if presets.iter().any(|p| p == "parallel") && presets.iter().any(|p| p == "looped-parallel") {
         let ms = common_ms(s, &["looped-parallel", "parallel"], &same_model);
@@ -624,6 +639,12 @@ pub(crate) mod tests {
             at("middle-repeat", 3, "0,2*3", "s1", "semantic", |i| i % 4 == 0),
             at("middle-repeat", 1, "0-1,2*1,3", "r1", "reasoning", |i| i % 5 != 0),
             at("middle-repeat", 1, "0-1,2*1,3", "s1", "semantic", |i| i % 5 != 0),
+            // No M in common with middle-repeat: named, not compared.
+            at("skip", 2, "0,3", "r1", "reasoning", |i| i % 2 == 0),
+            at("skip", 2, "0,3", "s1", "semantic", |i| i % 2 == 0),
+            // At M = 1 middle-repeat is the full model: no intervention to compare with.
+            at("looped-parallel", 1, "0-1,[2]*2,3", "r1", "reasoning", |i| i % 4 == 0),
+            at("looped-parallel", 1, "0-1,[2]*2,3", "s1", "semantic", |i| i % 4 == 0),
         ];
         let out = tempfile::tempdir().unwrap();
         write(out.path(), &records, None, &BTreeMap::new(), "t").unwrap();
@@ -634,6 +655,7 @@ pub(crate) mod tests {
         // Middle-repeat the worst, at M = 3 only: reverse's median (1 and 0.455) − middle-repeat's (0).
         let worst = report.lines().find(|l| l.contains("Repeating the centre layer")).unwrap();
         assert!(worst.contains(&format!("= {:.3},", (1.0 + 0.25 / 0.55) / 2.0)), "{worst}");
+        assert!(worst.contains(&format!("each preset's margin: `reverse` {:.3} (M 3); no M to compare with middle-repeat at: `skip`, `looped-parallel`.", (1.0 + 0.25 / 0.55) / 2.0)), "{worst}");
     }
 
     #[test]
