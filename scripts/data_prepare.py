@@ -410,6 +410,9 @@ def step_text(data, cache):
 GENRES = ["news", "religion", "romance", "learned"]
 TRAIN, TEST = 60, 25
 MIN_WORDS, MAX_WORDS = 8, 40
+# Picks per class of the large probes: 300 train + 150 test per genre (600 test at about 0.65:
+# half-width 0.038); 200 + 100 per side of shakespeare-vs-brown (200 test at about 0.94: 0.033).
+LARGE_GENRE, LARGE_SVB = 450, 300
 
 
 def eligible(s):
@@ -465,8 +468,22 @@ def step_probe(data, cache):
         rows.append({"text": x, "label": "brown", "split": "test"})
         rows.append({"text": y, "label": "shakespeare", "split": "test"})
     write_jsonl(os.path.join(out_dir, "fidelity.jsonl"), rows)
+    # The reproduction's larger probes (scripts/suites/minilm-repro.json): test sets big enough
+    # for a 95% half-width of about 0.04 at the accuracies the small ones measured. A set of
+    # their own (they may share sentences with the files above, not with each other); every
+    # third pick is test.
+    used = set()
+    for name, pools, per_class in (
+        ("brown-genre-large.jsonl", [(g, [r["text"] for r in brown if r["category"] == g and eligible(r["text"])]) for g in GENRES], LARGE_GENRE),
+        ("shakespeare-vs-brown-large.jsonl", [("shakespeare", sh_pool), ("brown", brown_pool)], LARGE_SVB),
+    ):
+        rows = []
+        for label, pool in pools:
+            for i, s in enumerate(spaced(pool, per_class, 0.5, used)):
+                rows.append({"text": s, "label": label, "split": "test" if i % 3 == 1 else "train"})
+        write_jsonl(os.path.join(out_dir, name), rows)
     print(f"probe: pools brown {len(brown_pool)}, shakespeare {len(sh_pool)} sentences of {MIN_WORDS}-{MAX_WORDS} words")
-    return [os.path.join(out_dir, n) for n in ("brown-genre.jsonl", "shakespeare-vs-brown.jsonl", "fidelity.jsonl")]
+    return [os.path.join(out_dir, n) for n in ("brown-genre.jsonl", "shakespeare-vs-brown.jsonl", "fidelity.jsonl", "brown-genre-large.jsonl", "shakespeare-vs-brown-large.jsonl")]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 # The full reproduction on record (issue: research-grade sweeps): the paper's
 # experiment on SmolLM2-135M (every start layer N = 0..14, the six presets,
 # looped-parallel with 3, 2 and 4 loops, scripts/suites/smollm2-repro.json)
-# and on all-MiniLM-L6-v2 (N = 0..2, scripts/suites/minilm.json). Many hours
+# and on all-MiniLM-L6-v2 (N = 0..2, scripts/suites/minilm-repro.json). Many hours
 # on 2 cores: it runs as SHARDS shards one after another (each shard a spread
 # of the configurations, so a partial run already covers every preset) and
 # is resumable: rerun it and it continues where it stopped. After each shard
@@ -34,7 +34,8 @@ if [[ ! -f data/bigbench/candidates.json ]]; then
   sm=(--model models/smollm2-135m-past --n-range 0..14 --loops 3,2,4 --tasks scripts/suites/smollm2-repro-gen.json --title "SmolLM2-135M-Instruct, generated tasks")
   sm_out=out/repro-smollm2-gen sm_docs=docs/results/smollm2-gen
 fi
-mini=(--model models/minilm-l6 --n-range 0..2 --loops 3,2,4 --tasks scripts/suites/minilm.json --title "all-MiniLM-L6-v2")
+mini=(--model models/minilm-l6 --n-range 0..2 --loops 3,2,4 --tasks scripts/suites/minilm-repro.json --title "all-MiniLM-L6-v2")
+mini_out=out/repro-minilm-large # until 2026-12-07: out/repro-minilm with scripts/suites/minilm.json (repro_notes/minilm.md)
 
 # A new machine starts from the records on record: the shards' results and manifests are
 # copied from docs/results/ into an out folder that has none, and the sweep resumes from them
@@ -46,7 +47,7 @@ seed() { # out-folder, docs-folder
     echo "seeded $1 from $2 ($(cat "$1"/results*.jsonl 2>/dev/null | wc -l) records)" >&2
   fi
 }
-seed out/repro-minilm docs/results/minilm
+seed "$mini_out" docs/results/minilm
 seed "$sm_out" "$sm_docs"
 
 # The arguments as one copy-pasteable shell line (an argument with a space or quote is quoted).
@@ -94,9 +95,9 @@ publish() { # out-folder, docs-folder, how its shards ran (one|par), sweep args.
 
 if [[ $publish_only == 0 ]]; then
   for i in $(seq "$SHARDS"); do
-    "$P" sweep "${mini[@]}" --out out/repro-minilm --shard "$i/$SHARDS"
+    "$P" sweep "${mini[@]}" --out "$mini_out" --shard "$i/$SHARDS"
   done
-  publish out/repro-minilm docs/results/minilm one "${mini[@]}"
+  publish "$mini_out" docs/results/minilm one "${mini[@]}"
   # The wall time: a line for each minute in which the shards run (a killed run loses at most one).
   ( while sleep 60; do date -u +%Y-%m-%dT%H:%M >> "$sm_out/wall.log"; done ) &
   heartbeat=$!
@@ -111,5 +112,5 @@ if [[ $publish_only == 0 ]]; then
   while (( $(jobs -rp | wc -l) > 1 )); do wait -n || true; done
   kill "$heartbeat"
 fi
-publish out/repro-minilm docs/results/minilm one "${mini[@]}"
+publish "$mini_out" docs/results/minilm one "${mini[@]}"
 publish "$sm_out" "$sm_docs" par "${sm[@]}"
