@@ -234,7 +234,8 @@ fn f(v: Option<f64>) -> String {
 }
 
 /// One claim decided from the interval of its statistic (positive: as the paper says).
-fn claim(o: &mut String, name: &str, what: &str, point: Option<f64>, draws: Option<Vec<f64>>, n: usize, extra: &str) {
+/// `n`: the examples per task, the smallest and the largest (equal where every task has as many).
+fn claim(o: &mut String, name: &str, what: &str, point: Option<f64>, draws: Option<Vec<f64>>, n: (usize, usize), extra: &str) {
     let ci = draws.as_deref().and_then(stats::interval);
     let verdict = match point {
         Some(_) => Verdict::of(ci),
@@ -246,8 +247,10 @@ fn claim(o: &mut String, name: &str, what: &str, point: Option<f64>, draws: Opti
         _ => format!("{what}: not measurable from these records"),
     };
     let need = match (verdict, point, ci) {
-        (Verdict::Inconclusive, Some(p), Some(ci)) => match stats::examples_needed(p, ci, n) {
-            Some(k) => format!(" Resolving it at the observed effect needs about {k} examples per task (now {n})."),
+        (Verdict::Inconclusive, Some(p), Some(ci)) => match stats::examples_needed(p, ci, n.0) {
+            Some(k) if n.0 == n.1 => format!(" Resolving it at the observed effect needs about {k} examples per task (now {}).", n.0),
+            // Tasks of different sizes: every task needs the same factor more.
+            Some(k) => format!(" Resolving it at the observed effect needs about {:.1}× the examples of every task ({k} for the smallest, now {}).", k as f64 / n.0.max(1) as f64, n.0),
             None => " The observed effect is 0: no sample size resolves it.".to_string(),
         },
         _ => String::new(),
@@ -389,7 +392,8 @@ fn markdown(
         let _ = writeln!(o, "![layer similarity](similarity.png)\n");
     }
     // Findings.
-    let n = d.examples.iter().filter(|(t, _)| records.iter().any(|r| &r.task == *t && scored(r))).map(|(_, n)| *n).min().unwrap_or(0);
+    let sizes: Vec<usize> = d.examples.iter().filter(|(t, _)| records.iter().any(|r| &r.task == *t && scored(r))).map(|(_, n)| *n).collect();
+    let n = (sizes.iter().copied().min().unwrap_or(0), sizes.iter().copied().max().unwrap_or(0));
     let _ = writeln!(o, "## Findings, compared with the paper\n");
     let _ = writeln!(o, "Each claim is decided from the 95% interval of the statistic it is about: **agrees** when the interval lies on the paper's side of 0, **disagrees** when on the other, **inconclusive** otherwise. A comparison leaves out the M at which the configurations it compares are one model, or one of them is the full model (at M = 1 reverse, random, middle-repeat and parallel of one block are the full model): that is no intervention, and a tie or a loss against it there is not evidence.\n");
     let same_model = Models::of(records);
@@ -523,7 +527,7 @@ fn markdown(
                 stats::resamples("similarity", texts.len()).iter().map(|idx| idx.iter().map(|&i| texts[i]).sum::<f64>() / idx.len() as f64).collect::<Vec<f64>>()
             });
             let what = format!("mean cosine among the outputs of blocks {}–{} − mean cosine between the embeddings and those blocks (over the similarity texts)", a.saturating_sub(1), b - 2);
-            claim(&mut o, "Middle layers share a representation space", &what, margin(&sim.matrix), draws, texts.len(), " (Figure 3; the interval resamples the texts)");
+            claim(&mut o, "Middle layers share a representation space", &what, margin(&sim.matrix), draws, (texts.len(), texts.len()), " (Figure 3; the interval resamples the texts)");
         }
     }
     // Every number.
@@ -656,6 +660,28 @@ pub(crate) mod tests {
         let worst = report.lines().find(|l| l.contains("Repeating the centre layer")).unwrap();
         assert!(worst.contains(&format!("= {:.3},", (1.0 + 0.25 / 0.55) / 2.0)), "{worst}");
         assert!(worst.contains(&format!("each preset's margin: `reverse` {:.3} (M 3); no M to compare with middle-repeat at: `skip`, `looped-parallel`.", (1.0 + 0.25 / 0.55) / 2.0)), "{worst}");
+    }
+
+    #[test]
+    fn tasks_of_different_sizes_get_the_factor_more_examples_each_needs() {
+        let sized = |preset: &str, task: &str, n: usize, right: fn(usize) -> bool| {
+            let u: Vec<f64> = (0..n).map(|i| f64::from(u8::from(right(i)))).collect();
+            Record { m: 3, plan: format!("{preset}-3"), ..record(preset, task, u) }
+        };
+        let mut records = Vec::new();
+        for (task, n) in [("a", 200), ("b", 100)] {
+            records.push(Record { plan: "0-3".into(), m: 0, ..sized("full", task, n, |i| i % 5 != 0) });
+            records.push(sized("parallel", task, n, |i| i % 2 == 0));
+            records.push(sized("looped-parallel", task, n, |i| i % 2 == 1 || i % 20 == 0));
+        }
+        let out = tempfile::tempdir().unwrap();
+        write(out.path(), &records, None, &BTreeMap::new(), "t").unwrap();
+        let report = std::fs::read_to_string(out.path().join("report.md")).unwrap();
+        let line = report.lines().find(|l| l.contains("Looping the parallel block")).unwrap();
+        assert!(line.contains("**inconclusive"), "{line}");
+        let (factor, rest) = line.split_once("needs about ").unwrap().1.split_once("× the examples of every task (").unwrap();
+        let smallest: f64 = rest.split_once(" for the smallest, now 100).").unwrap().0.parse().unwrap();
+        assert!((factor.parse::<f64>().unwrap() - smallest / 100.0).abs() < 0.051, "{line}");
     }
 
     #[test]
