@@ -78,7 +78,7 @@ publish() { # out-folder, docs-folder, how its shards ran (one|par), sweep args.
     if [[ -f $notes ]]; then echo; cat "$notes"; echo; fi
     # Updated: when the records last changed (a publish without new records keeps the line on record).
     local records; records=$(cat "$out"/results*.jsonl | wc -l)
-    local updated; updated=$(grep -o "^Updated: [^.]*\. Records: $records;" "$dest/RUN.md.old" 2>/dev/null | cut -d' ' -f2 | tr -d .)
+    local updated; updated=$({ grep -o "^Updated: [^.]*\. Records: $records;" "$dest/RUN.md.old" 2>/dev/null || true; } | cut -d' ' -f2 | tr -d .)
     echo "Updated: ${updated:-$(date -u +%Y-%m-%dT%H:%MZ)}. Records: $records; evaluation seconds so far: $(cat "$out"/results*.jsonl | python3 -c 'import json,sys; print(round(sum(json.loads(l)["seconds"]["eval"]+json.loads(l)["seconds"]["rewrite"]+json.loads(l)["seconds"]["session"] for l in sys.stdin)))')."
     if [[ -f $out/wall.log ]]; then
       local mins; mins=$(sort -u "$out/wall.log" | wc -l)
