@@ -332,44 +332,36 @@ def blocks_used(node):
     return blocks_used(node[1])
 
 
-def flat_sequence(node):
-    """The block order of a plan without parallel groups, else None."""
+def _blocks_in_order(node, one_branch_is_its_branch):
+    """The block order of `node`, or None at a parallel group (of more than one branch,
+    when `one_branch_is_its_branch`)."""
     kind = node[0]
     if kind == "block":
         return [node[1]]
-    if kind == "par":
+    if kind == "par" and (len(node[1]) > 1 or not one_branch_is_its_branch):
         return None
-    if kind == "seq":
+    if kind in ("seq", "par"):
         out = []
         for n in node[1]:
-            f = flat_sequence(n)
+            f = _blocks_in_order(n, one_branch_is_its_branch)
             if f is None:
                 return None
             out += f
         return out
-    f = flat_sequence(node[1])
+    f = _blocks_in_order(node[1], one_branch_is_its_branch)
     return None if f is None else f * node[2]
+
+
+def flat_sequence(node):
+    """The block order of a plan without parallel groups, else None."""
+    return _blocks_in_order(node, False)
 
 
 def order(node):
     """The blocks in execution order when the plan averages nothing (a parallel group of
     one branch is that branch), else None (crates/painters-rewrite/src/plan.rs
     `Plan::order`): plans with one order are one model (`sweep::model_key`)."""
-    kind = node[0]
-    if kind == "block":
-        return [node[1]]
-    if kind == "par" and len(node[1]) > 1:
-        return None
-    if kind in ("seq", "par"):
-        out = []
-        for n in node[1]:
-            f = order(n)
-            if f is None:
-                return None
-            out += f
-        return out
-    f = order(node[1])
-    return None if f is None else f * node[2]
+    return _blocks_in_order(node, True)
 
 
 def run_str(a, b):
