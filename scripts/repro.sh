@@ -20,6 +20,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export ORT_DYLIB_PATH=${ORT_DYLIB_PATH:-$PWD/.ort/lib/libonnxruntime.so}
 P=${PAINTERS:-target/release/painters}
+# The report (--report-only) is written by the newest build even when PAINTERS pins the build that
+# evaluates (a resumed run keeps evaluating with the binary it started with; report rules change).
+R=${PAINTERS_REPORT:-target/release/painters}; [[ -x $R ]] || R=$P
 SHARDS=${SHARDS:-8}
 PAR=${PAR:-2}
 THREADS=$(( $(nproc) / PAR > 0 ? $(nproc) / PAR : 1 ))
@@ -59,7 +62,7 @@ quoted() {
 
 publish() { # out-folder, docs-folder, how its shards ran (one|par), sweep args...
   local out=$1 dest=$2 how=$3; shift 3
-  local merged; merged=$("$P" sweep "$@" --out "$out" --report-only --partial)
+  local merged; merged=$("$R" sweep "$@" --out "$out" --report-only --partial)
   mkdir -p "$dest"
   cp "$out"/results*.jsonl "$out"/sweep*.json "$out"/report.md "$out"/*.png "$out"/*.svg "$dest"/ 2>/dev/null || true
   [[ -f "$out/similarity.csv" ]] && cp "$out/similarity.csv" "$out/similarity.json" "$dest"/
