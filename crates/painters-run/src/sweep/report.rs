@@ -38,9 +38,12 @@ pub struct Summary {
     pub median: BTreeMap<String, Vec<(usize, f64)>>,
 }
 
-/// Whether a task's score is normalisable (has a chance level and is not perplexity).
+/// Whether a task's score is normalisable: it has a chance level and is a task score, not
+/// perplexity and not fidelity (cosine to the full model's own embeddings: 1 for the full
+/// model by construction, a distance from it rather than a capability, and with no
+/// chance level of its own). Both stay in the tables and plots.
 fn scored(r: &Record) -> bool {
-    r.chance.is_some() && r.group != "perplexity"
+    r.chance.is_some() && r.group != "perplexity" && r.group != "fidelity"
 }
 
 /// The normalised scores of the records `keep` accepts (and the full model's
@@ -376,7 +379,7 @@ fn markdown(
         }
     }
     let ms: BTreeSet<usize> = records.iter().filter(|r| r.preset != "full").map(|r| r.m).collect();
-    let _ = writeln!(o, "\nPresets: {}. Affected layers M: {}. Normalised score = (score − random) / (full − random), median across the non-perplexity tasks{} (the paper's Figure 11).\n", presets.join(", "), ms.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", "), if vs.values().any(|v| !v.informative()) { " kept" } else { "" });
+    let _ = writeln!(o, "\nPresets: {}. Affected layers M: {}. Normalised score = (score − random) / (full − random), median across the tasks other than perplexity and fidelity{} (the paper's Figure 11).\n", presets.join(", "), ms.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", "), if vs.values().any(|v| !v.informative()) { " kept" } else { "" });
     let without: Vec<&String> = s.tasks.iter().filter(|t| records.iter().any(|r| &r.task == *t && scored(r)) && !d.resamples.contains_key(*t)).collect();
     let _ = writeln!(
         o,
@@ -621,6 +624,24 @@ pub(crate) mod tests {
         // "random" is the larger of chance and the uniform model.
         let raised = with_random(&records, &vs);
         assert_eq!(raised.iter().map(|r| r.chance.unwrap()).collect::<Vec<_>>(), vec![0.25, 0.55, 0.25, 0.55]);
+    }
+
+    #[test]
+    fn fidelity_stays_out_of_the_normalised_score() {
+        // A probe task and a fidelity task (cosine to the full model: 1 for it, "chance" 0 in the suite).
+        let fid = |preset: &str, cos: f64| Record { group: "fidelity".into(), metric: "cosine".into(), chance: Some(0.0), ..record(preset, "fid", vec![cos; 200]) };
+        let records = vec![record("full", "t", units(|i| i % 5 != 0)), fid("full", 1.0), record("skip", "t", units(|i| i % 2 == 0)), fid("skip", 0.3)];
+        let s = summarize(&records, |_| true);
+        assert_eq!(s.normalized[&("skip".to_string(), 2)].keys().collect::<Vec<_>>(), vec!["t"]);
+        // (0.5 − 0.25) / (0.8 − 0.25), not the median of that and 0.3.
+        assert!((s.median["skip"][0].1 - 0.25 / 0.55).abs() < 1e-12);
+        let d = stats::draws(&records, scored);
+        assert_eq!(d.normalized[&("skip".to_string(), 2)].keys().collect::<Vec<_>>(), vec!["t"]);
+        let out = tempfile::tempdir().unwrap();
+        write(out.path(), &records, None, &BTreeMap::new(), "t").unwrap();
+        let report = std::fs::read_to_string(out.path().join("report.md")).unwrap();
+        // Its raw score stays in the table, with no normalised score.
+        assert!(report.lines().any(|l| l.starts_with("| skip | 1 | 2 |") && l.contains("| fid | cosine | 0.3000 |") && l.ends_with("| - | - |")), "{report}");
     }
 
     #[test]
