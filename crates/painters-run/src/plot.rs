@@ -178,12 +178,14 @@ impl LineChart {
             let yy = sy(v);
             let _ = writeln!(s, r##"<line x1="{}" x2="{}" y1="{yy}" y2="{yy}" stroke="#ddd"/><text x="{}" y="{}" text-anchor="end">{v:.decimals$}</text>"##, x + l, x + l + pw, x + l - 4.0, yy + 4.0);
         }
-        // x ticks at the data's own x values when there are few of them (M = 3, 7, 11, …).
+        // x ticks at the data's own x values when there are few of them (M = 3, 7, 11, …),
+        // else round ones (whole numbers where the data's x are: M = 0, 5, 10, …).
         let mut xs: Vec<f64> = self.series.iter().flat_map(|se| se.points.iter().map(|p| p.0)).filter(|v| v.is_finite()).collect();
         xs.sort_by(f64::total_cmp);
         xs.dedup();
         if xs.len() > 12 {
-            xs = (0..=4).map(|k| x0 + (x1 - x0) * k as f64 / 4.0).collect();
+            let whole = xs.iter().all(|v| v.fract() == 0.0);
+            xs = nice_ticks(x0, x1).0.into_iter().filter(|v| !whole || v.fract() == 0.0).collect();
         }
         for xv in xs {
             let _ = writeln!(s, r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#, sx(xv), y + t + ph + 14.0, fmt_tick(xv));
@@ -295,5 +297,29 @@ mod tests {
         assert_eq!(nice_ticks(3.0, 3.0).0, vec![3.0]);
         assert_eq!(nice_ticks(1e12, 1e12 + 1e-6).0, vec![1e12]);
         assert_eq!(nice_ticks(0.0, 110.0), (vec![0.0, 25.0, 50.0, 75.0, 100.0], 0));
+    }
+
+    #[test]
+    fn many_whole_x_values_get_whole_round_ticks() {
+        let labels = |xs: &[f64]| {
+            let chart = LineChart {
+                title: "t".into(),
+                x_label: "M".into(),
+                y_label: "y".into(),
+                series: vec![Series { name: "s".into(), points: xs.iter().map(|&x| (x, 0.5)).collect(), intervals: vec![] }],
+                y_range: Some((0.0, 1.0)),
+                hlines: vec![],
+            };
+            let svg = chart.svg_at(0.0, 0.0, 600.0, 300.0);
+            // The x tick labels: the texts at the tick row (under the plot area: y = 28 + 230 + 14).
+            svg.lines().filter(|l| l.starts_with("<text") && l.contains(r#" y="272""#)).map(|l| l.split('>').nth(1).unwrap().trim_end_matches("</text").to_string()).collect::<Vec<_>>()
+        };
+        // M = 0, 1, 3, …, 29 (16 values): 0, 5, …, 25, not 7.25, 14.50.
+        let ms: Vec<f64> = std::iter::once(0.0).chain((1..30).step_by(2).map(f64::from)).collect();
+        assert_eq!(labels(&ms), ["0", "5", "10", "15", "20", "25"]);
+        // Few values: the data's own.
+        assert_eq!(labels(&[1.0, 3.0, 5.0]), ["1", "3", "5"]);
+        // Range 0..12 with 13 values: whole ticks only (no 2.5 steps).
+        assert_eq!(labels(&(0..13).map(f64::from).collect::<Vec<_>>()), ["0", "5", "10"]);
     }
 }
