@@ -152,29 +152,33 @@ pub fn write(out: &Path, records: &[Record], similarity: Option<&Similarity>, un
     let presets = presets(records);
     let model = records.first().map(|r| r.model.clone()).unwrap_or_default();
     let layers = records.first().map(|r| r.layers).unwrap_or(0);
-    // Figure 11.
-    let fig11 = LineChart {
+    // Figure 11: the plot, and its numbers for scripts.
+    let fig11 = figure11(&s, &d, &presets);
+    let chart = LineChart {
         title: format!("{title}: normalised median score vs affected layers"),
         x_label: "M (affected middle layers)".into(),
         y_label: "normalised median score".into(),
         series: presets
             .iter()
-            .map(|p| Series {
-                name: p.clone(),
-                points: std::iter::once((0.0, 1.0)).chain(s.median.get(p).into_iter().flatten().map(|&(m, v)| (m as f64, v))).collect(),
-                intervals: s
-                    .median
-                    .get(p)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|&(m, _)| stats::interval(d.median.get(&(p.clone(), m))?).map(|(lo, hi)| (m as f64, lo, hi)))
-                    .collect(),
+            .map(|p| {
+                let rows = fig11.iter().filter(|r| &r.0 == p);
+                Series {
+                    name: p.clone(),
+                    points: std::iter::once((0.0, 1.0)).chain(rows.clone().map(|r| (r.1 as f64, r.2))).collect(),
+                    intervals: rows.filter_map(|r| r.3.map(|(lo, hi)| (r.1 as f64, lo, hi))).collect(),
+                }
             })
             .collect(),
         y_range: None,
         hlines: vec![(1.0, "full model".into()), (0.0, "random".into())],
     };
-    write_svg_png(&grid_svg(&[fig11], 1, 760.0, 420.0), &out.join("normalized_score"))?;
+    write_svg_png(&grid_svg(&[chart], 1, 760.0, 420.0), &out.join("normalized_score"))?;
+    let mut csv = String::from("preset,m,median,ci_low,ci_high\n");
+    for (p, m, v, ci) in &fig11 {
+        let (lo, hi) = ci.map_or((String::new(), String::new()), |(lo, hi)| (lo.to_string(), hi.to_string()));
+        let _ = writeln!(csv, "{p},{m},{v},{lo},{hi}");
+    }
+    painters_graph::write_atomic(&out.join("normalized_score.csv"), |w| w.write_all(csv.as_bytes())).map_err(std::io::Error::other)?;
     // One panel per task (raw metric).
     let mut panels = Vec::new();
     for task in &s.tasks {
@@ -225,6 +229,15 @@ pub fn write(out: &Path, records: &[Record], similarity: Option<&Similarity>, un
     }
     let md = markdown(&s, &d, records, &presets, similarity, &vs, &chance, &model, layers, title, out);
     painters_graph::write_atomic(&out.join("report.md"), |w| w.write_all(md.as_bytes())).map_err(std::io::Error::other)
+}
+
+/// The paper's Figure 11 as numbers: (preset, M, median normalised score, its 95% interval),
+/// presets in `presets` order, M ascending.
+fn figure11(s: &Summary, d: &Draws, presets: &[String]) -> Vec<(String, usize, f64, Option<(f64, f64)>)> {
+    presets
+        .iter()
+        .flat_map(|p| s.median.get(p).into_iter().flatten().map(move |&(m, v)| (p.clone(), m, v, d.median.get(&(p.clone(), m)).and_then(|x| stats::interval(x)))))
+        .collect()
 }
 
 fn mean(v: impl Iterator<Item = f64>) -> Option<f64> {
@@ -533,6 +546,22 @@ fn markdown(
             claim(&mut o, "Middle layers share a representation space", &what, margin(&sim.matrix), draws, (texts.len(), texts.len()), " (Figure 3; the interval resamples the texts)");
         }
     }
+    // Figure 11's numbers: M down, presets across.
+    let fig11 = figure11(s, d, presets);
+    if !fig11.is_empty() {
+        let _ = writeln!(o, "\n## Normalised median score (Figure 11)\n");
+        let _ = writeln!(o, "The median over the kept tasks of (score − random) / (full − random), with its 95% interval; `-` where the preset was not run at that M (also in `normalized_score.csv`).\n");
+        let _ = writeln!(o, "| M | {} |", presets.join(" | "));
+        let _ = writeln!(o, "| --- |{}", " --- |".repeat(presets.len()));
+        let ms: BTreeSet<usize> = fig11.iter().map(|r| r.1).collect();
+        for m in ms {
+            let cells: Vec<String> = presets
+                .iter()
+                .map(|p| fig11.iter().find(|r| &r.0 == p && r.1 == m).map_or("-".to_string(), |r| format!("{:.3} {}", r.2, ci_text(r.3))))
+                .collect();
+            let _ = writeln!(o, "| {m} | {} |", cells.join(" | "));
+        }
+    }
     // Every number.
     let _ = writeln!(o, "\n## All results\n");
     let _ = writeln!(o, "| preset | N | M | plan | task | metric | value | 95% interval | normalised | normalised 95% |");
@@ -721,6 +750,27 @@ pub(crate) mod tests {
         let uneven = ranking(&records);
         assert!(uneven.contains("so it does not compare like with like"), "{uneven}");
         assert!(uneven.contains("`reverse` 0.455 (M 3)") && uneven.contains("`skip` 0.500 (M 1, 3)"), "{uneven}");
+    }
+
+    #[test]
+    fn figure_11_is_a_table_and_a_csv_with_intervals() {
+        let at = |preset: &str, m: usize, right: fn(usize) -> bool| Record { m, plan: format!("{preset}-{m}"), ..record(preset, "t", units(right)) };
+        let records = vec![record("full", "t", units(|i| i % 5 != 0)), at("reverse", 3, |i| i % 2 == 0), at("skip", 1, |i| i % 5 != 0), at("skip", 3, |i| i % 4 == 0)];
+        let out = tempfile::tempdir().unwrap();
+        write(out.path(), &records, None, &BTreeMap::new(), "t").unwrap();
+        let report = std::fs::read_to_string(out.path().join("report.md")).unwrap();
+        let table: Vec<&str> = report.lines().skip_while(|l| !l.starts_with("## Normalised median score")).skip(4).take_while(|l| l.starts_with('|')).collect();
+        assert_eq!(table[0], "| M | reverse | skip |", "{report}");
+        assert!(table[2].starts_with("| 1 | - | 1.000 [") && table[3].starts_with("| 3 | 0.455 [") && table[3].contains("| 0.000 ["), "{table:?}");
+        assert_eq!(table.len(), 4, "{table:?}");
+        // The CSV: the same numbers, with the interval the table prints.
+        let csv = std::fs::read_to_string(out.path().join("normalized_score.csv")).unwrap();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines[0], "preset,m,median,ci_low,ci_high");
+        assert_eq!(lines.len(), 4, "{csv}");
+        let rev: Vec<f64> = lines.iter().find(|l| l.starts_with("reverse,3,")).unwrap().split(',').skip(2).map(|x| x.parse().unwrap()).collect();
+        assert!((rev[0] - 0.25 / 0.55).abs() < 1e-12 && rev[1] < rev[0] && rev[0] < rev[2], "{rev:?}");
+        assert!(table[3].contains(&format!("0.455 [{:.3}, {:.3}]", rev[1], rev[2])), "{table:?}");
     }
 
     #[test]
