@@ -124,10 +124,35 @@ fn sweep_writes_every_result_once_and_a_report() {
             assert_eq!(cells[5], format!("{uniform:.3}"), "{task}: report's uniform model vs painters eval");
         }
     }
+    // Every interval and Figure 11, recomputed by an independent implementation.
+    check_report(&out);
     // Rerunning does nothing new.
     let again = Command::new(env!("CARGO_BIN_EXE_painters")).args(sweep_args(&out)).output().unwrap();
     assert!(again.status.success());
     assert_eq!(keys(&out).len(), k.len());
+}
+
+/// `scripts/check_report.py` (Python's standard library only) recomputes every interval,
+/// normalised score and Figure 11 row of a sweep's report from its records' per-example scores.
+fn check_report(folder: &Path) {
+    let o = Command::new("python3").arg(root().join("scripts/check_report.py")).arg(folder).output().expect("python3");
+    let said = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success() && said.contains("all agree"), "{said}");
+}
+
+#[test]
+fn the_reports_on_record_agree_with_an_independent_recomputation() {
+    // The reproductions in docs/results/ that have Figure 11's numbers (the BIG-bench run's
+    // report predates them and cannot be written again without its data).
+    let mut checked = 0;
+    for entry in std::fs::read_dir(root().join("docs/results")).unwrap() {
+        let dir = entry.unwrap().path();
+        if dir.join("normalized_score.csv").is_file() {
+            check_report(&dir);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 2, "the MiniLM and SmolLM2 reproductions");
 }
 
 #[test]

@@ -1,0 +1,234 @@
+#!/usr/bin/env python3
+"""An independent check of a sweep's intervals (docs/EVAL.md, "Intervals and verdicts").
+
+    python3 scripts/check_report.py OUT_OR_RESULTS_FOLDER
+
+Recomputes, with the Python standard library only and from the per-example scores in
+`results*.jsonl`, what `painters sweep` printed in `report.md` and `normalized_score.csv`:
+  - every record's value from its units (the mean, or exp(-sum ll / sum tokens));
+  - every record's 95% interval: the percentiles (linear interpolation, numpy's and R's
+    default) of the metric over 1000 resamples of the task's examples, drawn by
+    SplitMix64 seeded with 0x9A1D7E25 XOR FNV-1a(task name);
+  - every normalised score (score - random) / (full - random) and its interval over the
+    same draws (paired: the full model resampled alike), random being the suite's chance
+    raised to the uniform model's score (read from the report's Setup table, where it is
+    printed to 3 decimals: as a count over the task's examples it is recovered exactly);
+  - every row of Figure 11 (normalized_score.csv): the median over the kept tasks on every
+    draw, and its percentiles, to 1e-9.
+Which tasks enter the normalised scores (the full model beats the uniform model) is taken
+from the report: a row with a normalised score. The report's tables print 3-4 decimals; they are compared to half a unit of their last
+digit. Prints one line and exits 0 when everything agrees; else lists the disagreements
+and exits 1.
+"""
+import csv
+import glob
+import json
+import math
+import os
+import re
+import sys
+
+DRAWS = 1000
+SEED = 0x9A1D7E25
+MASK = (1 << 64) - 1
+
+
+def fnv(s):
+    h = 0xCBF29CE484222325
+    for b in s.encode():
+        h = ((h ^ b) * 0x100000001B3) & MASK
+    return h
+
+
+def resamples(task, n):
+    state = SEED ^ fnv(task)
+    out = []
+    for _ in range(DRAWS):
+        idx = []
+        for _ in range(n):
+            state = (state + 0x9E3779B97F4A7C15) & MASK
+            z = state
+            z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+            z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+            idx.append((z ^ (z >> 31)) % n)
+        out.append(idx)
+    return out
+
+
+def stat(units, idx):
+    v = units["values"]
+    num = math.fsum(map(v.__getitem__, idx))
+    w = units.get("weights")
+    if w is None:
+        return num / len(idx)
+    return math.exp(-num / math.fsum(map(w.__getitem__, idx)))
+
+
+def percentiles(draws):
+    v = sorted(x for x in draws if math.isfinite(x))
+    if len(v) < 2:
+        return None
+
+    def at(q):
+        pos = q * (len(v) - 1)
+        lo, hi = math.floor(pos), math.ceil(pos)
+        return v[lo] + (v[hi] - v[lo]) * (pos - lo)
+
+    return at(0.025), at(0.975)
+
+
+def median(xs):
+    v = sorted(x for x in xs if math.isfinite(x))
+    if not v:
+        return math.nan
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+
+
+def table(lines, header_start):
+    """The rows of the markdown table whose header line starts with header_start, as dicts."""
+    for i, line in enumerate(lines):
+        if line.startswith(header_start):
+            head = [c.strip() for c in line.strip().strip("|").split("|")]
+            rows = []
+            for row in lines[i + 2:]:
+                if not row.startswith("|"):
+                    break
+                rows.append(dict(zip(head, [c.strip() for c in row.strip().strip("|").split("|")])))
+            return rows
+    return []
+
+
+def main(folder):
+    records = [json.loads(l) for p in sorted(glob.glob(os.path.join(folder, "results*.jsonl"))) for l in open(p) if l.strip()]
+    lines = open(os.path.join(folder, "report.md")).read().splitlines()
+    bad = []
+    by_key = {(r["preset"], r["n"], r["task"]): r for r in records}
+    n_ex = {}
+    for r in records:
+        if r.get("units"):
+            n_ex[r["task"]] = min(n_ex.get(r["task"], 10**9), len(r["units"]["values"]))
+    draws_idx = {t: resamples(t, n) for t, n in n_ex.items() if n >= 2}
+
+    def draws(r):
+        u = r.get("units")
+        idx = draws_idx.get(r["task"])
+        if not u or idx is None or len(u["values"]) != len(idx[0]):
+            return None
+        return [stat(u, i) for i in idx]
+
+    # 1. Values from units.
+    for r in records:
+        if r.get("units"):
+            v = stat(r["units"], range(len(r["units"]["values"])))
+            if not math.isclose(v, r["value"], rel_tol=1e-9, abs_tol=1e-12):
+                bad.append(f"{r['preset']} N={r['n']} {r['task']}: value {r['value']} but its units give {v}")
+    # random: chance raised to the uniform model (Setup table), per task.
+    setup = table(lines, "| task |")
+    random = {}
+    for row in setup:
+        t = row["task"]
+        if "random" in row and row["random"] not in ("n/a", "-"):
+            random[t] = float(row["random"])
+        elif row.get("chance", "n/a") != "n/a":
+            c = float(row["chance"])
+            u = row.get("uniform model", "n/a")
+            if u != "n/a":
+                u = float(u)
+                n = n_ex.get(t)
+                if n and abs(round(u * n) / n - u) <= 5e-4 + 1e-12:
+                    u = round(u * n) / n
+                c = max(c, u)
+            random[t] = c
+    full_draws = {r["task"]: draws(r) for r in records if r["preset"] == "full"}
+    full_val = {r["task"]: r["value"] for r in records if r["preset"] == "full"}
+    # 2-3. The All results table: each row's interval and normalised score.
+    rows = table(lines, "| preset | N | M |")
+    norm = {}  # (preset, m) -> task -> draws
+    norm_point = {}
+    checked = {"intervals": 0, "normalised": 0, "figure 11": 0}
+    for row in rows:
+        n = None if row["N"] == "-" else int(row["N"])
+        preset, m, task = row["preset"], int(row["M"]), row["task"]
+        same = re.search(r"` = (.+)$", row["plan"])
+        if same:
+            ref = same.group(1)
+            mm = re.fullmatch(r"(\S+) N=(\d+)", ref)
+            key = ("full", None, task) if ref == "full" else (mm.group(1), int(mm.group(2)), task)
+        else:
+            key = (preset, n, task)
+        r = by_key.get(key)
+        if r is None:
+            bad.append(f"table row {preset} N={n} {task}: no record {key}")
+            continue
+        d = draws(r)
+        ci = percentiles(d) if d else None
+        if ci is None and r.get("stderr") is not None and math.isfinite(r["stderr"]):
+            ci = (r["value"] - 1.96 * r["stderr"], r["value"] + 1.96 * r["stderr"])
+        printed = row["95% interval"]
+        want = "-" if ci is None else None
+        if want == "-" or printed == "-":
+            if printed != "-" or ci is not None:
+                bad.append(f"{preset} N={n} {task}: interval printed {printed}, recomputed {ci}")
+        else:
+            lo, hi = (float(x) for x in printed.strip("[]").split(","))
+            tol = lambda x: 5e-4 + 1e-9 * abs(x)
+            if abs(lo - ci[0]) > tol(ci[0]) or abs(hi - ci[1]) > tol(ci[1]):
+                bad.append(f"{preset} N={n} {task}: interval printed {printed}, recomputed [{ci[0]:.6f}, {ci[1]:.6f}]")
+            checked["intervals"] += 1
+        if preset == "full" or row["normalised"] == "-":
+            continue
+        c, f, fd = random.get(task), full_val.get(task), full_draws.get(task)
+        if c is None or f is None:
+            bad.append(f"{preset} N={n} {task}: normalised printed but no random or full model")
+            continue
+        p = (r["value"] - c) / (f - c) if abs(f - c) > 1e-12 else math.nan
+        norm_point.setdefault((preset, m), {})[task] = p
+        if abs(float(row["normalised"]) - p) > 5e-4 + 1e-9 * abs(p):
+            bad.append(f"{preset} N={n} {task}: normalised printed {row['normalised']}, recomputed {p:.6f}")
+        if d and fd:
+            nd = [(x - c) / (y - c) if abs(y - c) > 1e-12 else math.nan for x, y in zip(d, fd)]
+            norm.setdefault((preset, m), {})[task] = nd
+            nci = percentiles(nd)
+            printed = row["normalised 95%"]
+            if nci is None or printed == "-":
+                if not (nci is None and printed == "-"):
+                    bad.append(f"{preset} N={n} {task}: normalised interval printed {printed}, recomputed {nci}")
+            else:
+                lo, hi = (float(x) for x in printed.strip("[]").split(","))
+                if abs(lo - nci[0]) > 5e-4 or abs(hi - nci[1]) > 5e-4:
+                    bad.append(f"{preset} N={n} {task}: normalised interval printed {printed}, recomputed [{nci[0]:.6f}, {nci[1]:.6f}]")
+        checked["normalised"] += 1
+    # 4. Figure 11 to 1e-9.
+    fig = os.path.join(folder, "normalized_score.csv")
+    if os.path.exists(fig):
+        seen = set()
+        for row in csv.DictReader(open(fig)):
+            key = (row["preset"], int(row["m"]))
+            seen.add(key)
+            point = median(norm_point.get(key, {}).values())
+            if not math.isclose(float(row["median"]), point, rel_tol=1e-9, abs_tol=1e-12):
+                bad.append(f"Figure 11 {key}: median {row['median']}, recomputed {point}")
+            by_task = norm.get(key)
+            ci = percentiles([median(x[b] for x in by_task.values()) for b in range(DRAWS)]) if by_task else None
+            if ci is None:
+                if row["ci_low"] != "":
+                    bad.append(f"Figure 11 {key}: interval {row['ci_low']}..{row['ci_high']}, recomputed none")
+            elif row["ci_low"] == "" or any(not math.isclose(float(row[k]), v, rel_tol=1e-9, abs_tol=1e-12) for k, v in (("ci_low", ci[0]), ("ci_high", ci[1]))):
+                bad.append(f"Figure 11 {key}: interval [{row['ci_low']}, {row['ci_high']}], recomputed [{ci[0]!r}, {ci[1]!r}]")
+            checked["figure 11"] += 1
+        for key in sorted(set(norm_point) - seen):
+            bad.append(f"Figure 11 {key}: missing from normalized_score.csv")
+    if bad:
+        print(f"check_report: {len(bad)} disagreement(s) in {folder}:")
+        for b in bad:
+            print("  " + b)
+        return 1
+    print(f"check_report: {folder}: {len(records)} records; {checked['intervals']} intervals, {checked['normalised']} normalised scores and {checked['figure 11']} Figure 11 rows recomputed independently: all agree")
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: check_report.py FOLDER (a sweep's out folder, or a docs/results/ folder)")
+    sys.exit(main(sys.argv[1]))
