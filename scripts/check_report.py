@@ -14,7 +14,10 @@ Recomputes, with the Python standard library only and from the per-example score
     raised to the uniform model's score (read from the report's Setup table, where it is
     printed to 3 decimals: as a count over the task's examples it is recovered exactly);
   - every row of Figure 11 (normalized_score.csv): the median over the kept tasks on every
-    draw, and its percentiles, to 1e-9.
+    draw, and its percentiles, to 1e-9;
+  - every claim's statistic, interval and verdict (the worst preset, looping, skip, order,
+    shared representation space), over the Ms the report lists for it, checking that
+    none of those Ms has a compared configuration that is the full model.
 Which tasks enter the normalised scores (the full model beats the uniform model) is taken
 from the report: a row with a normalised score. The report's tables print 3-4 decimals; they are compared to half a unit of their last
 digit. Prints one line and exits 0 when everything agrees; else lists the disagreements
@@ -97,6 +100,101 @@ def table(lines, header_start):
                 rows.append(dict(zip(head, [c.strip() for c in row.strip().strip("|").split("|")])))
             return rows
     return []
+
+
+NUM = r"(-?[0-9.]+)"
+MAIN = re.compile(r" = " + NUM + r", 95% interval \[" + NUM + ", " + NUM + r"\]")
+AT_M = re.compile(r"M=(\d+): " + NUM + r" \[" + NUM + ", " + NUM + r"\] (agrees|disagrees|inconclusive)")
+
+
+def verdict(ci):
+    return "agrees" if ci[0] > 0 else "disagrees" if ci[1] < 0 else "inconclusive"
+
+
+def mean_draws(rows):
+    return [sum(r[b] for r in rows) / len(rows) for b in range(DRAWS)]
+
+
+def check_claims(lines, folder, norm, norm_point, rows, records, bad):
+    """Each claim's printed statistic, interval and verdict against a recomputation; returns the count."""
+    med = {k: [median(x[b] for x in by.values()) for b in range(DRAWS)] for k, by in norm.items()}
+    med_point = {k: median(by.values()) for k, by in norm_point.items()}
+    is_full = {(r["preset"], int(r["M"])) for r in rows if r["plan"].endswith("` = full")}
+    count = 0
+
+    def expect(what, printed, point, draws):
+        nonlocal count
+        ci = percentiles(draws)
+        p, lo, hi = (float(x) for x in printed[:3])
+        if ci is None or abs(p - point) > 5e-4 or abs(lo - ci[0]) > 5e-4 or abs(hi - ci[1]) > 5e-4:
+            bad.append(f"{what}: printed {p} [{lo}, {hi}], recomputed {point:.6f} {ci}")
+        elif len(printed) > 3 and printed[3] != verdict(ci):
+            bad.append(f"{what}: verdict {printed[3]}, interval {ci}")
+        count += 1
+        return ci
+
+    def line(name):
+        return next((l for l in lines if l.startswith(f"- **{name}**")), None)
+
+    def word(l):
+        return re.search(r"\*\* \(paper\): \*\*([a-z]+)", l).group(1)
+
+    def mean_of(preset, ms):
+        return sum(med_point[(preset, m)] for m in ms) / len(ms), mean_draws([med[(preset, m)] for m in ms])
+
+    if (l := line("Repeating the centre layer is the worst")) and (mm := MAIN.search(l)):
+        best = None
+        for p, v, ms in re.findall(r"`([^`]+)` " + NUM + r" \(M ([0-9, ]+)\)", l.split("each preset's margin: ", 1)[-1]):
+            ms = [int(x) for x in ms.split(", ")]
+            for m in ms:
+                if (p, m) in is_full or ("middle-repeat", m) in is_full:
+                    bad.append(f"worst: {p} compared at M={m}, where a compared configuration is the full model")
+            (a, da), (b, db) = mean_of(p, ms), mean_of("middle-repeat", ms)
+            if abs(float(v) - (a - b)) > 5e-4:
+                bad.append(f"worst: {p}'s margin printed {v}, recomputed {a - b:.6f}")
+            d = [x - y for x, y in zip(da, db)]
+            best = (a - b, d) if best is None else (min(best[0], a - b), [min(x, y) if math.isfinite(x) and math.isfinite(y) else (y if math.isfinite(y) else x) for x, y in zip(best[1], d)])
+        if best:
+            ci = expect("worst", mm.groups() + (word(l),), *best)
+    if (l := line("Looping the parallel block beats a single parallel pass")) and (mm := MAIN.search(l)):
+        ms = []
+        for m, v, lo, hi, w in AT_M.findall(l):
+            m = int(m)
+            ms.append(m)
+            if ("looped-parallel", m) in is_full or ("parallel", m) in is_full:
+                bad.append(f"looping: compared at M={m}, where a compared configuration is the full model")
+            expect(f"looping at M={m}", (v, lo, hi, w), med_point[("looped-parallel", m)] - med_point[("parallel", m)], [x - y for x, y in zip(med[("looped-parallel", m)], med[("parallel", m)])])
+        if ms:
+            (a, da), (b, db) = mean_of("looped-parallel", ms), mean_of("parallel", ms)
+            expect("looping", mm.groups() + (word(l),), a - b, [x - y for x, y in zip(da, db)])
+    if (l := line("Skipping middle layers degrades gracefully")) and (mm := MAIN.search(l)):
+        m0 = int(re.search(r"at the smallest M \((\d+)\)", l).group(1))
+        skip_ms = sorted(m for (p, m) in med_point if p == "skip")
+        if skip_ms and m0 != skip_ms[0]:
+            bad.append(f"skip: decided at M={m0}, smallest measured {skip_ms[0]}")
+        expect("skip", mm.groups() + (word(l),), med_point[("skip", m0)] - 0.5, [x - 0.5 for x in med[("skip", m0)]])
+        for m, v, lo, hi, w in AT_M.findall(l):
+            expect(f"skip at M={m}", (v, lo, hi, w), med_point[("skip", int(m))] - 0.5, [x - 0.5 for x in med[("skip", int(m))]])
+    if (l := line("Order matters more for reasoning and math than for semantic tasks")) and (mm := MAIN.search(l)):
+        group = {r["task"]: r["group"] for r in records}
+        cells = lambda g: [(k, t) for k, by in norm_point.items() if k[0] in ("reverse", "random") and k not in is_full for t in by if group.get(t) == g]
+        pts = {g: [norm_point[k][t] for k, t in cells(g)] for g in ("semantic", "reasoning")}
+        drs = {g: mean_draws([norm[k][t] for k, t in cells(g)]) for g in ("semantic", "reasoning")}
+        point = sum(pts["semantic"]) / len(pts["semantic"]) - sum(pts["reasoning"]) / len(pts["reasoning"])
+        expect("order", mm.groups() + (word(l),), point, [x - y for x, y in zip(drs["semantic"], drs["reasoning"])])
+    if (l := line("Middle layers share a representation space")) and (mm := MAIN.search(l)):
+        sim = json.load(open(os.path.join(folder, "similarity.json")))
+        per = sim["per_text"]
+        n = len(per[0])
+        a, b = n // 4, 3 * n // 4
+
+        def margin(mx):
+            inner = [mx[i][j] for i in range(a, b) for j in range(a, b) if i != j]
+            return sum(inner) / len(inner) - sum(mx[0][j] for j in range(a, b)) / (b - a)
+
+        texts = [margin(mx) for mx in per]
+        expect("similarity", mm.groups() + (word(l),), margin(sim["matrix"]), [sum(texts[i] for i in idx) / len(idx) for idx in resamples("similarity", len(texts))])
+    return count
 
 
 def main(folder):
@@ -219,12 +317,14 @@ def main(folder):
             checked["figure 11"] += 1
         for key in sorted(set(norm_point) - seen):
             bad.append(f"Figure 11 {key}: missing from normalized_score.csv")
+    # 5. The claims: each statistic, its interval and its verdict, over the Ms the report lists.
+    checked["claims"] = check_claims(lines, folder, norm, norm_point, rows, records, bad)
     if bad:
         print(f"check_report: {len(bad)} disagreement(s) in {folder}:")
         for b in bad:
             print("  " + b)
         return 1
-    print(f"check_report: {folder}: {len(records)} records; {checked['intervals']} intervals, {checked['normalised']} normalised scores and {checked['figure 11']} Figure 11 rows recomputed independently: all agree")
+    print(f"check_report: {folder}: {len(records)} records; {checked['intervals']} intervals, {checked['normalised']} normalised scores, {checked['figure 11']} Figure 11 rows and {checked['claims']} claim statistics recomputed independently: all agree")
     return 0
 
 
