@@ -92,6 +92,9 @@ publish() { # out-folder, docs-folder, how its shards ran (one|par), sweep args.
     echo "Progress: ${merged%%[^0-9]*} of $(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(len(m["configs"])*len(m["tasks"]))' "$(ls "$out"/sweep*.json | head -n 1)") results (configurations x tasks)."
     # What is left, from a fit of the finished configurations' times (nothing once done).
     python3 scripts/repro_eta.py "$out" "$SHARDS" "$([[ $how == par ]] && echo "$PAR" || echo 1)"
+    # The report's numbers recomputed by a second implementation (docs/EVAL.md).
+    echo
+    echo "Checked: \`$(python3 scripts/check_report.py "$dest" || true)\`"
   } > "$dest/RUN.md"
   rm -f "$dest/RUN.md.old"
 }
