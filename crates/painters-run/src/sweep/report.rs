@@ -231,9 +231,11 @@ pub fn write(out: &Path, records: &[Record], similarity: Option<&Similarity>, un
     painters_graph::write_atomic(&out.join("report.md"), |w| w.write_all(md.as_bytes())).map_err(std::io::Error::other)
 }
 
-/// The paper's Figure 11 as numbers: (preset, M, median normalised score, its 95% interval),
-/// presets in `presets` order, M ascending.
-fn figure11(s: &Summary, d: &Draws, presets: &[String]) -> Vec<(String, usize, f64, Option<(f64, f64)>)> {
+/// One point of Figure 11: (preset, M, median normalised score, its 95% interval).
+type Fig11Row = (String, usize, f64, Option<(f64, f64)>);
+
+/// The paper's Figure 11 as numbers, presets in `presets` order, M ascending.
+fn figure11(s: &Summary, d: &Draws, presets: &[String]) -> Vec<Fig11Row> {
     presets
         .iter()
         .flat_map(|p| s.median.get(p).into_iter().flatten().map(move |&(m, v)| (p.clone(), m, v, d.median.get(&(p.clone(), m)).and_then(|x| stats::interval(x)))))
