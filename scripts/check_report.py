@@ -88,6 +88,23 @@ def median(xs):
     return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
 
 
+def close(printed, x):
+    """A number printed to 3 decimals against its recomputation (relative slack for huge ones)."""
+    return abs(printed - x) <= 5e-4 + 1e-9 * abs(x)
+
+
+def compare_interval(what, printed, ci, bad):
+    """A printed "[lo, hi]" (or "-") against a recomputed interval (or None); True when one was compared."""
+    if printed == "-" or ci is None:
+        if printed != "-" or ci is not None:
+            bad.append(f"{what}: interval printed {printed}, recomputed {ci}")
+        return False
+    lo, hi = (float(x) for x in printed.strip("[]").split(","))
+    if not (close(lo, ci[0]) and close(hi, ci[1])):
+        bad.append(f"{what}: interval printed {printed}, recomputed [{ci[0]:.6f}, {ci[1]:.6f}]")
+    return True
+
+
 def table(lines, header_start):
     """The rows of the markdown table whose header line starts with header_start, as dicts."""
     for i, line in enumerate(lines):
@@ -111,6 +128,11 @@ def verdict(ci):
     return "agrees" if ci[0] > 0 else "disagrees" if ci[1] < 0 else "inconclusive"
 
 
+def fmin(x, y):
+    """The smaller, ignoring a NaN (Rust's f64::min)."""
+    return y if math.isnan(x) else x if math.isnan(y) else min(x, y)
+
+
 def mean_draws(rows):
     return [sum(r[b] for r in rows) / len(rows) for b in range(DRAWS)]
 
@@ -126,12 +148,11 @@ def check_claims(lines, folder, norm, norm_point, rows, records, bad):
         nonlocal count
         ci = percentiles(draws)
         p, lo, hi = (float(x) for x in printed[:3])
-        if ci is None or abs(p - point) > 5e-4 or abs(lo - ci[0]) > 5e-4 or abs(hi - ci[1]) > 5e-4:
+        if ci is None or not (close(p, point) and close(lo, ci[0]) and close(hi, ci[1])):
             bad.append(f"{what}: printed {p} [{lo}, {hi}], recomputed {point:.6f} {ci}")
         elif len(printed) > 3 and printed[3] != verdict(ci):
             bad.append(f"{what}: verdict {printed[3]}, interval {ci}")
         count += 1
-        return ci
 
     def line(name):
         return next((l for l in lines if l.startswith(f"- **{name}**")), None)
@@ -150,12 +171,12 @@ def check_claims(lines, folder, norm, norm_point, rows, records, bad):
                 if (p, m) in is_full or ("middle-repeat", m) in is_full:
                     bad.append(f"worst: {p} compared at M={m}, where a compared configuration is the full model")
             (a, da), (b, db) = mean_of(p, ms), mean_of("middle-repeat", ms)
-            if abs(float(v) - (a - b)) > 5e-4:
+            if not close(float(v), a - b):
                 bad.append(f"worst: {p}'s margin printed {v}, recomputed {a - b:.6f}")
             d = [x - y for x, y in zip(da, db)]
-            best = (a - b, d) if best is None else (min(best[0], a - b), [min(x, y) if math.isfinite(x) and math.isfinite(y) else (y if math.isfinite(y) else x) for x, y in zip(best[1], d)])
+            best = (a - b, d) if best is None else (min(best[0], a - b), list(map(fmin, best[1], d)))
         if best:
-            ci = expect("worst", mm.groups() + (word(l),), *best)
+            expect("worst", mm.groups() + (word(l),), *best)
     if (l := line("Looping the parallel block beats a single parallel pass")) and (mm := MAIN.search(l)):
         ms = []
         for m, v, lo, hi, w in AT_M.findall(l):
@@ -263,16 +284,7 @@ def main(folder):
         ci = percentiles(d) if d else None
         if ci is None and r.get("stderr") is not None and math.isfinite(r["stderr"]):
             ci = (r["value"] - 1.96 * r["stderr"], r["value"] + 1.96 * r["stderr"])
-        printed = row["95% interval"]
-        want = "-" if ci is None else None
-        if want == "-" or printed == "-":
-            if printed != "-" or ci is not None:
-                bad.append(f"{preset} N={n} {task}: interval printed {printed}, recomputed {ci}")
-        else:
-            lo, hi = (float(x) for x in printed.strip("[]").split(","))
-            tol = lambda x: 5e-4 + 1e-9 * abs(x)
-            if abs(lo - ci[0]) > tol(ci[0]) or abs(hi - ci[1]) > tol(ci[1]):
-                bad.append(f"{preset} N={n} {task}: interval printed {printed}, recomputed [{ci[0]:.6f}, {ci[1]:.6f}]")
+        if compare_interval(f"{preset} N={n} {task}", row["95% interval"], ci, bad):
             checked["intervals"] += 1
         if preset == "full" or row["normalised"] == "-":
             continue
@@ -282,20 +294,12 @@ def main(folder):
             continue
         p = (r["value"] - c) / (f - c) if abs(f - c) > 1e-12 else math.nan
         norm_point.setdefault((preset, m), {})[task] = p
-        if abs(float(row["normalised"]) - p) > 5e-4 + 1e-9 * abs(p):
+        if not close(float(row["normalised"]), p):
             bad.append(f"{preset} N={n} {task}: normalised printed {row['normalised']}, recomputed {p:.6f}")
         if d and fd:
             nd = [(x - c) / (y - c) if abs(y - c) > 1e-12 else math.nan for x, y in zip(d, fd)]
             norm.setdefault((preset, m), {})[task] = nd
-            nci = percentiles(nd)
-            printed = row["normalised 95%"]
-            if nci is None or printed == "-":
-                if not (nci is None and printed == "-"):
-                    bad.append(f"{preset} N={n} {task}: normalised interval printed {printed}, recomputed {nci}")
-            else:
-                lo, hi = (float(x) for x in printed.strip("[]").split(","))
-                if abs(lo - nci[0]) > 5e-4 or abs(hi - nci[1]) > 5e-4:
-                    bad.append(f"{preset} N={n} {task}: normalised interval printed {printed}, recomputed [{nci[0]:.6f}, {nci[1]:.6f}]")
+            compare_interval(f"{preset} N={n} {task} normalised", row["normalised 95%"], percentiles(nd), bad)
         checked["normalised"] += 1
     # 4. Figure 11 to 1e-9.
     fig = os.path.join(folder, "normalized_score.csv")
