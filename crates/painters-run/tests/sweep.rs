@@ -224,8 +224,8 @@ fn shard(out: &Path, i: usize, n: usize) -> Command {
 
 /// A sweep run as 3 shards, in 3 processes at once in one folder, holds
 /// exactly the records of a single-process run, and `--report-only` writes
-/// the same report; the merge refuses a missing shard, a duplicate and a
-/// shard of another model.
+/// the same report; the merge refuses a missing shard, a duplicate, a shard
+/// of another model, and a suite or model other than the sweep's.
 #[test]
 fn three_shards_in_parallel_give_the_records_and_report_of_one_run() {
     let tmp = tempfile::tempdir().unwrap();
@@ -259,6 +259,32 @@ fn three_shards_in_parallel_give_the_records_and_report_of_one_run() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains("different sweeps (another model)"), "{err}");
     std::fs::write(&m, text).unwrap();
+    // A report from another suite (the same tasks, one with a limit) or another model.
+    let mut suite: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(root().join("tests/data/suite.json")).unwrap()).unwrap();
+    for t in suite["tasks"].as_array_mut().unwrap() {
+        t["data"] = root().join("tests/data").join(t["data"].as_str().unwrap()).to_str().unwrap().into();
+    }
+    suite["similarity"]["data"] = root().join("tests/data/text.txt").to_str().unwrap().into();
+    let same = tmp.path().join("same.json");
+    std::fs::write(&same, suite.to_string()).unwrap();
+    suite["tasks"][1]["limit"] = 2.into();
+    let other = tmp.path().join("other.json");
+    std::fs::write(&other, suite.to_string()).unwrap();
+    let with = |flag: &str, value: &Path| {
+        let mut args = sweep_args(&sharded);
+        let i = args.iter().position(|a| a == flag).unwrap();
+        args[i + 1] = value.to_str().unwrap().to_string();
+        Command::new(env!("CARGO_BIN_EXE_painters")).args(args).arg("--report-only").output().unwrap()
+    };
+    let o = with("--tasks", &same);
+    assert!(o.status.success(), "the same suite from another folder: {}", String::from_utf8_lossy(&o.stderr));
+    let o = with("--tasks", &other);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("--tasks is not the suite") && err.lines().count() == 1, "{err}");
+    let o = with("--model", &root().join("tests/fixtures/llama-optimum-past"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("is not the model the results") && err.lines().count() == 1, "{err}");
+    assert_eq!(report_without_times(&sharded), report_without_times(&single), "a refused report leaves the report as it was");
     // A missing shard.
     std::fs::remove_file(sharded.join("results.shard-3-of-3.jsonl")).unwrap();
     let o = merge.output().unwrap();

@@ -111,6 +111,10 @@ pub fn main(args: Args, ort_lib: Option<&Path>) -> anyhow::Result<()> {
         sweep::run(runtime, &opts)?;
     }
     let (records, missing) = sweep::merged_records(&args.out, args.partial)?;
+    if args.report_only {
+        // After the merge, which checks that the shards agree with each other.
+        sweep::check_inputs(&opts)?;
+    }
     let title = if missing.is_empty() { title } else { format!("{title} (partial: shards {} missing)", missing.join(", ")) };
     if records.is_empty() {
         anyhow::bail!("{} has no results yet", args.out.join("results.jsonl").display());

@@ -511,6 +511,41 @@ pub fn merged_records(out: &Path, partial: bool) -> Result<(Vec<Record>, Vec<Str
     Ok((records, absent))
 }
 
+/// For `--report-only`: the model and suite given are the ones every
+/// manifest in `out` names (their digests), so the report's uniform model
+/// and similarity come from the sweep's own data, not from another suite
+/// or limit. A folder without manifests passes; the manifests' agreement
+/// with each other is `merged_records`' check.
+pub fn check_inputs(o: &SweepOptions) -> Result<(), Error> {
+    let io = |source: std::io::Error| Error::Io { path: o.out.clone(), source };
+    let mut manifests = Vec::new();
+    for entry in std::fs::read_dir(&o.out).map_err(io)? {
+        let name = entry.map_err(io)?.file_name().to_string_lossy().to_string();
+        if name == "sweep.json" || (name.starts_with("sweep.shard-") && name.ends_with(".json")) {
+            let text = std::fs::read_to_string(o.out.join(&name)).map_err(io)?;
+            let m: Manifest = serde_json::from_str(&text).map_err(|e| Error::Task(format!("{}: {e}", o.out.join(&name).display())))?;
+            manifests.push((name, m));
+        }
+    }
+    manifests.sort_by(|a, b| a.0.cmp(&b.0));
+    let Some((name, first)) = manifests.first() else { return Ok(()) };
+    if suite_digest(&o.suite)? != first.suite_blake3 {
+        return Err(Error::Task(format!(
+            "--tasks is not the suite the results in {} were made with ({name} has another digest: a task's definition, limit or data differs); report with the sweep's own suite",
+            o.out.display()
+        )));
+    }
+    let (model, _) = painters_rewrite::open(&o.model, false)?;
+    if model_digest(&model)? != first.model_blake3 {
+        return Err(Error::Task(format!(
+            "--model {} is not the model the results in {} were made with ({name} has another digest); report with the sweep's own model",
+            o.model.display(),
+            o.out.display()
+        )));
+    }
+    Ok(())
+}
+
 /// The similarity matrix of the unmodified model (computed once, kept in `out/similarity.json`).
 pub fn similarity(runtime: &Runtime, o: &SweepOptions) -> Result<Option<crate::eval::similarity::Similarity>, Error> {
     let Some(spec) = &o.suite.similarity else { return Ok(None) };
