@@ -184,6 +184,42 @@ fn a_killed_sweep_resumes_without_loss_or_repeats() {
     assert_eq!(k.iter().collect::<HashSet<_>>().len(), all, "records repeated after resuming");
 }
 
+/// A sweep rerun into its folder with another `--seed` (or `--loops`) builds
+/// other plans under the same labels: the old records would pass for them.
+/// It is refused before anything is written; a merge refuses a record whose
+/// plan is not its manifest's.
+#[test]
+fn a_rerun_with_other_plans_under_the_same_labels_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("sweep");
+    let mut args = sweep_args(&out);
+    let i = args.iter().position(|a| a == "--n-range").unwrap();
+    args[i + 1] = "0".into();
+    args.extend(["--presets", "random,looped-parallel"].map(String::from));
+    let o = Command::new(env!("CARGO_BIN_EXE_painters")).args(&args).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let before: Vec<Vec<u8>> = ["results.jsonl", "sweep.json", "report.md"].iter().map(|f| std::fs::read(out.join(f)).unwrap()).collect();
+    for other in [["--seed", "5"], ["--loops", "2"]] {
+        let o = Command::new(env!("CARGO_BIN_EXE_painters")).args(&args).args(other).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        let label = if other[0] == "--seed" { "random N=0" } else { "looped-parallel N=0" };
+        assert!(!o.status.success() && err.contains(&format!("holds {label} as the plan")) && err.lines().count() == 1, "{other:?}: {err}");
+        let after: Vec<Vec<u8>> = ["results.jsonl", "sweep.json", "report.md"].iter().map(|f| std::fs::read(out.join(f)).unwrap()).collect();
+        assert!(after == before, "{other:?}: the refused run changed the folder");
+    }
+    // The same sweep again is fine, and evaluates nothing.
+    let o = Command::new(env!("CARGO_BIN_EXE_painters")).args(&args).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read(out.join("results.jsonl")).unwrap(), before[0]);
+    // A record whose plan is not the manifest's (edited, or from an older run) stops the merge.
+    let text = String::from_utf8(before[0].clone()).unwrap();
+    let plan = text.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()).find(|r| r["preset"] == "random").unwrap()["plan"].as_str().unwrap().to_string();
+    std::fs::write(out.join("results.jsonl"), text.replacen(&format!("\"plan\":\"{plan}\""), "\"plan\":\"0-4\"", 1)).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_painters")).args(&args).arg("--report-only").output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("results.jsonl holds random N=0 as the plan 0-4"), "{err}");
+}
+
 fn keys_lenient(out: &Path) -> Vec<(String, Option<u64>, String)> {
     std::fs::read_to_string(out.join("results.jsonl"))
         .unwrap()

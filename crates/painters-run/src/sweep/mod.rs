@@ -223,6 +223,22 @@ pub fn model_key(plan: &str) -> String {
     }
 }
 
+/// A record of a configuration under another plan than the sweep's (an
+/// earlier run into the same folder with another `--seed` or `--loops`)
+/// would pass for this configuration's result: refused.
+fn check_plans(records: &[Record], configs: &[(String, Option<usize>, String)], file: &str) -> Result<(), Error> {
+    for r in records {
+        if let Some((_, _, plan)) = configs.iter().find(|(p, n, _)| *p == r.preset && *n == r.n).filter(|(_, _, p)| *p != r.plan) {
+            return Err(Error::Task(format!(
+                "{file} holds {} as the plan {} where this sweep's is {plan} (another --seed or --loops?); use another --out",
+                label(&r.preset, r.n),
+                r.plan
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn label(preset: &str, n: Option<usize>) -> String {
     match n {
         Some(n) => format!("{preset} N={n}"),
@@ -284,14 +300,15 @@ pub fn run(runtime: &Runtime, o: &SweepOptions) -> Result<Vec<Record>, Error> {
             )));
         }
     }
+    let results = results_file(&o.out, o.shard);
+    drop_torn_tail(&results).map_err(io)?;
+    check_plans(&load_records(&results), &manifest.configs, &results.display().to_string())?;
     let text = serde_json::to_string_pretty(&manifest).map_err(|e| Error::Task(e.to_string()))?;
     painters_graph::write_atomic(&mpath, |w| w.write_all(text.as_bytes()))?;
     let base = base_model(&model, &layout, &o.out)?;
     drop(model);
     // The base model, loaded and detected once for every configuration written from it.
     let mut base_source: Option<(OnnxModel, BlockLayout)> = None;
-    let results = results_file(&o.out, o.shard);
-    drop_torn_tail(&results).map_err(io)?;
     let mut done: HashSet<String> = load_records(&results).iter().map(|r| key(&r.preset, r.n, &r.task)).collect();
     // A configuration that runs an earlier one's blocks is that model: the report lists it with
     // those results (`merged_records`), and no shard evaluates it again.
@@ -472,7 +489,9 @@ pub fn merged_records(out: &Path, partial: bool) -> Result<(Vec<Record>, Vec<Str
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
     let mut records = Vec::new();
     for (name, path) in &files {
-        for r in load_records(path) {
+        let rs = load_records(path);
+        check_plans(&rs, &order, name)?;
+        for r in rs {
             let k = key(&r.preset, r.n, &r.task);
             if let Some(other) = seen.insert(k, name.clone()) {
                 return Err(Error::Task(format!(
