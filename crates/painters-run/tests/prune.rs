@@ -215,6 +215,50 @@ fn greedy_resumes_from_its_log() {
     assert_eq!((third["evaluated"].as_u64(), third["reused"].as_u64()), (Some(0), Some(5)));
 }
 
+/// The log's NLLs are reused only for what they were computed on: the same
+/// model (the `.onnx` and its external data), the same calibration windows
+/// and the same mode. Anything else is evaluated afresh, with a note.
+#[test]
+fn a_log_is_reused_only_for_the_same_model_calibration_and_mode() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("model");
+    std::fs::create_dir(&model).unwrap();
+    for e in std::fs::read_dir(common::fixtures_dir().join("llama-optimum-extdata")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), model.join(e.file_name())).unwrap();
+    }
+    let log = tmp.path().join("log.jsonl");
+    let calib = root().join("tests/data/text.txt");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "prune", model.to_str().unwrap(), "--budget", "1", "--method", "greedy", "--calib", calib.to_str().unwrap(), "--json", "--log", log.to_str().unwrap(), "--threads", "1",
+        ];
+        args.extend(extra);
+        let (code, text, err) = painters(&args);
+        assert_eq!(code, 0, "{err}");
+        let v = serde_json::from_str::<serde_json::Value>(&text).unwrap();
+        (v["evaluated"].as_u64().unwrap(), v["reused"].as_u64().unwrap(), err.contains("not reused"))
+    };
+    let base = ["--window", "32", "--max-tokens", "96"];
+    let (n, reused, _) = run(&base);
+    assert!(n >= 2 && reused == 0, "{n} {reused}");
+    assert_eq!(run(&base), (0, n, false), "the same search again reuses every candidate");
+    assert_eq!(run(&["--window", "16", "--max-tokens", "96"]), (n, 0, true), "another window");
+    assert_eq!(run(&["--window", "32", "--max-tokens", "64"]), (n, 0, true), "fewer calibration tokens");
+    // Other weights in the external data file; the .onnx file is unchanged.
+    let weights = model.join("weights.bin");
+    let original = std::fs::read(&weights).unwrap();
+    let mut other = original.clone();
+    other[4096..4100].copy_from_slice(&0.5f32.to_le_bytes());
+    assert_ne!(other, original);
+    std::fs::write(&weights, &other).unwrap();
+    assert_eq!(run(&base), (n, 0, true), "other external weights");
+    std::fs::write(&weights, &original).unwrap();
+    assert_eq!(run(&base), (0, n, true), "the original weights again");
+    let (_, reused, note) = run(&[&base[..], &["--mode", "parallel"]].concat());
+    assert!(reused == 0 && note, "the parallel search reuses no deletion NLL");
+}
+
 #[test]
 fn impossible_budgets_are_one_line() {
     let m = common::fixtures_dir().join("llama-dynamo");

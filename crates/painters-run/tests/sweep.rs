@@ -220,6 +220,35 @@ fn a_rerun_with_other_plans_under_the_same_labels_is_refused() {
     assert!(!o.status.success() && err.contains("results.jsonl holds random N=0 as the plan 0-4"), "{err}");
 }
 
+/// Two exports of one architecture can have byte-identical `.onnx` files
+/// and different weights in their external data: a sweep resumed on other
+/// weights is refused, like one on another model file.
+#[test]
+fn a_sweep_resumed_on_other_external_weights_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("model");
+    std::fs::create_dir(&model).unwrap();
+    for e in std::fs::read_dir(root().join("tests/fixtures/llama-optimum-extdata")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), model.join(e.file_name())).unwrap();
+    }
+    let out = tmp.path().join("sweep");
+    let mut args = sweep_args(&out);
+    args[2] = model.to_str().unwrap().to_string();
+    let i = args.iter().position(|a| a == "--n-range").unwrap();
+    args[i + 1] = "0".into();
+    args.extend(["--presets", "skip"].map(String::from));
+    let o = Command::new(env!("CARGO_BIN_EXE_painters")).args(&args).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let weights = model.join("weights.bin");
+    let mut bytes = std::fs::read(&weights).unwrap();
+    bytes[4096..4100].copy_from_slice(&0.5f32.to_le_bytes());
+    std::fs::write(&weights, &bytes).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_painters")).args(&args).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("holds results of another model") && err.lines().count() == 1, "{err}");
+}
+
 fn keys_lenient(out: &Path) -> Vec<(String, Option<u64>, String)> {
     std::fs::read_to_string(out.join("results.jsonl"))
         .unwrap()

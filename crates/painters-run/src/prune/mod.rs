@@ -163,7 +163,7 @@ pub fn prune(
             }
         }
         Method::Greedy => {
-            let mut log = GreedyLog::open(o.log.as_deref(), &calib.blake3)?;
+            let mut log = GreedyLog::open(o.log.as_deref(), &GreedyLog::key("delete", model, &calib)?)?;
             let mut pieces = open_chain(runtime, model, layout, o, &mut scoring)?;
             let mut removed = Vec::new();
             let total: u64 = (0..o.budget).map(|r| (eligible.len() - r) as u64).sum();
@@ -269,45 +269,66 @@ pub(crate) fn open_chain(
 }
 
 /// The greedy search's log: one JSON line per evaluated candidate, keyed by
-/// the calibration digest, the blocks already removed and the candidate. A
+/// what its NLL depends on (`GreedyLog::key`: the mode, the model file and
+/// the calibration windows), the blocks already removed and the candidate. A
 /// killed search reruns without repeating what it evaluated; a torn last
-/// line (killed mid-write) is ignored.
+/// line (killed mid-write) is ignored; lines of another key are kept but
+/// never reused (a note says how many).
 struct GreedyLog {
     file: Option<std::fs::File>,
-    calib: String,
+    key: String,
     seen: Vec<(Vec<usize>, usize, f64)>,
 }
 
 #[derive(Serialize, serde::Deserialize)]
 struct LogLine {
-    calib: String,
+    /// `GreedyLog::key` (logs before 2026-12-07 held the calibration text's digest alone).
+    #[serde(alias = "calib")]
+    key: String,
     removed: Vec<usize>,
     candidate: usize,
     nll: f64,
 }
 
 impl GreedyLog {
-    fn open(path: Option<&Path>, calib: &str) -> Result<Self, Error> {
-        let Some(path) = path else { return Ok(Self { file: None, calib: calib.into(), seen: Vec::new() }) };
+    fn open(path: Option<&Path>, key: &str) -> Result<Self, Error> {
+        let Some(path) = path else { return Ok(Self { file: None, key: key.into(), seen: Vec::new() }) };
         let io = |source: std::io::Error| Error::Io { path: path.to_path_buf(), source };
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(e) => return Err(io(e)),
         };
-        let seen = text
-            .lines()
-            .filter_map(|l| serde_json::from_str::<LogLine>(l).ok())
-            .filter(|l| l.calib == calib)
-            .map(|l| (l.removed, l.candidate, l.nll))
-            .collect();
+        let (seen, other): (Vec<LogLine>, Vec<LogLine>) = text.lines().filter_map(|l| serde_json::from_str::<LogLine>(l).ok()).partition(|l| l.key == key);
+        if !other.is_empty() {
+            eprintln!(
+                "painters: note: {}: {} logged candidates are of another model, calibration or mode; not reused",
+                path.display(),
+                other.len()
+            );
+        }
+        let seen = seen.into_iter().map(|l| (l.removed, l.candidate, l.nll)).collect();
         if !text.is_empty() && !text.ends_with('\n') {
             // a torn last line: rewrite the file without it
             let good: String = text.lines().filter(|l| serde_json::from_str::<LogLine>(l).is_ok()).map(|l| format!("{l}\n")).collect();
             std::fs::write(path, good).map_err(io)?;
         }
         let file = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(io)?;
-        Ok(Self { file: Some(file), calib: calib.into(), seen })
+        Ok(Self { file: Some(file), key: key.into(), seen })
+    }
+
+    /// `mode:model:windows`: BLAKE3 of the model file and of the calibration
+    /// windows' token ids (so another text, tokenizer, `--window` or
+    /// `--max-tokens` is another key).
+    pub(crate) fn key(mode: &str, model: &OnnxModel, calib: &Calibration) -> Result<String, Error> {
+        let mut h = blake3::Hasher::new();
+        for w in &calib.windows {
+            h.update(&(w.len() as u64).to_le_bytes());
+            for id in w {
+                h.update(&id.to_le_bytes());
+            }
+        }
+        Ok(format!("{mode}:{}:{}", crate::sweep::model_digest(model)?, h.finalize().to_hex()))
     }
 
     fn get(&self, removed: &[usize], candidate: usize) -> Option<f64> {
@@ -317,7 +338,7 @@ impl GreedyLog {
     fn put(&mut self, removed: &[usize], candidate: usize, nll: f64) -> Result<(), Error> {
         self.seen.push((removed.to_vec(), candidate, nll));
         if let Some(f) = &mut self.file {
-            let line = serde_json::to_string(&LogLine { calib: self.calib.clone(), removed: removed.to_vec(), candidate, nll })
+            let line = serde_json::to_string(&LogLine { key: self.key.clone(), removed: removed.to_vec(), candidate, nll })
                 .map_err(|e| Error::Task(e.to_string()))?;
             f.write_all(format!("{line}\n").as_bytes()).map_err(|e| Error::Task(format!("prune log: {e}")))?;
         }

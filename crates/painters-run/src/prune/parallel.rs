@@ -95,7 +95,7 @@ pub fn search(runtime: &Runtime, model: &OnnxModel, layout: &BlockLayout, calib:
         let mut lm = calib::session_for(runtime, model, layout, &plan_of(stages), false, &o.session)?;
         calib::nll(&mut lm, &calib)
     };
-    let mut log = GreedyLog::open(o.log.as_deref(), &format!("parallel:{}", calib.blake3))?;
+    let mut log = GreedyLog::open(o.log.as_deref(), &GreedyLog::key("parallel", model, &calib)?)?;
     let mut stages: Vec<Vec<usize>> = (0..t).map(|b| vec![b]).collect();
     let (mut chosen, mut rounds, mut evaluated, mut reused) = (Vec::new(), Vec::new(), 0, 0);
     let bar = progress((0..o.budget).map(|r| (possible - r) as u64).sum(), "parallel");

@@ -612,15 +612,35 @@ pub fn uniform_baselines(o: &SweepOptions) -> Result<BTreeMap<String, Units>, Er
     Ok(out)
 }
 
-/// BLAKE3 of the model file (its memory map).
-fn model_digest(model: &OnnxModel) -> Result<String, Error> {
-    let bytes = model.source_bytes();
-    if !bytes.is_empty() {
-        return Ok(blake3::hash(bytes).to_hex().to_string());
+/// BLAKE3 of the model: of its file (the memory map) and, where it has
+/// external data, of every external data file's name and bytes after it.
+/// Two exports of one architecture can write byte-identical `.onnx` files
+/// with different weights beside them. (A model without external data
+/// keeps the digest of its file alone, as `b3sum` prints it.)
+pub(crate) fn model_digest(model: &OnnxModel) -> Result<String, Error> {
+    let mut files: Vec<PathBuf> = Vec::new();
+    for t in model.external_tensors() {
+        let (file, _, _) = model.external_span(t)?;
+        if !files.contains(&file) {
+            files.push(file);
+        }
     }
-    let path = model.path().ok_or_else(|| Error::Task("the model has no file".into()))?;
-    let bytes = std::fs::read(path).map_err(|e| Error::Data { path: path.display().to_string(), reason: e.to_string() })?;
-    Ok(blake3::hash(&bytes).to_hex().to_string())
+    let mut h = blake3::Hasher::new();
+    let bytes = model.source_bytes();
+    if bytes.is_empty() {
+        let path = model.path().ok_or_else(|| Error::Task("the model has no file".into()))?;
+        h.update(&std::fs::read(path).map_err(|e| Error::Data { path: path.display().to_string(), reason: e.to_string() })?);
+    } else {
+        h.update(bytes);
+    }
+    for file in &files {
+        let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        h.update(&(name.len() as u64).to_le_bytes());
+        h.update(name.as_bytes());
+        let mut f = std::fs::File::open(file).map_err(|e| Error::Data { path: file.display().to_string(), reason: e.to_string() })?;
+        h.update_reader(&mut f).map_err(|e| Error::Data { path: file.display().to_string(), reason: e.to_string() })?;
+    }
+    Ok(h.finalize().to_hex().to_string())
 }
 
 /// The unmodified model (`model`, in canonical form, with its `layout`)
