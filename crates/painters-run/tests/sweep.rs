@@ -249,6 +249,56 @@ fn a_sweep_resumed_on_other_external_weights_is_refused() {
     assert!(!o.status.success() && err.contains("holds results of another model") && err.lines().count() == 1, "{err}");
 }
 
+/// The fixture suite with absolute data paths, to be edited and written elsewhere.
+fn absolute_suite() -> serde_json::Value {
+    let mut suite: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(root().join("tests/data/suite.json")).unwrap()).unwrap();
+    for t in suite["tasks"].as_array_mut().unwrap() {
+        t["data"] = root().join("tests/data").join(t["data"].as_str().unwrap()).to_str().unwrap().into();
+    }
+    suite["similarity"]["data"] = root().join("tests/data/text.txt").to_str().unwrap().into();
+    suite
+}
+
+/// `similarity.json` is kept between runs, but a changed similarity spec (which
+/// the suite digest leaves out: it can change on a resume) is computed again,
+/// also over a file written before the spec's digest was kept.
+#[test]
+fn a_changed_similarity_spec_is_computed_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("sweep");
+    let mut suite = absolute_suite();
+    let path = tmp.path().join("suite.json");
+    std::fs::write(&path, suite.to_string()).unwrap();
+    let mut args = sweep_args(&out);
+    let i = args.iter().position(|a| a == "--tasks").unwrap();
+    args[i + 1] = path.to_str().unwrap().to_string();
+    let i = args.iter().position(|a| a == "--n-range").unwrap();
+    args[i + 1] = "0".into();
+    args.extend(["--presets", "skip"].map(String::from));
+    let run = |extra: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_painters")).args(&args).args(extra).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(out.join("similarity.json")).unwrap()).unwrap()
+    };
+    let texts = |v: &serde_json::Value| v["per_text"].as_array().unwrap().len();
+    let first = run(&[]);
+    assert_eq!(texts(&first), 5);
+    assert_eq!(run(&["--report-only"]), first, "kept when nothing changed");
+    suite["similarity"]["texts"] = 3.into();
+    std::fs::write(&path, suite.to_string()).unwrap();
+    let fewer = run(&["--report-only"]);
+    assert_eq!(texts(&fewer), 3);
+    // The first 3 texts' matrices are the ones computed before.
+    assert_eq!(fewer["per_text"].as_array().unwrap()[..], first["per_text"].as_array().unwrap()[..3]);
+    suite["similarity"]["max_tokens"] = 16.into();
+    std::fs::write(&path, suite.to_string()).unwrap();
+    let shorter = run(&["--report-only"]);
+    assert_ne!(shorter["per_text"], fewer["per_text"], "another token limit");
+    // A file without the digest, of 5 texts, for a spec of 3: computed again.
+    std::fs::write(out.join("similarity.json"), serde_json::json!({"labels": first["labels"], "matrix": first["matrix"], "influence": first["influence"], "per_text": first["per_text"]}).to_string()).unwrap();
+    assert_eq!(texts(&run(&["--report-only"])), 3);
+}
+
 fn keys_lenient(out: &Path) -> Vec<(String, Option<u64>, String)> {
     std::fs::read_to_string(out.join("results.jsonl"))
         .unwrap()
@@ -325,11 +375,7 @@ fn three_shards_in_parallel_give_the_records_and_report_of_one_run() {
     assert!(!o.status.success() && err.contains("different sweeps (another model)"), "{err}");
     std::fs::write(&m, text).unwrap();
     // A report from another suite (the same tasks, one with a limit) or another model.
-    let mut suite: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(root().join("tests/data/suite.json")).unwrap()).unwrap();
-    for t in suite["tasks"].as_array_mut().unwrap() {
-        t["data"] = root().join("tests/data").join(t["data"].as_str().unwrap()).to_str().unwrap().into();
-    }
-    suite["similarity"]["data"] = root().join("tests/data/text.txt").to_str().unwrap().into();
+    let mut suite = absolute_suite();
     let same = tmp.path().join("same.json");
     std::fs::write(&same, suite.to_string()).unwrap();
     suite["tasks"][1]["limit"] = 2.into();

@@ -26,6 +26,10 @@ pub struct Similarity {
     /// Each text's matrix (the mean over tokens for that text; `matrix` is their mean).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub per_text: Vec<Vec<Vec<f64>>>,
+    /// What a cached matrix was computed from (`painters sweep`: BLAKE3 of its
+    /// texts and token limit), so a changed similarity spec is recomputed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// Opens `model` with taps on every block output.
@@ -105,7 +109,7 @@ pub fn similarity(lm: &mut LanguageModel, blocks: usize, tok: &Tokenizer, texts:
         units: BTreeMap::new(),
         timing: None,
     };
-    Ok((result, Similarity { labels, matrix, influence, per_text }))
+    Ok((result, Similarity { labels, matrix, influence, per_text, source: None }))
 }
 
 /// Texts of a file: its blank-line-separated paragraphs.

@@ -565,21 +565,27 @@ pub fn check_inputs(o: &SweepOptions) -> Result<(), Error> {
     Ok(())
 }
 
-/// The similarity matrix of the unmodified model (computed once, kept in `out/similarity.json`).
+/// The similarity matrix of the unmodified model (computed once, kept in
+/// `out/similarity.json` with the digest of the texts and token limit it was
+/// computed from; another spec, or a file without per-text matrices, is
+/// computed again).
 pub fn similarity(runtime: &Runtime, o: &SweepOptions) -> Result<Option<crate::eval::similarity::Similarity>, Error> {
     let Some(spec) = &o.suite.similarity else { return Ok(None) };
+    let text = std::fs::read_to_string(&spec.data).map_err(|e| Error::Data { path: spec.data.display().to_string(), reason: e.to_string() })?;
+    let texts: Vec<String> = crate::eval::similarity::paragraphs(&text).into_iter().take(spec.texts).collect();
+    let source = blake3::hash(serde_json::json!([texts, spec.max_tokens]).to_string().as_bytes()).to_hex().to_string();
     let cached = o.out.join("similarity.json");
-    // A file written before per-text matrices were kept is recomputed (its claim would have no interval).
     let read = std::fs::read_to_string(&cached).ok().and_then(|t| serde_json::from_str::<crate::eval::similarity::Similarity>(&t).ok());
-    if let Some(s) = read.filter(|s| !s.per_text.is_empty()) {
+    // A file written before `source` was kept passes if it has a matrix per text.
+    let current = |s: &crate::eval::similarity::Similarity| s.per_text.len() == texts.len() && s.source.as_deref().is_none_or(|k| k == source);
+    if let Some(s) = read.filter(current) {
         return Ok(Some(s));
     }
     let base = o.out.join("base/model.onnx");
-    let text = std::fs::read_to_string(&spec.data).map_err(|e| Error::Data { path: spec.data.display().to_string(), reason: e.to_string() })?;
-    let texts: Vec<String> = crate::eval::similarity::paragraphs(&text).into_iter().take(spec.texts).collect();
     let tok = Tokenizer::for_model(&base, None)?;
     let (mut lm, blocks) = crate::eval::similarity::tapped_session(runtime, &base, &o.session)?;
-    let (_, sim) = crate::eval::similarity::similarity(&mut lm, blocks, &tok, &texts, spec.max_tokens)?;
+    let (_, mut sim) = crate::eval::similarity::similarity(&mut lm, blocks, &tok, &texts, spec.max_tokens)?;
+    sim.source = Some(source);
     crate::eval::similarity::write_files(&o.out, &sim).map_err(Error::io(&o.out))?;
     Ok(Some(sim))
 }
