@@ -299,6 +299,40 @@ fn a_changed_similarity_spec_is_computed_again() {
     assert_eq!(texts(&run(&["--report-only"])), 3);
 }
 
+/// A relative data path resolves against the working directory, then the
+/// suite's folder; one that names a file in both, with other bytes, is refused
+/// rather than read from the first.
+#[test]
+fn a_data_path_that_names_two_files_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("suites")).unwrap();
+    let text = std::fs::read_to_string(root().join("tests/data/text.txt")).unwrap();
+    std::fs::write(tmp.path().join("suites/text.txt"), &text).unwrap();
+    std::fs::write(tmp.path().join("suites/suite.json"), r#"{"tasks": [{"name": "text", "task": "perplexity", "data": "text.txt", "group": "perplexity", "params": {"window": 32, "stride": 32}}]}"#).unwrap();
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_painters"))
+            .args(["sweep", "--model", root().join("tests/fixtures/llama-dynamo").to_str().unwrap(), "--n-range", "0", "--presets", "skip"])
+            .args(["--tasks", "suites/suite.json", "--out", "out", "--threads", "1"])
+            .current_dir(tmp.path())
+            .output()
+            .unwrap()
+    };
+    // Only in the suite's folder: found there.
+    let o = run();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::remove_dir_all(tmp.path().join("out")).unwrap();
+    // Also in the working directory, with other text.
+    std::fs::write(tmp.path().join("text.txt"), text.to_uppercase()).unwrap();
+    let o = run();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("names two different files") && err.lines().count() == 1, "{err}");
+    assert!(!tmp.path().join("out").exists(), "nothing written");
+    // The same bytes in both places is no ambiguity.
+    std::fs::write(tmp.path().join("text.txt"), &text).unwrap();
+    let o = run();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
 fn keys_lenient(out: &Path) -> Vec<(String, Option<u64>, String)> {
     std::fs::read_to_string(out.join("results.jsonl"))
         .unwrap()

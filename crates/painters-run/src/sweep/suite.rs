@@ -109,9 +109,7 @@ impl Suite {
         }
         let base = path.parent().unwrap_or(Path::new("."));
         if let Some(sim) = &mut suite.similarity {
-            if !sim.data.exists() && base.join(&sim.data).exists() {
-                sim.data = base.join(&sim.data);
-            }
+            sim.data = resolve(base, &sim.data).map_err(|e| err(format!("similarity: {e}")))?;
         }
         for t in &mut suite.tasks {
             if !matches!(t.task.as_str(), "perplexity" | "choice" | "generate" | "probe" | "fidelity") {
@@ -120,15 +118,35 @@ impl Suite {
             if let Err(e) = TaskSpec::from_suite(&t.task, &t.params) {
                 return Err(err(format!("task '{}': {e}", t.name)));
             }
-            if !t.data.exists() && base.join(&t.data).exists() {
-                t.data = base.join(&t.data);
-            }
+            t.data = resolve(base, &t.data).map_err(|e| err(format!("task '{}': {e}", t.name)))?;
             if !t.data.exists() {
                 return Err(err(format!("task '{}': data {} does not exist (run scripts/fetch-data.sh?)", t.name, t.data.display())));
             }
         }
         Ok(suite)
     }
+}
+
+/// A data path as written: against the working directory, then the suite's
+/// folder `base`. A relative path that names a file in both, with other
+/// bytes, is ambiguous and refused.
+fn resolve(base: &Path, data: &Path) -> Result<PathBuf, String> {
+    let there = base.join(data);
+    if !data.exists() {
+        return Ok(if there.exists() { there } else { data.to_path_buf() });
+    }
+    if data.is_relative() && there.is_file() && std::fs::canonicalize(data).ok() != std::fs::canonicalize(&there).ok() {
+        let differ = std::fs::read(data).ok() != std::fs::read(&there).ok();
+        if differ {
+            return Err(format!(
+                "data {} names two different files, {} from the working directory and {} from the suite's folder; write a path that names one",
+                data.display(),
+                std::fs::canonicalize(data).unwrap_or(data.to_path_buf()).display(),
+                std::fs::canonicalize(&there).unwrap_or(there.clone()).display()
+            ));
+        }
+    }
+    Ok(data.to_path_buf())
 }
 
 #[cfg(test)]
