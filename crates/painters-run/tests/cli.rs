@@ -337,3 +337,40 @@ fn a_closed_output_pipe_ends_quietly() {
     assert!(!err.contains("panicked"), "{err}");
     assert!(o.status.success() || o.status.signal() == Some(13), "{:?}: {err}", o.status);
 }
+
+/// Numbers no run can use are refused by every command that takes them, with
+/// one line and before anything is written: ONNX Runtime would start any
+/// number of threads asked for (999999 ran for minutes), a batch of 0 rows
+/// means nothing, a start layer N the model is too shallow for gave a sweep of
+/// the full model alone, and an output "folder" that is a file.
+#[test]
+fn unusable_numbers_and_paths_are_refused_before_anything_is_written() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let model = common::fixtures_dir().join("llama-dynamo");
+    let (m, text, suite) = (model.to_str().unwrap(), root.join("tests/data/text.txt"), root.join("tests/data/suite.json"));
+    let (text, suite) = (text.to_str().unwrap(), suite.to_str().unwrap());
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let o = out.to_str().unwrap();
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let cases: [(Vec<&str>, &str); 8] = [
+        (vec!["eval", m, "--task", "perplexity", "--data", text, "--threads", "999999"], "expected 0 (ONNX Runtime's default) to 1024"),
+        (vec!["run", m, "--inputs", text, "--threads", "1025"], "expected 0 (ONNX Runtime's default) to 1024"),
+        (vec!["prune", m, "--budget", "1", "--calib", text, "--threads", "5000", "-o", o], "expected 0 (ONNX Runtime's default) to 1024"),
+        (vec!["sweep", "--model", m, "--n-range", "0", "--tasks", suite, "--out", o, "--threads", "2000"], "expected 0 (ONNX Runtime's default) to 1024"),
+        (vec!["eval", m, "--task", "perplexity", "--data", text, "--batch-size", "0"], "expected a whole number of at least 1"),
+        (vec!["sweep", "--model", m, "--n-range", "0", "--tasks", suite, "--out", o, "--batch-size", "0"], "expected a whole number of at least 1"),
+        (vec!["sweep", "--model", m, "--n-range", "2..9", "--tasks", suite, "--out", o], "no start layer N fits a model of 5 blocks"),
+        (vec!["sweep", "--model", m, "--n-range", "0", "--tasks", suite, "--out", file.to_str().unwrap()], "is a file, not a folder"),
+    ];
+    for (args, expect) in cases {
+        let err = fails(&args);
+        assert!(err.contains(expect), "{args:?}: {err}");
+        assert!(!out.exists(), "{args:?} wrote {}", out.display());
+    }
+    // N values the model is too shallow for, beside ones it fits, are left out with a note.
+    let (code, _, err) = common::painters(&["sweep", "--model", m, "--n-range", "1..3", "--presets", "skip", "--tasks", suite, "--out", o, "--threads", "1"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("N = 2, 3 left out: a preset at N needs 2N + 2 blocks, and the model has 5"), "{err}");
+}

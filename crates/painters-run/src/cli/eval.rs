@@ -40,13 +40,13 @@ pub struct Args {
     #[arg(long, default_value = "cpu")]
     pub device: String,
     /// Intra-op threads (0: ONNX Runtime's default)
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = super::threads)]
     pub threads: usize,
     /// Graph optimization level: 0 (none) to 3 (all)
     #[arg(long, default_value_t = 3)]
     pub opt_level: u8,
     /// Rows per run (perplexity windows, probe texts)
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = super::positive)]
     pub batch_size: usize,
     /// perplexity: window length in tokens
     #[arg(long, default_value_t = 512)]

@@ -10,6 +10,20 @@ pub mod sweep;
 
 use std::path::{Path, PathBuf};
 
+/// The most `--threads` accepted: ONNX Runtime starts as many intra-op
+/// threads as it is asked for (999999 ran for minutes without an error).
+pub const MAX_THREADS: usize = 1024;
+
+/// `--threads`: 0 (ONNX Runtime's default) to [`MAX_THREADS`].
+pub fn threads(s: &str) -> Result<usize, String> {
+    s.trim().parse().ok().filter(|&n| n <= MAX_THREADS).ok_or_else(|| format!("expected 0 (ONNX Runtime's default) to {MAX_THREADS}"))
+}
+
+/// A count of at least 1 (`--batch-size`).
+pub fn positive(s: &str) -> Result<usize, String> {
+    s.trim().parse().ok().filter(|&n| n >= 1).ok_or_else(|| "expected a whole number of at least 1".to_string())
+}
+
 /// A model argument: an `.onnx` file, or a folder holding `model.onnx` (or a single `.onnx`).
 pub fn resolve_model(arg: &Path) -> anyhow::Result<PathBuf> {
     if !arg.is_dir() {

@@ -60,7 +60,7 @@ pub struct Args {
     #[arg(long)]
     no_reuse: bool,
     /// Intra-op threads (0: ONNX Runtime's default)
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = super::threads)]
     threads: usize,
     /// Print prune.json to stdout
     #[arg(long)]

@@ -14,7 +14,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     inputs: PathBuf,
     /// Intra-op threads (0: ONNX Runtime's default)
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = super::threads)]
     threads: usize,
     /// Graph optimization level: 0 (none) to 3 (all)
     #[arg(long, default_value_t = 3)]

@@ -39,10 +39,10 @@ pub struct Args {
     #[arg(long, value_name = "I/N")]
     shard: Option<String>,
     /// Intra-op threads (0: ONNX Runtime's default)
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = super::threads)]
     threads: usize,
     /// Rows per run
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = super::positive)]
     batch_size: usize,
     /// cpu, cuda or cuda:ID
     #[arg(long, default_value = "cpu")]

@@ -171,7 +171,15 @@ pub struct Config {
 /// The configurations of a sweep, the full model first. `looped-parallel`
 /// runs once per entry of `loops`: the first is labelled `looped-parallel`,
 /// the others `looped-parallel-{loops}`.
+/// A start layer N needs 2N + 2 blocks (N + 1 before the middle, as many
+/// after it, and a middle); larger N are left out, and none fitting is an error.
 pub fn configs(layers: usize, presets: &[Preset], n_values: &[usize], seed: u64, loops: &[usize]) -> Result<Vec<Config>, Error> {
+    if !presets.is_empty() && !n_values.iter().any(|&n| layers >= 2 * n + 2) {
+        return Err(Error::Task(format!(
+            "--n-range: no start layer N fits a model of {layers} blocks (a preset at N needs 2N + 2 blocks: N ≤ {} here)",
+            (layers.saturating_sub(2)) / 2
+        )));
+    }
     let mut out = vec![Config { preset: "full".into(), n: None, m: 0, plan: Plan::sequence(0..layers) }];
     for &p in presets {
         if !p.uses_middle() {
@@ -271,16 +279,23 @@ fn key(preset: &str, n: Option<usize>, task: &str) -> String {
 /// Runs the sweep; returns every record (old and new).
 pub fn run(runtime: &Runtime, o: &SweepOptions) -> Result<Vec<Record>, Error> {
     let io = |source: std::io::Error| Error::Io { path: o.out.clone(), source };
-    // The model first: an invalid one is refused before anything is written.
+    // The model and the configurations first: refused before anything is written.
     let (model, layout) = painters_rewrite::open(&o.model, false)?;
+    let layers = layout.num_blocks();
+    let configs = configs(layers, &o.presets, &o.n_values, o.seed, &o.loops)?;
+    let too_large: Vec<String> = o.n_values.iter().filter(|&&n| layers < 2 * n + 2).map(|n| n.to_string()).collect();
+    if !too_large.is_empty() {
+        eprintln!("painters: note: N = {} left out: a preset at N needs 2N + 2 blocks, and the model has {layers}", too_large.join(", "));
+    }
+    if o.out.exists() && !o.out.is_dir() {
+        return Err(Error::Task(format!("--out {} is a file, not a folder", o.out.display())));
+    }
     std::fs::create_dir_all(&o.out).map_err(io)?;
     // One writer per results file: shards of one sweep run side by side in one folder.
     let _lock = match o.shard {
         None => painters_graph::lock::FolderLock::acquire(&o.out, "sweep")?,
         Some(s) => painters_graph::lock::FolderLock::acquire_file(&o.out, &format!(".painters.{}.lock", s.tag()), "sweep shard")?,
     };
-    let layers = layout.num_blocks();
-    let configs = configs(layers, &o.presets, &o.n_values, o.seed, &o.loops)?;
     let manifest = Manifest {
         model: o.model.display().to_string(),
         model_blake3: model_digest(&model)?,
