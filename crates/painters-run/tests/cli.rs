@@ -341,7 +341,7 @@ fn a_closed_output_pipe_ends_quietly() {
 /// Numbers no run can use are refused by every command that takes them, with
 /// one line and before anything is written: ONNX Runtime would start any
 /// number of threads asked for (999999 ran for minutes), a batch of 0 rows
-/// means nothing, a start layer N the model is too shallow for gave a sweep of
+/// or a limit of 0 examples means nothing (the metrics came out null), a start layer N the model is too shallow for gave a sweep of
 /// the full model alone, and an output "folder" that is a file.
 #[test]
 fn unusable_numbers_and_paths_are_refused_before_anything_is_written() {
@@ -354,12 +354,13 @@ fn unusable_numbers_and_paths_are_refused_before_anything_is_written() {
     let o = out.to_str().unwrap();
     let file = tmp.path().join("a-file");
     std::fs::write(&file, "x").unwrap();
-    let cases: [(Vec<&str>, &str); 8] = [
+    let cases: [(Vec<&str>, &str); 9] = [
         (vec!["eval", m, "--task", "perplexity", "--data", text, "--threads", "999999"], "expected 0 (ONNX Runtime's default) to 1024"),
         (vec!["run", m, "--inputs", text, "--threads", "1025"], "expected 0 (ONNX Runtime's default) to 1024"),
         (vec!["prune", m, "--budget", "1", "--calib", text, "--threads", "5000", "-o", o], "expected 0 (ONNX Runtime's default) to 1024"),
         (vec!["sweep", "--model", m, "--n-range", "0", "--tasks", suite, "--out", o, "--threads", "2000"], "expected 0 (ONNX Runtime's default) to 1024"),
         (vec!["eval", m, "--task", "perplexity", "--data", text, "--batch-size", "0"], "expected a whole number of at least 1"),
+        (vec!["eval", m, "--task", "choice", "--data", suite, "--limit", "0"], "expected a whole number of at least 1"),
         (vec!["sweep", "--model", m, "--n-range", "0", "--tasks", suite, "--out", o, "--batch-size", "0"], "expected a whole number of at least 1"),
         (vec!["sweep", "--model", m, "--n-range", "2..9", "--tasks", suite, "--out", o], "no start layer N fits a model of 5 blocks"),
         (vec!["sweep", "--model", m, "--n-range", "0", "--tasks", suite, "--out", file.to_str().unwrap()], "is a file, not a folder"),

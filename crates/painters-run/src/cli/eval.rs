@@ -31,7 +31,7 @@ pub struct Args {
     #[arg(long)]
     pub data: PathBuf,
     /// Use only the first N examples (choice, generate, probe, fidelity) or texts (similarity)
-    #[arg(long)]
+    #[arg(long, value_parser = super::positive)]
     pub limit: Option<usize>,
     /// A tokenizer.json (default: the model folder's)
     #[arg(long)]

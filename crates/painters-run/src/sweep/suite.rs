@@ -115,6 +115,9 @@ impl Suite {
             if !matches!(t.task.as_str(), "perplexity" | "choice" | "generate" | "probe" | "fidelity") {
                 return Err(err(format!("task '{}': unknown kind '{}'", t.name, t.task)));
             }
+            if t.limit == Some(0) {
+                return Err(err(format!("task '{}': limit 0 (at least 1 example, or no limit)", t.name)));
+            }
             if let Err(e) = TaskSpec::from_suite(&t.task, &t.params) {
                 return Err(err(format!("task '{}': {e}", t.name)));
             }
@@ -167,6 +170,15 @@ mod tests {
             "{e}"
         );
         assert_eq!(Suite::from_str(&path, &suite_text(2)).unwrap().tasks.len(), 2);
+    }
+
+    #[test]
+    fn a_limit_of_no_examples_is_refused() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/suite.json");
+        let text = r#"{"tasks": [{"name": "c", "task": "choice", "data": "choice_task.json", "limit": 0}]}"#;
+        let e = Suite::from_str(&path, text).unwrap_err().to_string();
+        assert!(e.ends_with("task 'c': limit 0 (at least 1 example, or no limit)"), "{e}");
+        assert_eq!(Suite::from_str(&path, &text.replace("\"limit\": 0", "\"limit\": 1")).unwrap().tasks[0].limit, Some(1));
     }
 
     #[test]
