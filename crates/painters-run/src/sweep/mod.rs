@@ -171,14 +171,13 @@ pub struct Config {
 /// The configurations of a sweep, the full model first. `looped-parallel`
 /// runs once per entry of `loops`: the first is labelled `looped-parallel`,
 /// the others `looped-parallel-{loops}`.
+///
 /// A start layer N needs 2N + 2 blocks (N + 1 before the middle, as many
 /// after it, and a middle); larger N are left out, and none fitting is an error.
 pub fn configs(layers: usize, presets: &[Preset], n_values: &[usize], seed: u64, loops: &[usize]) -> Result<Vec<Config>, Error> {
     if !presets.is_empty() && !n_values.iter().any(|&n| layers >= 2 * n + 2) {
-        return Err(Error::Task(format!(
-            "--n-range: no start layer N fits a model of {layers} blocks (a preset at N needs 2N + 2 blocks: N ≤ {} here)",
-            (layers.saturating_sub(2)) / 2
-        )));
+        let fits = if layers >= 2 { format!("N ≤ {} here", (layers - 2) / 2) } else { "none here".to_string() };
+        return Err(Error::Task(format!("--n-range: no start layer N fits a model of {layers} blocks (a preset at N needs 2N + 2 blocks: {fits})")));
     }
     let mut out = vec![Config { preset: "full".into(), n: None, m: 0, plan: Plan::sequence(0..layers) }];
     for &p in presets {
