@@ -266,15 +266,33 @@ fn claim(o: &mut String, name: &str, what: &str, point: Option<f64>, draws: Opti
     };
     let need = match (verdict, point, ci) {
         (Verdict::Inconclusive, Some(p), Some(ci)) => match stats::examples_needed(p, ci, n.0) {
-            Some(k) if n.0 == n.1 => format!(" Resolving it at the observed effect needs about {k} examples per task (now {}).", n.0),
-            // Tasks of different sizes: every task needs the same factor more.
-            Some(k) => format!(" Resolving it at the observed effect needs about {:.1}× the examples of every task ({k} for the smallest, now {}).", k as f64 / n.0.max(1) as f64, n.0),
+            Some(k) => {
+                // An extrapolation: two significant figures, and a word where it is out of reach.
+                let factor = k as f64 / n.0.max(1) as f64;
+                let k = two_figures(k);
+                let reach = if factor > 100.0 { " — over 100 times as many: at an effect this small, more examples are no practical way to settle it" } else { "" };
+                if n.0 == n.1 {
+                    format!(" Resolving it at the observed effect needs about {k} examples per task (now {}){reach}.", n.0)
+                } else {
+                    // Tasks of different sizes: every task needs the same factor more.
+                    format!(" Resolving it at the observed effect needs about {factor:.1}× the examples of every task ({k} for the smallest, now {}){reach}.", n.0)
+                }
+            }
             None => " The observed effect is 0: no sample size resolves it.".to_string(),
         },
         _ => String::new(),
     };
     let word = if point.is_some() { verdict.word() } else { "not decided" };
     let _ = writeln!(o, "- **{name}** (paper): **{word}** — {numbers}{extra}.{need}");
+}
+
+/// `k` to two significant figures (1234 → 1200; below 100 as it is).
+fn two_figures(k: usize) -> usize {
+    if k < 100 {
+        return k;
+    }
+    let p = 10usize.pow(k.ilog10() - 1);
+    (k + p / 2) / p * p
 }
 
 /// Per draw, the mean over `ms` of a preset's median normalised score.
@@ -732,8 +750,14 @@ pub(crate) mod tests {
         let line = report.lines().find(|l| l.contains("Looping the parallel block")).unwrap();
         assert!(line.contains("**inconclusive"), "{line}");
         let (factor, rest) = line.split_once("needs about ").unwrap().1.split_once("× the examples of every task (").unwrap();
-        let smallest: f64 = rest.split_once(" for the smallest, now 100).").unwrap().0.parse().unwrap();
-        assert!((factor.parse::<f64>().unwrap() - smallest / 100.0).abs() < 0.051, "{line}");
+        let smallest: f64 = rest.split_once(" for the smallest, now 100)").unwrap().0.parse().unwrap();
+        // The count has two significant figures, the factor one decimal.
+        assert!((factor.parse::<f64>().unwrap() - smallest / 100.0).abs() <= 0.05 * smallest / 100.0 + 0.051, "{line}");
+    }
+
+    #[test]
+    fn examples_needed_are_given_to_two_figures() {
+        assert_eq!([7, 99, 100, 1234, 1250, 19405445, 125646].map(two_figures), [7, 99, 100, 1200, 1300, 19000000, 130000]);
     }
 
     #[test]
