@@ -4,7 +4,9 @@
 //! Rerunning skips what is done, so a killed sweep loses at most the task
 //! that was running. Then `report` writes the plots and `report.md`.
 //! `folder` owns the results files, their manifests and the merge of a
-//! split's shards; `suite` the suite file; `stats` the intervals.
+//! split's shards; `suite` the suite file; `stats` the intervals; `claims`
+//! the report's verdicts on the paper's claims.
+mod claims;
 pub mod folder;
 pub mod report;
 pub mod stats;
