@@ -17,7 +17,9 @@ Recomputes, with the Python standard library only and from the per-example score
     draw, and its percentiles, to 1e-9;
   - every claim's statistic, interval and verdict (the worst preset, looping, skip, order,
     shared representation space), over the Ms the report lists for it, checking that
-    none of those Ms has a compared configuration that is the full model.
+    none of those Ms has a compared configuration that is the full model; where the
+    folder has claims.json, its full-precision values, intervals and verdicts to 1e-9,
+    and that it holds the report's claims.
 Which tasks enter the normalised scores (the full model beats the uniform model) is taken
 from the report: a row with a normalised score. The report's tables print 3-4 decimals; they are compared to half a unit of their last
 digit. Prints one line and exits 0 when everything agrees; else lists the disagreements
@@ -143,8 +145,26 @@ def check_claims(lines, folder, norm, norm_point, rows, records, bad):
     med_point = {k: median(by.values()) for k, by in norm_point.items()}
     is_full = {(r["preset"], int(r["M"])) for r in rows if r["plan"].endswith("` = full")}
     count = 0
+    path = os.path.join(folder, "claims.json")
+    js = {c["claim"]: c for c in json.load(open(path))["claims"]} if os.path.exists(path) else None
+    if js is not None:
+        named = {m.group(1) for l in lines if (m := re.match(r"- \*\*(.+?)\*\* \(paper\)", l))}
+        if named != set(js):
+            bad.append(f"claims.json has {sorted(js)}, report.md {sorted(named)}")
 
-    def expect(what, printed, point, draws):
+    def entry(name, m=None):
+        """The claims.json entry of a claim (or of its statistic at M), if the folder has one."""
+        if js is None:
+            return None
+        c = js.get(name)
+        if c is not None and m is not None:
+            c = next((x for x in c.get("per_m", []) if x["m"] == m), None)
+        if c is None:
+            bad.append(f"claims.json: no entry for {name}" + (f" at M={m}" if m is not None else ""))
+        return c or None
+
+    def expect(what, printed, point, draws, j=None):
+        """A printed statistic (3 decimals) and, where claims.json has it, its full-precision value, against a recomputation."""
         nonlocal count
         ci = percentiles(draws)
         p, lo, hi = (float(x) for x in printed[:3])
@@ -152,6 +172,10 @@ def check_claims(lines, folder, norm, norm_point, rows, records, bad):
             bad.append(f"{what}: printed {p} [{lo}, {hi}], recomputed {point:.6f} {ci}")
         elif len(printed) > 3 and printed[3] != verdict(ci):
             bad.append(f"{what}: verdict {printed[3]}, interval {ci}")
+        if j is not None and ci is not None:
+            near = lambda a, b: a is not None and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+            if not (near(j["value"], point) and j["ci95"] and near(j["ci95"][0], ci[0]) and near(j["ci95"][1], ci[1])) or j["verdict"] != verdict(ci):
+                bad.append(f"{what}: claims.json {j['value']} {j['ci95']} {j['verdict']}, recomputed {point!r} {ci} {verdict(ci)}")
         count += 1
 
     def line(name):
@@ -176,7 +200,7 @@ def check_claims(lines, folder, norm, norm_point, rows, records, bad):
             d = [x - y for x, y in zip(da, db)]
             best = (a - b, d) if best is None else (min(best[0], a - b), list(map(fmin, best[1], d)))
         if best:
-            expect("worst", mm.groups() + (word(l),), *best)
+            expect("worst", mm.groups() + (word(l),), *best, j=entry("Repeating the centre layer is the worst"))
     if (l := line("Looping the parallel block beats a single parallel pass")) and (mm := MAIN.search(l)):
         ms = []
         for m, v, lo, hi, w in AT_M.findall(l):
@@ -184,25 +208,25 @@ def check_claims(lines, folder, norm, norm_point, rows, records, bad):
             ms.append(m)
             if ("looped-parallel", m) in is_full or ("parallel", m) in is_full:
                 bad.append(f"looping: compared at M={m}, where a compared configuration is the full model")
-            expect(f"looping at M={m}", (v, lo, hi, w), med_point[("looped-parallel", m)] - med_point[("parallel", m)], [x - y for x, y in zip(med[("looped-parallel", m)], med[("parallel", m)])])
+            expect(f"looping at M={m}", (v, lo, hi, w), med_point[("looped-parallel", m)] - med_point[("parallel", m)], [x - y for x, y in zip(med[("looped-parallel", m)], med[("parallel", m)])], j=entry("Looping the parallel block beats a single parallel pass", m))
         if ms:
             (a, da), (b, db) = mean_of("looped-parallel", ms), mean_of("parallel", ms)
-            expect("looping", mm.groups() + (word(l),), a - b, [x - y for x, y in zip(da, db)])
+            expect("looping", mm.groups() + (word(l),), a - b, [x - y for x, y in zip(da, db)], j=entry("Looping the parallel block beats a single parallel pass"))
     if (l := line("Skipping middle layers degrades gracefully")) and (mm := MAIN.search(l)):
         m0 = int(re.search(r"at the smallest M \((\d+)\)", l).group(1))
         skip_ms = sorted(m for (p, m) in med_point if p == "skip")
         if skip_ms and m0 != skip_ms[0]:
             bad.append(f"skip: decided at M={m0}, smallest measured {skip_ms[0]}")
-        expect("skip", mm.groups() + (word(l),), med_point[("skip", m0)] - 0.5, [x - 0.5 for x in med[("skip", m0)]])
+        expect("skip", mm.groups() + (word(l),), med_point[("skip", m0)] - 0.5, [x - 0.5 for x in med[("skip", m0)]], j=entry("Skipping middle layers degrades gracefully"))
         for m, v, lo, hi, w in AT_M.findall(l):
-            expect(f"skip at M={m}", (v, lo, hi, w), med_point[("skip", int(m))] - 0.5, [x - 0.5 for x in med[("skip", int(m))]])
+            expect(f"skip at M={m}", (v, lo, hi, w), med_point[("skip", int(m))] - 0.5, [x - 0.5 for x in med[("skip", int(m))]], j=entry("Skipping middle layers degrades gracefully", int(m)))
     if (l := line("Order matters more for reasoning and math than for semantic tasks")) and (mm := MAIN.search(l)):
         group = {r["task"]: r["group"] for r in records}
         cells = lambda g: [(k, t) for k, by in norm_point.items() if k[0] in ("reverse", "random") and k not in is_full for t in by if group.get(t) == g]
         pts = {g: [norm_point[k][t] for k, t in cells(g)] for g in ("semantic", "reasoning")}
         drs = {g: mean_draws([norm[k][t] for k, t in cells(g)]) for g in ("semantic", "reasoning")}
         point = sum(pts["semantic"]) / len(pts["semantic"]) - sum(pts["reasoning"]) / len(pts["reasoning"])
-        expect("order", mm.groups() + (word(l),), point, [x - y for x, y in zip(drs["semantic"], drs["reasoning"])])
+        expect("order", mm.groups() + (word(l),), point, [x - y for x, y in zip(drs["semantic"], drs["reasoning"])], j=entry("Order matters more for reasoning and math than for semantic tasks"))
     if (l := line("Middle layers share a representation space")) and (mm := MAIN.search(l)):
         sim = json.load(open(os.path.join(folder, "similarity.json")))
         per = sim["per_text"]
@@ -214,7 +238,7 @@ def check_claims(lines, folder, norm, norm_point, rows, records, bad):
             return sum(inner) / len(inner) - sum(mx[0][j] for j in range(a, b)) / (b - a)
 
         texts = [margin(mx) for mx in per]
-        expect("similarity", mm.groups() + (word(l),), margin(sim["matrix"]), [sum(texts[i] for i in idx) / len(idx) for idx in resamples("similarity", len(texts))])
+        expect("similarity", mm.groups() + (word(l),), margin(sim["matrix"]), [sum(texts[i] for i in idx) / len(idx) for idx in resamples("similarity", len(texts))], j=entry("Middle layers share a representation space"))
     return count
 
 

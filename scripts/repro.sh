@@ -64,7 +64,7 @@ publish() { # out-folder, docs-folder, how its shards ran (one|par), sweep args.
   local out=$1 dest=$2 how=$3; shift 3
   local merged; merged=$("$R" sweep "$@" --out "$out" --report-only --partial)
   mkdir -p "$dest"
-  cp "$out"/results*.jsonl "$out"/sweep*.json "$out"/report.md "$out"/*.png "$out"/*.svg "$out"/normalized_score.csv "$dest"/ 2>/dev/null || true
+  cp "$out"/results*.jsonl "$out"/sweep*.json "$out"/report.md "$out"/*.png "$out"/*.svg "$out"/normalized_score.csv "$out"/claims.json "$dest"/ 2>/dev/null || true
   [[ -f "$out/similarity.csv" ]] && cp "$out/similarity.csv" "$out/similarity.json" "$dest"/
   [[ -f $dest/RUN.md ]] && cp "$dest/RUN.md" "$dest/RUN.md.old"
   {

@@ -67,7 +67,7 @@ fn sweep_writes_every_result_once_and_a_report() {
     assert_eq!(distinct_models(&out), 1 + 6 * 2 - 1);
     assert_eq!(k.len(), distinct_models(&out) * 4);
     assert_eq!(k.iter().collect::<HashSet<_>>().len(), k.len(), "duplicate records");
-    for f in ["report.md", "normalized_score.png", "normalized_score.svg", "tasks.png", "perplexity.svg", "similarity.png", "similarity.csv"] {
+    for f in ["report.md", "claims.json", "normalized_score.png", "normalized_score.svg", "tasks.png", "perplexity.svg", "similarity.png", "similarity.csv"] {
         assert!(out.join(f).is_file(), "{f} missing");
     }
     assert!(!out.join(".work").exists(), "work folder left behind");

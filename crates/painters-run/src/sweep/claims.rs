@@ -5,13 +5,55 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
+use serde::Serialize;
+
 use super::report::{ci_text, f, mean, scored, Summary};
 use super::stats::{self, Draws, Verdict};
 use super::Record;
 use crate::eval::similarity::Similarity;
 
-/// Writes the "Findings, compared with the paper" section into `o`.
-pub(super) fn findings(o: &mut String, s: &Summary, d: &Draws, records: &[Record], presets: &[String], sim: Option<&Similarity>) {
+/// One claim as `claims.json` holds it: the report's line as data.
+#[derive(Debug, Clone, Serialize)]
+pub struct Claim {
+    pub claim: String,
+    /// What the value is (positive: as the paper says).
+    pub statistic: String,
+    pub value: Option<f64>,
+    pub ci95: Option<[f64; 2]>,
+    /// `agrees`, `disagrees`, `inconclusive`; null where the value could not be measured.
+    pub verdict: Option<Verdict>,
+    /// Examples per task (texts, for the similarity claim): the smallest and the largest task.
+    pub examples_per_task: [usize; 2],
+    /// Where inconclusive: the examples per task (of the smallest task) that would
+    /// resolve it at the observed effect, to two significant figures.
+    pub examples_needed: Option<usize>,
+    /// The same statistic at each M, where the claim has one per M (looping, skip).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub per_m: Vec<AtM>,
+}
+
+/// A claim's statistic at one M.
+#[derive(Debug, Clone, Serialize)]
+pub struct AtM {
+    pub m: usize,
+    pub value: f64,
+    pub ci95: Option<[f64; 2]>,
+    pub verdict: Verdict,
+}
+
+impl AtM {
+    fn new(m: usize, value: f64, ci: Option<(f64, f64)>) -> Self {
+        AtM { m, value, ci95: ci.map(|(lo, hi)| [lo, hi]), verdict: Verdict::of(ci) }
+    }
+
+    fn text(&self) -> String {
+        format!("M={}: {:.3} {} {}", self.m, self.value, ci_text(self.ci95.map(|[lo, hi]| (lo, hi))), self.verdict.word())
+    }
+}
+
+/// Writes the "Findings, compared with the paper" section into `o`; returns its claims.
+pub(super) fn findings(o: &mut String, s: &Summary, d: &Draws, records: &[Record], presets: &[String], sim: Option<&Similarity>) -> Vec<Claim> {
+    let mut claims = Vec::new();
     let sizes: Vec<usize> = d.examples.iter().filter(|(t, _)| records.iter().any(|r| &r.task == *t && scored(r))).map(|(_, n)| *n).collect();
     let n = (sizes.iter().copied().min().unwrap_or(0), sizes.iter().copied().max().unwrap_or(0));
     let _ = writeln!(o, "## Findings, compared with the paper\n");
@@ -61,13 +103,13 @@ pub(super) fn findings(o: &mut String, s: &Summary, d: &Draws, records: &[Record
             let _ = write!(each, "; no M to compare with middle-repeat at: {}", apart.join(", "));
         }
         let each = if margins.is_empty() { String::new() } else { each };
-        claim(o, "Repeating the centre layer is the worst", "smallest margin of another preset over middle-repeat (mean normalised median score over the common M)", point, draws, n, &each);
+        claims.push(claim(o, "Repeating the centre layer is the worst", "smallest margin of another preset over middle-repeat (mean normalised median score over the common M)", point, draws, n, &each, Vec::new()));
     }
     if presets.iter().any(|p| p == "parallel") && presets.iter().any(|p| p == "looped-parallel") {
         let ms = common_ms(s, &["looped-parallel", "parallel"], &same_model);
         let point = point_mean(s, "looped-parallel", &ms).zip(point_mean(s, "parallel", &ms)).map(|(a, b)| a - b);
         let draws = mean_median(d, "looped-parallel", &ms).zip(mean_median(d, "parallel", &ms)).map(|(a, b)| a.iter().zip(&b).map(|(x, y)| x - y).collect::<Vec<f64>>());
-        let per_m: Vec<String> = ms
+        let per_m: Vec<AtM> = ms
             .iter()
             .filter_map(|&m| {
                 let get = |p: &str| s.median.get(p)?.iter().find(|(k, _)| *k == m).map(|(_, v)| *v);
@@ -75,26 +117,23 @@ pub(super) fn findings(o: &mut String, s: &Summary, d: &Draws, records: &[Record
                 let x = d.median.get(&("looped-parallel".to_string(), m))?;
                 let y = d.median.get(&("parallel".to_string(), m))?;
                 let diff: Vec<f64> = x.iter().zip(y).map(|(a, b)| a - b).collect();
-                let ci = stats::interval(&diff);
-                Some(format!("M={m}: {dm:.3} {} {}", ci_text(ci), Verdict::of(ci).word()))
+                Some(AtM::new(m, dm, stats::interval(&diff)))
             })
             .collect();
-        let extra = if per_m.is_empty() { String::new() } else { format!("; at each M: {}", per_m.join("; ")) };
-        claim(o, "Looping the parallel block beats a single parallel pass", "looped-parallel − parallel (mean normalised median score over the common M)", point, draws, n, &extra);
+        let extra = if per_m.is_empty() { String::new() } else { format!("; at each M: {}", per_m.iter().map(AtM::text).collect::<Vec<_>>().join("; ")) };
+        claims.push(claim(o, "Looping the parallel block beats a single parallel pass", "looped-parallel − parallel (mean normalised median score over the common M)", point, draws, n, &extra, per_m));
     }
     if let Some(sk) = s.median.get("skip") {
         if let Some(&(m0, v0)) = sk.iter().min_by_key(|(m, _)| *m) {
             let draws = d.median.get(&("skip".to_string(), m0)).map(|x| x.iter().map(|v| v - 0.5).collect::<Vec<f64>>());
             // The same statistic at every M skip was measured at: where it stops keeping half.
-            let per_m: Vec<String> = sk
+            let per_m: Vec<AtM> = sk
                 .iter()
-                .map(|&(m, v)| {
-                    let ci = d.median.get(&("skip".to_string(), m)).and_then(|x| stats::interval(&x.iter().map(|v| v - 0.5).collect::<Vec<f64>>()));
-                    format!("M={m}: {:.3} {} {}", v - 0.5, ci_text(ci), Verdict::of(ci).word())
-                })
+                .map(|&(m, v)| AtM::new(m, v - 0.5, d.median.get(&("skip".to_string(), m)).and_then(|x| stats::interval(&x.iter().map(|v| v - 0.5).collect::<Vec<f64>>()))))
                 .collect();
-            let extra = if per_m.len() > 1 { format!("; at each M: {}", per_m.join("; ")) } else { String::new() };
-            claim(o, "Skipping middle layers degrades gracefully", &format!("skip's normalised median score at the smallest M ({m0}) − 0.5 (it keeps more than half the full model's margin over random)"), Some(v0 - 0.5), draws, n, &extra);
+            let extra = if per_m.len() > 1 { format!("; at each M: {}", per_m.iter().map(AtM::text).collect::<Vec<_>>().join("; ")) } else { String::new() };
+            let per_m = if per_m.len() > 1 { per_m } else { Vec::new() };
+            claims.push(claim(o, "Skipping middle layers degrades gracefully", &format!("skip's normalised median score at the smallest M ({m0}) − 0.5 (it keeps more than half the full model's margin over random)"), Some(v0 - 0.5), draws, n, &extra, per_m));
         }
     }
     let order: Vec<&str> = ["reverse", "random"].into_iter().filter(|p| presets.iter().any(|q| q == p)).collect();
@@ -131,7 +170,7 @@ pub(super) fn findings(o: &mut String, s: &Summary, d: &Draws, records: &[Record
             f(se),
             tasks_of("semantic")
         );
-        claim(o, "Order matters more for reasoning and math than for semantic tasks", &format!("semantic − reasoning mean normalised score under {}", order.join(" and ")), point, draws, n, &extra);
+        claims.push(claim(o, "Order matters more for reasoning and math than for semantic tasks", &format!("semantic − reasoning mean normalised score under {}", order.join(" and ")), point, draws, n, &extra, Vec::new()));
     }
     if let Some(sim) = sim {
         let n = sim.matrix.len();
@@ -147,14 +186,17 @@ pub(super) fn findings(o: &mut String, s: &Summary, d: &Draws, records: &[Record
                 stats::resamples("similarity", texts.len()).iter().map(|idx| idx.iter().map(|&i| texts[i]).sum::<f64>() / idx.len() as f64).collect::<Vec<f64>>()
             });
             let what = format!("mean cosine among the outputs of blocks {}–{} − mean cosine between the embeddings and those blocks (over the similarity texts)", a.saturating_sub(1), b - 2);
-            claim(o, "Middle layers share a representation space", &what, margin(&sim.matrix), draws, (texts.len(), texts.len()), " (Figure 3; the interval resamples the texts)");
+            claims.push(claim(o, "Middle layers share a representation space", &what, margin(&sim.matrix), draws, (texts.len(), texts.len()), " (Figure 3; the interval resamples the texts)", Vec::new()));
         }
     }
+    claims
 }
 
-/// One claim decided from the interval of its statistic (positive: as the paper says).
+/// One claim decided from the interval of its statistic (positive: as the paper says),
+/// written as the report's line and returned as data.
 /// `n`: the examples per task, the smallest and the largest (equal where every task has as many).
-fn claim(o: &mut String, name: &str, what: &str, point: Option<f64>, draws: Option<Vec<f64>>, n: (usize, usize), extra: &str) {
+#[allow(clippy::too_many_arguments)]
+fn claim(o: &mut String, name: &str, what: &str, point: Option<f64>, draws: Option<Vec<f64>>, n: (usize, usize), extra: &str, per_m: Vec<AtM>) -> Claim {
     let ci = draws.as_deref().and_then(stats::interval);
     let verdict = match point {
         Some(_) => Verdict::of(ci),
@@ -165,8 +207,12 @@ fn claim(o: &mut String, name: &str, what: &str, point: Option<f64>, draws: Opti
         (Some(p), None) => format!("{what} = {p:.3}, no interval (the records have no per-example scores)"),
         _ => format!("{what}: not measurable from these records"),
     };
+    let needed = match (verdict, point, ci) {
+        (Verdict::Inconclusive, Some(p), Some(ci)) => stats::examples_needed(p, ci, n.0),
+        _ => None,
+    };
     let need = match (verdict, point, ci) {
-        (Verdict::Inconclusive, Some(p), Some(ci)) => match stats::examples_needed(p, ci, n.0) {
+        (Verdict::Inconclusive, Some(_), Some(_)) => match needed {
             Some(k) => {
                 // An extrapolation: two significant figures, and a word where it is out of reach.
                 let factor = k as f64 / n.0.max(1) as f64;
@@ -179,12 +225,22 @@ fn claim(o: &mut String, name: &str, what: &str, point: Option<f64>, draws: Opti
                     format!(" Resolving it at the observed effect needs about {factor:.1}× the examples of every task ({k} for the smallest, now {}){reach}.", n.0)
                 }
             }
-            None => " The observed effect is 0: no sample size resolves it.".to_string(),
+            None => " The observed effect is too close to 0 for any sample size to resolve it.".to_string(),
         },
         _ => String::new(),
     };
     let word = if point.is_some() { verdict.word() } else { "not decided" };
     let _ = writeln!(o, "- **{name}** (paper): **{word}** — {numbers}{extra}.{need}");
+    Claim {
+        claim: name.to_string(),
+        statistic: what.to_string(),
+        value: point,
+        ci95: ci.map(|(lo, hi)| [lo, hi]),
+        verdict: point.map(|_| verdict),
+        examples_per_task: [n.0, n.1],
+        examples_needed: needed.map(two_figures),
+        per_m,
+    }
 }
 
 /// `k` to two significant figures (1234 → 1200; below 100 as it is).

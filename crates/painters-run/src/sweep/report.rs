@@ -227,7 +227,10 @@ pub fn write(out: &Path, records: &[Record], similarity: Option<&Similarity>, un
     if !ppl_panels.is_empty() {
         write_svg_png(&grid_svg(&ppl_panels, 2, 620.0, 360.0), &out.join("perplexity"))?;
     }
-    let md = markdown(&s, &d, records, &presets, similarity, &vs, &chance, &model, layers, title, out);
+    let (md, claims) = markdown(&s, &d, records, &presets, similarity, &vs, &chance, &model, layers, title, out);
+    let json = serde_json::json!({ "title": title, "records": records.iter().filter(|r| r.same_as.is_none()).count(), "claims": claims });
+    let text = serde_json::to_string_pretty(&json).map_err(std::io::Error::other)?;
+    painters_graph::write_atomic(&out.join("claims.json"), |w| w.write_all(text.as_bytes())).map_err(std::io::Error::other)?;
     painters_graph::write_atomic(&out.join("report.md"), |w| w.write_all(md.as_bytes())).map_err(std::io::Error::other)
 }
 
@@ -268,7 +271,7 @@ fn markdown(
     layers: usize,
     title: &str,
     out: &Path,
-) -> String {
+) -> (String, Vec<super::claims::Claim>) {
     let mut o = String::new();
     let _ = writeln!(o, "# {title}: Transformer Layers as Painters, reproduced\n");
     let evaluated = records.iter().filter(|r| r.same_as.is_none()).count();
@@ -344,7 +347,7 @@ fn markdown(
     if sim.is_some() {
         let _ = writeln!(o, "![layer similarity](similarity.png)\n");
     }
-    super::claims::findings(&mut o, s, d, records, presets, sim);
+    let claims = super::claims::findings(&mut o, s, d, records, presets, sim);
     // Figure 11's numbers: M down, presets across.
     let fig11 = figure11(s, d, presets);
     if !fig11.is_empty() {
@@ -387,7 +390,7 @@ fn markdown(
     }
     let total: f64 = records.iter().map(|r| r.seconds.eval).sum();
     let _ = writeln!(o, "\nEvaluation time: {total:.0} s over {} records (rewrite and session times per record are in `results.jsonl`).", records.iter().filter(|r| r.same_as.is_none()).count());
-    o
+    (o, claims)
 }
 
 #[cfg(test)]

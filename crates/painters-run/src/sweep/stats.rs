@@ -74,7 +74,8 @@ pub fn record_interval(r: &Record, resamples: Option<&Vec<Vec<usize>>>) -> Optio
 }
 
 /// A claim's verdict from the interval of its statistic (positive: as the paper says).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Agrees,
     Disagrees,
