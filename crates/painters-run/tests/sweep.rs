@@ -71,6 +71,16 @@ fn sweep_writes_every_result_once_and_a_report() {
         assert!(out.join(f).is_file(), "{f} missing");
     }
     assert!(!out.join(".work").exists(), "work folder left behind");
+    // claims.json holds the report's claims, and the command prints each with its verdict.
+    let claims: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("claims.json")).unwrap()).unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let claims = claims["claims"].as_array().unwrap();
+    assert!(!claims.is_empty());
+    for c in claims {
+        let verdict = c["verdict"].as_str().unwrap_or("not decided");
+        let name = c["claim"].as_str().unwrap();
+        assert!(stdout.lines().any(|l| l.trim_start().starts_with(verdict) && l.contains(name)), "{name}: {stdout}");
+    }
     // Every value in the report's table is a value of results.jsonl.
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
     let values: HashSet<String> = std::fs::read_to_string(out.join("results.jsonl"))

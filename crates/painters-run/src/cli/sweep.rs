@@ -121,7 +121,7 @@ pub fn main(args: Args, ort_lib: Option<&Path>) -> anyhow::Result<()> {
     }
     let sim = sweep::similarity(runtime, &opts)?;
     let uniform = sweep::uniform_baselines(&opts)?;
-    sweep::report::write(&args.out, &records, sim.as_ref(), &uniform, &title)?;
+    let claims = sweep::report::write(&args.out, &records, sim.as_ref(), &uniform, &title)?;
     let shard_files = std::fs::read_dir(&args.out)
         .map(|d| d.filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().starts_with("results.shard-")).count())
         .unwrap_or(0);
@@ -133,5 +133,8 @@ pub fn main(args: Args, ort_lib: Option<&Path>) -> anyhow::Result<()> {
         println!("{} results{repeats} in {}", records.len(), args.out.join("results.jsonl").display());
     }
     println!("report: {}", args.out.join("report.md").display());
+    for c in &claims {
+        println!("  {}", c.summary());
+    }
     Ok(())
 }

@@ -32,6 +32,23 @@ pub struct Claim {
     pub per_m: Vec<AtM>,
 }
 
+impl Claim {
+    /// One line: the verdict, the claim, and its value with its interval.
+    pub fn summary(&self) -> String {
+        let verdict = self.verdict.map_or("not decided", |v| match v {
+            Verdict::Agrees => "agrees",
+            Verdict::Disagrees => "disagrees",
+            Verdict::Inconclusive => "inconclusive",
+        });
+        let value = match (self.value, self.ci95) {
+            (Some(v), Some([lo, hi])) => format!("{v:.3} [{lo:.3}, {hi:.3}]"),
+            (Some(v), None) => format!("{v:.3}, no interval"),
+            _ => "not measurable".to_string(),
+        };
+        format!("{verdict:<12} {}: {value}", self.claim)
+    }
+}
+
 /// A claim's statistic at one M.
 #[derive(Debug, Clone, Serialize)]
 pub struct AtM {

@@ -6,7 +6,7 @@
 //! `folder` owns the results files, their manifests and the merge of a
 //! split's shards; `suite` the suite file; `stats` the intervals; `claims`
 //! the report's verdicts on the paper's claims.
-mod claims;
+pub mod claims;
 pub mod folder;
 pub mod report;
 pub mod stats;

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::Path;
 
+use super::claims::Claim;
 use super::stats::{self, Draws};
 use super::Record;
 use crate::eval::similarity::Similarity;
@@ -141,7 +142,7 @@ fn with_random(records: &[Record], vs: &BTreeMap<String, AgainstUniform>) -> Vec
 /// Writes the plots and `report.md` into `out`. `uniform`: per choice task,
 /// the uniform model's per-example scores (`sweep::uniform_baselines`); a task
 /// whose full model does not beat it is left out of the normalised scores.
-pub fn write(out: &Path, records: &[Record], similarity: Option<&Similarity>, uniform: &BTreeMap<String, Units>, title: &str) -> std::io::Result<()> {
+pub fn write(out: &Path, records: &[Record], similarity: Option<&Similarity>, uniform: &BTreeMap<String, Units>, title: &str) -> std::io::Result<Vec<Claim>> {
     let vs = against_uniform(records, uniform);
     let chance: BTreeMap<String, f64> = records.iter().filter_map(|r| Some((r.task.clone(), r.chance?))).collect();
     // "random" of the normalised score: the larger of chance and the uniform model (both know nothing).
@@ -231,7 +232,8 @@ pub fn write(out: &Path, records: &[Record], similarity: Option<&Similarity>, un
     let json = serde_json::json!({ "title": title, "records": records.iter().filter(|r| r.same_as.is_none()).count(), "claims": claims });
     let text = serde_json::to_string_pretty(&json).map_err(std::io::Error::other)?;
     painters_graph::write_atomic(&out.join("claims.json"), |w| w.write_all(text.as_bytes())).map_err(std::io::Error::other)?;
-    painters_graph::write_atomic(&out.join("report.md"), |w| w.write_all(md.as_bytes())).map_err(std::io::Error::other)
+    painters_graph::write_atomic(&out.join("report.md"), |w| w.write_all(md.as_bytes())).map_err(std::io::Error::other)?;
+    Ok(claims)
 }
 
 /// One point of Figure 11: (preset, M, median normalised score, its 95% interval).
@@ -271,7 +273,7 @@ fn markdown(
     layers: usize,
     title: &str,
     out: &Path,
-) -> (String, Vec<super::claims::Claim>) {
+) -> (String, Vec<Claim>) {
     let mut o = String::new();
     let _ = writeln!(o, "# {title}: Transformer Layers as Painters, reproduced\n");
     let evaluated = records.iter().filter(|r| r.same_as.is_none()).count();
