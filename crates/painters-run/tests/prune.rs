@@ -464,6 +464,9 @@ fn compare_scores_a_suite_disjoint_from_the_calibration_text() {
         }
         let ci = &c["suite"]["bigbench-choice"]["ci"];
         assert!(ci[0].as_f64().unwrap() >= 0.0 && ci[1].as_f64().unwrap() <= 1.0);
+        // Perplexity too has an interval (a bootstrap over its windows), around its value.
+        let (h, ci) = (c["suite"]["heldout"]["value"].as_f64().unwrap(), &c["suite"]["heldout"]["ci"]);
+        assert!(ci[0].as_f64().unwrap() <= h && h <= ci[1].as_f64().unwrap() && ci[0].as_f64() < ci[1].as_f64(), "heldout: {h} {ci}");
     }
     let (code, text, err) = painters(&[
         "eval", f.to_str().unwrap(), "--task", "choice", "--data", root().join("tests/data/choice_task.json").to_str().unwrap(), "--json",

@@ -41,8 +41,8 @@ pub struct Cell {
     pub heldout_perplexity: f64,
     /// 95% bootstrap interval of the held-out perplexity.
     pub heldout_ci: (f64, f64),
-    /// `--eval SUITE`: each task's metric and its 95% interval (± 1.96 standard
-    /// errors where the task reports one), by task name.
+    /// `--eval SUITE`: each task's metric and its 95% interval (a bootstrap over
+    /// its examples, or ± 1.96 standard errors without per-example scores), by task name.
     pub suite: BTreeMap<String, SuiteScore>,
 }
 
@@ -160,10 +160,15 @@ pub fn compare(
             let r = crate::sweep::run_task(&mut lm, tok, t, 8, None, model.path().unwrap_or(Path::new("model.onnx")))?;
             let metric = t.metric().to_string();
             let value = r.metrics.get(&metric).copied().unwrap_or(f64::NAN);
-            // ± 1.96 standard errors (the harness's stderr), clamped to [0, 1] for rates
+            // A sweep's interval: the percentile bootstrap over the task's examples (windows,
+            // for perplexity), seeded by the task's name, so every cell resamples alike;
+            // ± 1.96 standard errors (clamped to [0, 1] for rates) where there are no units.
             let rate = metric.starts_with("acc") || metric == "exact_match";
             let clamp = |v: f64| if rate { v.clamp(0.0, 1.0) } else { v };
-            let ci = r.metrics.get(&format!("{metric}_stderr")).map(|se| (clamp(value - 1.96 * se), clamp(value + 1.96 * se)));
+            let boot = r.units.get(&metric).filter(|u| u.len() >= stats::MIN_UNITS).and_then(|u| {
+                stats::interval(&stats::resamples(&t.name, u.len()).iter().map(|idx| u.stat(idx.iter().copied())).collect::<Vec<f64>>())
+            });
+            let ci = boot.or_else(|| r.metrics.get(&format!("{metric}_stderr")).map(|se| (clamp(value - 1.96 * se), clamp(value + 1.96 * se))));
             scores.insert(t.name.clone(), SuiteScore { metric, value, ci });
         }
         let s = Scores { calibration_nll, heldout_perplexity, heldout_ci, suite: scores };
@@ -254,7 +259,7 @@ fn write_report(c: &Comparison, methods: &[Method], out: &Path) -> Result<(), Er
         "{} blocks. Calibration: `{}` ({} tokens in {} windows of {}, BLAKE3 `{}`). Held-out: `{}` ({} tokens in {} windows, BLAKE3 `{}`). \
          The two are disjoint: different digests, and {} held-out windows occur among the calibration windows. \
          Held-out perplexity intervals: 95% percentile bootstrap over windows, {} resamples (seeded as a sweep's, docs/EVAL.md, with the name `heldout`), the same resamples for every row. \
-         Task scores (`--eval`): the suite's metric with ± 1.96 standard errors where the task has one; every suite file's digest differs from the calibration text's. \
+         Task scores (`--eval`): the suite's metric with its 95% interval, a percentile bootstrap over the task's examples (windows, for perplexity; {} resamples seeded by the task's name, as a sweep's), or ± 1.96 standard errors where a task has no per-example scores; every suite file's digest differs from the calibration text's. \
          Methods: docs/PRUNE.md.\n",
         c.blocks,
         c.calibration.path,
@@ -267,6 +272,7 @@ fn write_report(c: &Comparison, methods: &[Method], out: &Path) -> Result<(), Er
         c.heldout.n_windows,
         c.heldout.blake3,
         c.disjoint.shared_windows,
+        stats::DRAWS,
         stats::DRAWS
     );
     let tasks: Vec<String> = c.full.suite.keys().cloned().collect();
