@@ -138,18 +138,28 @@ fn resolve(base: &Path, data: &Path) -> Result<PathBuf, String> {
     if !data.exists() {
         return Ok(if there.exists() { there } else { data.to_path_buf() });
     }
-    if data.is_relative() && there.is_file() && std::fs::canonicalize(data).ok() != std::fs::canonicalize(&there).ok() {
-        let differ = std::fs::read(data).ok() != std::fs::read(&there).ok();
-        if differ {
-            return Err(format!(
-                "data {} names two different files, {} from the working directory and {} from the suite's folder; write a path that names one",
-                data.display(),
-                std::fs::canonicalize(data).unwrap_or(data.to_path_buf()).display(),
-                std::fs::canonicalize(&there).unwrap_or(there.clone()).display()
-            ));
-        }
+    let two = data.is_relative() && there.is_file() && std::fs::canonicalize(data).ok() != std::fs::canonicalize(&there).ok();
+    if two && !same_bytes(data, &there) {
+        return Err(format!(
+            "data {} names two different files, {} from the working directory and {} from the suite's folder; write a path that names one",
+            data.display(),
+            std::fs::canonicalize(data).unwrap_or(data.to_path_buf()).display(),
+            std::fs::canonicalize(&there).unwrap_or(there.clone()).display()
+        ));
     }
     Ok(data.to_path_buf())
+}
+
+/// Whether two files hold the same bytes (sizes first, then streamed digests:
+/// data files can be large).
+fn same_bytes(a: &Path, b: &Path) -> bool {
+    let digest = |p: &Path| -> Option<blake3::Hash> {
+        let mut h = blake3::Hasher::new();
+        h.update_reader(std::fs::File::open(p).ok()?).ok()?;
+        Some(h.finalize())
+    };
+    let size = |p: &Path| std::fs::metadata(p).ok().map(|m| m.len());
+    size(a).is_some() && size(a) == size(b) && digest(a).is_some() && digest(a) == digest(b)
 }
 
 #[cfg(test)]
