@@ -35,11 +35,7 @@ pub struct Claim {
 impl Claim {
     /// One line: the verdict, the claim, and its value with its interval.
     pub fn summary(&self) -> String {
-        let verdict = self.verdict.map_or("not decided", |v| match v {
-            Verdict::Agrees => "agrees",
-            Verdict::Disagrees => "disagrees",
-            Verdict::Inconclusive => "inconclusive",
-        });
+        let verdict = self.verdict.map_or("not decided", Verdict::short);
         let value = match (self.value, self.ci95) {
             (Some(v), Some([lo, hi])) => format!("{v:.3} [{lo:.3}, {hi:.3}]"),
             (Some(v), None) => format!("{v:.3}, no interval"),

@@ -75,7 +75,7 @@ pub fn record_interval(r: &Record, resamples: Option<&Vec<Vec<usize>>>) -> Optio
 
 /// A claim's verdict from the interval of its statistic (positive: as the paper says).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")] // as `Verdict::short`
 pub enum Verdict {
     Agrees,
     Disagrees,
@@ -88,6 +88,15 @@ impl Verdict {
             Some((lo, _)) if lo > 0.0 => Verdict::Agrees,
             Some((_, hi)) if hi < 0.0 => Verdict::Disagrees,
             _ => Verdict::Inconclusive,
+        }
+    }
+
+    /// The one word of `claims.json` and of the command's summary lines.
+    pub fn short(self) -> &'static str {
+        match self {
+            Verdict::Agrees => "agrees",
+            Verdict::Disagrees => "disagrees",
+            Verdict::Inconclusive => "inconclusive",
         }
     }
 
