@@ -219,4 +219,11 @@ mod tests {
         // An asymmetric interval: what counts is its reach towards 0 (0.125 from −0.122), not its half-width (0.115).
         assert_eq!(examples_needed(-0.122, (-0.227, 0.003), 200), Some(210));
     }
+
+    #[test]
+    fn a_verdict_is_written_as_its_short_word() {
+        for v in [Verdict::Agrees, Verdict::Disagrees, Verdict::Inconclusive] {
+            assert_eq!(serde_json::to_value(v).unwrap(), v.short());
+        }
+    }
 }
