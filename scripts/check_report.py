@@ -19,7 +19,8 @@ Recomputes, with the Python standard library only and from the per-example score
     shared representation space), over the Ms the report lists for it, checking that
     none of those Ms has a compared configuration that is the full model; where the
     folder has claims.json, its full-precision values, intervals and verdicts to 1e-9,
-    and that it holds the report's claims.
+    the examples that would resolve an inconclusive claim, and that it holds the
+    report's claims.
 Which tasks enter the normalised scores (the full model beats the uniform model) is taken
 from the report: a row with a normalised score. The report's tables print 3-4 decimals; they are compared to half a unit of their last
 digit. Prints one line and exits 0 when everything agrees; else lists the disagreements
@@ -130,6 +131,21 @@ def verdict(ci):
     return "agrees" if ci[0] > 0 else "disagrees" if ci[1] < 0 else "inconclusive"
 
 
+def needed(d, ci, n):
+    """Examples per task resolving an inconclusive statistic d: n (h / |d|)^2, h the interval's reach
+    from d towards 0, to two significant figures (docs/EVAL.md); None when decided or d is 0."""
+    if verdict(ci) != "inconclusive" or abs(d) <= 1e-12:
+        return None
+    h = d - ci[0] if d > 0 else ci[1] - d
+    k = math.ceil(n * (h / abs(d)) ** 2)
+    if k >= 1e12:
+        return None
+    if k < 100:
+        return k
+    p = 10 ** (len(str(k)) - 2)
+    return (k + p // 2) // p * p
+
+
 def fmin(x, y):
     """The smaller, ignoring a NaN (Rust's f64::min)."""
     return y if math.isnan(x) else x if math.isnan(y) else min(x, y)
@@ -176,6 +192,8 @@ def check_claims(lines, folder, norm, norm_point, rows, records, bad):
             near = lambda a, b: a is not None and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
             if not (near(j["value"], point) and j["ci95"] and near(j["ci95"][0], ci[0]) and near(j["ci95"][1], ci[1])) or j["verdict"] != verdict(ci):
                 bad.append(f"{what}: claims.json {j['value']} {j['ci95']} {j['verdict']}, recomputed {point!r} {ci} {verdict(ci)}")
+            elif "examples_needed" in j and j["examples_needed"] != needed(point, ci, j["examples_per_task"][0]):
+                bad.append(f"{what}: claims.json needs {j['examples_needed']} examples, recomputed {needed(point, ci, j['examples_per_task'][0])}")
         count += 1
 
     def line(name):
