@@ -307,6 +307,13 @@ fn a_changed_similarity_spec_is_computed_again() {
     // A file without the digest, of 5 texts, for a spec of 3: computed again.
     std::fs::write(out.join("similarity.json"), serde_json::json!({"labels": first["labels"], "matrix": first["matrix"], "influence": first["influence"], "per_text": first["per_text"]}).to_string()).unwrap();
     assert_eq!(texts(&run(&["--report-only"])), 3);
+    // A folder without its base model (results copied elsewhere) computes from the model itself: the same numbers.
+    std::fs::remove_dir_all(out.join("base")).unwrap();
+    suite["similarity"]["max_tokens"] = 64.into();
+    suite["similarity"]["texts"] = 2.into();
+    std::fs::write(&path, suite.to_string()).unwrap();
+    let from_model = run(&["--report-only"]);
+    assert_eq!(from_model["per_text"].as_array().unwrap()[..], first["per_text"].as_array().unwrap()[..2]);
 }
 
 /// A relative data path resolves against the working directory, then the

@@ -283,7 +283,7 @@ pub fn similarity(runtime: &Runtime, o: &SweepOptions) -> Result<Option<crate::e
     if let Some(s) = read.filter(current) {
         return Ok(Some(s));
     }
-    let base = o.out.join("base/model.onnx");
+    let base = unmodified(o);
     let tok = Tokenizer::for_model(&base, None)?;
     let (mut lm, blocks) = crate::eval::similarity::tapped_session(runtime, &base, &o.session)?;
     let (_, mut sim) = crate::eval::similarity::similarity(&mut lm, blocks, &tok, &texts, spec.max_tokens)?;
@@ -292,13 +292,20 @@ pub fn similarity(runtime: &Runtime, o: &SweepOptions) -> Result<Option<crate::e
     Ok(Some(sim))
 }
 
+/// The unmodified model to compute from: the sweep's `out/base/` copy, or the
+/// model itself where the folder has none (a folder of results copied
+/// elsewhere): the identity rewrite gives bit-identical outputs.
+fn unmodified(o: &SweepOptions) -> PathBuf {
+    let base = o.out.join("base/model.onnx");
+    if base.is_file() { base } else { o.model.clone() }
+}
+
 /// Per choice task of the suite, what a model giving every token the same
 /// probability scores on each example, in the task's metric
 /// (`eval::task::uniform_baseline`; the report keeps a task in the
 /// normalised scores only where the full model beats it).
 pub fn uniform_baselines(o: &SweepOptions) -> Result<BTreeMap<String, Units>, Error> {
-    let base = o.out.join("base/model.onnx");
-    let model = if base.is_file() { base } else { o.model.clone() };
+    let model = unmodified(o);
     let mut out = BTreeMap::new();
     let mut tok: Option<Tokenizer> = None;
     for t in &o.suite.tasks {
