@@ -375,3 +375,30 @@ fn unusable_numbers_and_paths_are_refused_before_anything_is_written() {
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("N = 2, 3 left out: a preset at N needs 2N + 2 blocks, and the model has 5"), "{err}");
 }
+
+/// An error ONNX Runtime returns from a run (here: a tokenizer whose ids lie
+/// beyond the model's vocabulary) is one line: ONNX Runtime's own logger
+/// printed it a second time.
+#[test]
+fn an_onnx_runtime_error_is_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tok = tmp.path().join("tokenizer.json");
+    std::fs::write(
+        &tok,
+        r#"{"version":"1.0","truncation":null,"padding":null,"added_tokens":[],"normalizer":null,"pre_tokenizer":{"type":"Whitespace"},"post_processor":null,"decoder":null,"model":{"type":"WordLevel","vocab":{"[UNK]":1000,"the":1001},"unk_token":"[UNK]"}}"#,
+    )
+    .unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let model = common::fixtures_dir().join("llama-dynamo");
+    let err = fails(&[
+        "eval",
+        model.to_str().unwrap(),
+        "--task",
+        "perplexity",
+        "--data",
+        root.join("tests/data/text.txt").to_str().unwrap(),
+        "--tokenizer",
+        tok.to_str().unwrap(),
+    ]);
+    assert!(err.contains("indices element out of data bounds"), "{err}");
+}
