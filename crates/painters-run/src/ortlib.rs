@@ -64,19 +64,6 @@ fn python_package_library() -> Option<PathBuf> {
     found.pop()
 }
 
-/// ONNX Runtime's log: a warning becomes a painters note on stderr; an error
-/// is not printed here, because the call that failed returns it and painters
-/// prints it once, as its one line (ONNX Runtime's own logger printed it a
-/// second time, in colour); a fatal message is printed as it comes.
-fn log(level: ort::logging::LogLevel, _category: &str, _id: &str, _location: &str, message: &str) {
-    use ort::logging::LogLevel;
-    match level {
-        LogLevel::Warning => eprintln!("painters: note: ONNX Runtime: {message}"),
-        LogLevel::Fatal => eprintln!("painters: ONNX Runtime fatal: {message}"),
-        LogLevel::Verbose | LogLevel::Info | LogLevel::Error => {}
-    }
-}
-
 /// A loaded ONNX Runtime: keep it alive while sessions exist.
 #[derive(Debug)]
 pub struct Runtime {
@@ -103,7 +90,13 @@ impl Runtime {
         let library = found.canonicalize().unwrap_or(found);
         let err = |e: Box<dyn std::error::Error + Send + Sync>| Error::OrtLoad { path: library.clone(), source: e };
         let builder = ort::init_from(&library).map_err(|e| err(e.into()))?;
-        let env = builder.with_name("painters").with_logger(std::sync::Arc::new(log)).build().map_err(|e| err(e.into()))?;
+        let env = builder.with_name("painters").build().map_err(|e| err(e.into()))?;
+        // ONNX Runtime logs a failed run's error itself, and the call returns it, so painters
+        // printed it twice (the first time in colour): below fatal its log is off, unless
+        // ORT_LOG asks for it (ort's variable: verbose, info, warning, error, fatal).
+        if std::env::var_os("ORT_LOG").is_none() {
+            env.set_log_level(ort::logging::LogLevel::Fatal);
+        }
         Ok(Self { env, library })
     }
 }

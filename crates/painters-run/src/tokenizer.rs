@@ -37,7 +37,28 @@ impl Tokenizer {
         let text = std::fs::read_to_string(&path).map_err(|e| Error::TokenizerLoad { path: path.clone(), reason: e.to_string() })?;
         let config_dir = path.parent().map(Path::to_path_buf).unwrap_or(dir.clone());
         let config = [config_dir.join("config.json"), dir.join("config.json")].into_iter().find_map(|p| std::fs::read_to_string(p).ok());
-        Self::from_parts(path, &text, config.as_deref())
+        let t = Self::from_parts(path, &text, config.as_deref())?;
+        // Cross-checked with the vocabulary the model declares (its own config.json).
+        if let Some(declared) = std::fs::read_to_string(dir.join("config.json")).ok().and_then(|c| vocab_size(&c)) {
+            t.fits(declared).map_err(|reason| Error::TokenizerLoad { path: t.path.clone(), reason: format!("{reason} ({})", dir.join("config.json").display()) })?;
+        }
+        Ok(t)
+    }
+
+    /// Whether this tokenizer can be the one of a model declaring `declared`
+    /// vocabulary rows: no id past the last row, and no more rows left over
+    /// than a padded embedding has (models pad their vocabulary to a multiple
+    /// of 64 or 128, DeepSeek's by 2.4%: 10% is allowed). A tokenizer of
+    /// another model family gives a silently wrong score otherwise.
+    fn fits(&self, declared: usize) -> Result<(), String> {
+        let size = self.vocab_size();
+        let max = self.inner.get_vocab(true).into_values().max().map_or(0, |m| m as usize);
+        if max >= declared || size * 10 < declared * 9 {
+            return Err(format!(
+                "it has {size} tokens (ids up to {max}), but the model declares vocab_size {declared}: not this model's tokenizer"
+            ));
+        }
+        Ok(())
     }
 
     /// A tokenizer from the text of its `tokenizer.json` (read from `path`,
@@ -83,6 +104,12 @@ impl Tokenizer {
     pub fn vocab_size(&self) -> usize {
         self.inner.get_vocab_size(true)
     }
+}
+
+/// `vocab_size` of a `config.json` (or of its `text_config`).
+fn vocab_size(config: &str) -> Option<usize> {
+    let c: serde_json::Value = serde_json::from_str(config).ok()?;
+    c["vocab_size"].as_u64().or_else(|| c["text_config"]["vocab_size"].as_u64()).map(|v| v as usize)
 }
 
 /// Runs a call into the `tokenizers` library, which panics on some malformed
@@ -134,5 +161,17 @@ mod tests {
         assert!(e.starts_with("cannot load tokenizer t.json: "), "{e}");
         let t = Tokenizer::from_parts("t.json".into(), &fixture(), Some(r#"{"eos_token_id": [2, 3]}"#)).unwrap();
         assert_eq!(t.eos, Some(2));
+    }
+
+    #[test]
+    fn a_tokenizer_must_fit_the_vocabulary_the_model_declares() {
+        let t = Tokenizer::from_parts("t.json".into(), &fixture(), None).unwrap();
+        let n = t.vocab_size();
+        assert!(t.fits(n).is_ok());
+        assert!(t.fits(n + n / 20).is_ok(), "a padded embedding");
+        let e = t.fits(n - 1).unwrap_err();
+        assert!(e.contains(&format!("ids up to {}", n - 1)) && e.contains("not this model's tokenizer"), "{e}");
+        assert!(t.fits(2 * n).is_err(), "half the rows unused: another model's tokenizer");
+        assert_eq!(vocab_size(r#"{"text_config": {"vocab_size": 7}}"#), Some(7));
     }
 }

@@ -378,7 +378,8 @@ fn unusable_numbers_and_paths_are_refused_before_anything_is_written() {
 
 /// An error ONNX Runtime returns from a run (here: a tokenizer whose ids lie
 /// beyond the model's vocabulary) is one line: ONNX Runtime's own logger
-/// printed it a second time.
+/// printed it a second time. Where the model's config.json declares its
+/// vocabulary, such a tokenizer is refused before it runs.
 #[test]
 fn an_onnx_runtime_error_is_one_line() {
     let tmp = tempfile::tempdir().unwrap();
@@ -389,16 +390,16 @@ fn an_onnx_runtime_error_is_one_line() {
     )
     .unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let model = common::fixtures_dir().join("llama-dynamo");
-    let err = fails(&[
-        "eval",
-        model.to_str().unwrap(),
-        "--task",
-        "perplexity",
-        "--data",
-        root.join("tests/data/text.txt").to_str().unwrap(),
-        "--tokenizer",
-        tok.to_str().unwrap(),
-    ]);
+    let text = root.join("tests/data/text.txt");
+    // The model without its config.json, so nothing declares its vocabulary and the run itself fails.
+    let model = tmp.path().join("model.onnx");
+    for f in ["model.onnx", "model.onnx.data"] {
+        std::fs::copy(common::fixtures_dir().join("llama-dynamo").join(f), tmp.path().join(f)).unwrap();
+    }
+    let eval = |model: &Path| fails(&["eval", model.to_str().unwrap(), "--task", "perplexity", "--data", text.to_str().unwrap(), "--tokenizer", tok.to_str().unwrap()]);
+    let err = eval(&model);
     assert!(err.contains("indices element out of data bounds"), "{err}");
+    // With the config.json that declares 256 rows, the tokenizer is refused before any run.
+    let err = eval(&common::fixtures_dir().join("llama-dynamo"));
+    assert!(err.contains("but the model declares vocab_size 256: not this model's tokenizer"), "{err}");
 }
