@@ -36,11 +36,16 @@ impl Tokenizer {
         }
         let text = std::fs::read_to_string(&path).map_err(|e| Error::TokenizerLoad { path: path.clone(), reason: e.to_string() })?;
         let config_dir = path.parent().map(Path::to_path_buf).unwrap_or(dir.clone());
-        let config = [config_dir.join("config.json"), dir.join("config.json")].into_iter().find_map(|p| std::fs::read_to_string(p).ok());
+        // onnxruntime-genai folders declare the model in genai_config.json ("model": {...}).
+        let configs = [config_dir.join("config.json"), dir.join("config.json"), dir.join("genai_config.json")];
+        let config = configs.iter().find_map(|p| std::fs::read_to_string(p).ok());
         let t = Self::from_parts(path, &text, config.as_deref())?;
-        // Cross-checked with the vocabulary the model declares (its own config.json).
-        if let Some(declared) = std::fs::read_to_string(dir.join("config.json")).ok().and_then(|c| vocab_size(&c)) {
-            t.fits(declared).map_err(|reason| Error::TokenizerLoad { path: t.path.clone(), reason: format!("{reason} ({})", dir.join("config.json").display()) })?;
+        // Cross-checked with the vocabulary the model declares (its own folder's file).
+        let own = [dir.join("config.json"), dir.join("genai_config.json")].into_iter().find(|p| p.is_file());
+        if let Some(own) = own {
+            if let Some(declared) = std::fs::read_to_string(&own).ok().and_then(|c| vocab_size(&c)) {
+                t.fits(declared).map_err(|reason| Error::TokenizerLoad { path: t.path.clone(), reason: format!("{reason} ({})", own.display()) })?;
+            }
         }
         Ok(t)
     }
@@ -77,8 +82,13 @@ impl Tokenizer {
         // refuse it here, with the reason, rather than in the middle of a task.
         guarded(true, || inner.encode_char_offsets("a", true).map(|_| ())).map_err(load)?.map_err(|e| load(e.to_string()))?;
         let config = config_json.and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok());
-        let id = |key: &str| config.as_ref().and_then(|c| c[key].as_i64().or_else(|| c[key][0].as_i64()));
-        let max_positions = config.as_ref().and_then(|c| c["max_position_embeddings"].as_u64()).map(|n| n as usize);
+        // A config.json, or genai_config.json's "model" object.
+        let field = |key: &str| config.as_ref().map(|c| if c[key].is_null() { &c["model"][key] } else { &c[key] });
+        let id = |key: &str| field(key).and_then(|v| v.as_i64().or_else(|| v[0].as_i64()));
+        let max_positions = config
+            .as_ref()
+            .and_then(|c| c["max_position_embeddings"].as_u64().or_else(|| c["model"]["context_length"].as_u64()))
+            .map(|n| n as usize);
         let mut t = Self { bos: id("bos_token_id"), eos: id("eos_token_id"), max_positions, inner, path };
         if t.eos.is_none() {
             t.eos = ["</s>", "<|endoftext|>", "<|im_end|>", "[SEP]"].iter().find_map(|s| t.inner.token_to_id(s)).map(i64::from);
@@ -106,10 +116,12 @@ impl Tokenizer {
     }
 }
 
-/// `vocab_size` of a `config.json` (or of its `text_config`).
+/// `vocab_size` of a `config.json` (or of its `text_config`), or of a
+/// `genai_config.json` (its `model`).
 fn vocab_size(config: &str) -> Option<usize> {
     let c: serde_json::Value = serde_json::from_str(config).ok()?;
-    c["vocab_size"].as_u64().or_else(|| c["text_config"]["vocab_size"].as_u64()).map(|v| v as usize)
+    let v = c["vocab_size"].as_u64().or_else(|| c["text_config"]["vocab_size"].as_u64()).or_else(|| c["model"]["vocab_size"].as_u64())?;
+    Some(v as usize)
 }
 
 /// Runs a call into the `tokenizers` library, which panics on some malformed
@@ -173,5 +185,8 @@ mod tests {
         assert!(e.contains(&format!("ids up to {}", n - 1)) && e.contains("not this model's tokenizer"), "{e}");
         assert!(t.fits(2 * n).is_err(), "half the rows unused: another model's tokenizer");
         assert_eq!(vocab_size(r#"{"text_config": {"vocab_size": 7}}"#), Some(7));
+        assert_eq!(vocab_size(r#"{"model": {"vocab_size": 9, "context_length": 64}}"#), Some(9));
+        let genai = Tokenizer::from_parts("t.json".into(), &fixture(), Some(r#"{"model": {"context_length": 64, "eos_token_id": [5, 6]}}"#)).unwrap();
+        assert_eq!((genai.max_positions, genai.eos), (Some(64), Some(5)));
     }
 }

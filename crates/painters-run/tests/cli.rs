@@ -341,7 +341,8 @@ fn a_closed_output_pipe_ends_quietly() {
 /// Numbers no run can use are refused by every command that takes them, with
 /// one line and before anything is written: ONNX Runtime would start any
 /// number of threads asked for (999999 ran for minutes), a batch of 0 rows
-/// or a limit of 0 examples means nothing (the metrics came out null), a start layer N the model is too shallow for gave a sweep of
+/// or a limit of 0 examples means nothing (the metrics came out null), a
+/// window past the positions the model declares scores an extrapolation, a start layer N the model is too shallow for gave a sweep of
 /// the full model alone, and an output "folder" that is a file.
 #[test]
 fn unusable_numbers_and_paths_are_refused_before_anything_is_written() {
@@ -354,13 +355,15 @@ fn unusable_numbers_and_paths_are_refused_before_anything_is_written() {
     let o = out.to_str().unwrap();
     let file = tmp.path().join("a-file");
     std::fs::write(&file, "x").unwrap();
-    let cases: [(Vec<&str>, &str); 9] = [
+    let cases: [(Vec<&str>, &str); 11] = [
         (vec!["eval", m, "--task", "perplexity", "--data", text, "--threads", "999999"], "expected 0 (ONNX Runtime's default) to 1024"),
         (vec!["run", m, "--inputs", text, "--threads", "1025"], "expected 0 (ONNX Runtime's default) to 1024"),
         (vec!["prune", m, "--budget", "1", "--calib", text, "--threads", "5000", "-o", o], "expected 0 (ONNX Runtime's default) to 1024"),
         (vec!["sweep", "--model", m, "--n-range", "0", "--tasks", suite, "--out", o, "--threads", "2000"], "expected 0 (ONNX Runtime's default) to 1024"),
         (vec!["eval", m, "--task", "perplexity", "--data", text, "--batch-size", "0"], "expected a whole number of at least 1"),
         (vec!["eval", m, "--task", "choice", "--data", suite, "--limit", "0"], "expected a whole number of at least 1"),
+        (vec!["eval", m, "--task", "perplexity", "--data", text, "--window", "256"], "longer than the 128 positions the model declares"),
+        (vec!["prune", m, "--budget", "1", "--method", "bi", "--calib", text, "--window", "200", "-o", o], "longer than the 128 positions the model declares"),
         (vec!["sweep", "--model", m, "--n-range", "0", "--tasks", suite, "--out", o, "--batch-size", "0"], "expected a whole number of at least 1"),
         (vec!["sweep", "--model", m, "--n-range", "2..9", "--tasks", suite, "--out", o], "no start layer N fits a model of 5 blocks"),
         (vec!["sweep", "--model", m, "--n-range", "0", "--tasks", suite, "--out", file.to_str().unwrap()], "is a file, not a folder"),
@@ -370,6 +373,11 @@ fn unusable_numbers_and_paths_are_refused_before_anything_is_written() {
         assert!(err.contains(expect), "{args:?}: {err}");
         assert!(!out.exists(), "{args:?} wrote {}", out.display());
     }
+    // Without --window, perplexity windows are the 128 positions the fixture declares (not 512).
+    let (code, out_json, err) = common::painters(&["eval", m, "--task", "perplexity", "--data", text, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out_json).unwrap();
+    assert_eq!(v["config"]["task"]["window"], 128);
     // N values the model is too shallow for, beside ones it fits, are left out with a note.
     let (code, _, err) = common::painters(&["sweep", "--model", m, "--n-range", "1..3", "--presets", "skip", "--tasks", suite, "--out", o, "--threads", "1"]);
     assert_eq!(code, 0, "{err}");

@@ -48,9 +48,9 @@ pub struct Args {
     /// Rows per run (perplexity windows, probe texts)
     #[arg(long, default_value_t = 8, value_parser = super::positive)]
     pub batch_size: usize,
-    /// perplexity: window length in tokens
-    #[arg(long, default_value_t = 512)]
-    pub window: usize,
+    /// perplexity: window length in tokens (default 512, or the model's max_position_embeddings where smaller)
+    #[arg(long)]
+    pub window: Option<usize>,
     /// perplexity: stride (default: the window, i.e. disjoint windows)
     #[arg(long)]
     pub stride: Option<usize>,
@@ -93,7 +93,8 @@ pub fn main(args: Args, ort_lib: Option<&Path>) -> anyhow::Result<()> {
     // the session then runs the file's graph as it is.
     let model = OnnxModel::load(&path)?;
     let plan = model.proto.metadata_props.iter().find(|p| p.key() == painters_graph::conventions::meta::PLAN).map(|p| p.value().to_string());
-    let source = match spec(&args) {
+    let tok = Tokenizer::for_model(&path, args.tokenizer.as_deref())?;
+    let source = match spec(&args, tok.max_positions) {
         Some(spec) => {
             model.clone().canonicalize()?; // the one definition of a valid input model, as in every command
             Source::Task(spec, model)
@@ -104,7 +105,6 @@ pub fn main(args: Args, ort_lib: Option<&Path>) -> anyhow::Result<()> {
         }
     };
     let device: Device = args.device.parse().map_err(anyhow::Error::msg)?;
-    let tok = Tokenizer::for_model(&path, args.tokenizer.as_deref())?;
     if args.uniform && args.task != Task::Choice {
         anyhow::bail!("--uniform scores multiple choice only (--task choice)");
     }
@@ -131,10 +131,14 @@ enum Source {
     Similarity(OnnxModel, BlockLayout),
 }
 
-/// The flags of one task as the registry's typed spec (`eval::task`).
-fn spec(args: &Args) -> Option<TaskSpec> {
+/// The flags of one task as the registry's typed spec (`eval::task`);
+/// `max_positions`: what the model's config.json declares.
+fn spec(args: &Args, max_positions: Option<usize>) -> Option<TaskSpec> {
     Some(match args.task {
-        Task::Perplexity => TaskSpec::Perplexity { window: args.window, stride: args.stride, max_tokens: args.max_tokens },
+        Task::Perplexity => {
+            let window = args.window.unwrap_or_else(|| max_positions.map_or(512, |m| m.min(512)));
+            TaskSpec::Perplexity { window, stride: args.stride, max_tokens: args.max_tokens }
+        }
         Task::Choice => TaskSpec::Choice { fewshot: args.fewshot, seed: args.seed, max_len: None, reuse_cache: !args.no_cache_reuse },
         Task::Generate => TaskSpec::Generate {
             max_new_tokens: args.max_new_tokens,

@@ -165,11 +165,24 @@ fn choice_inputs(spec: &TaskSpec, io: &TaskInputs<'_>) -> Result<Option<(Vec<dat
     Ok(Some((examples, p)))
 }
 
+/// A perplexity window no longer than the positions the model declares
+/// (`max_position_embeddings`): past them it was never trained, and the
+/// scores are silently those of an extrapolation.
+pub fn check_window(window: usize, tok: &Tokenizer) -> Result<(), Error> {
+    match tok.max_positions {
+        Some(max) if window > max => Err(Error::Task(format!(
+            "a window of {window} tokens is longer than the {max} positions the model declares (max_position_embeddings in config.json); use a window of at most {max}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Runs one task on an open model.
 pub fn run(lm: &mut LanguageModel, tok: &Tokenizer, spec: &TaskSpec, io: &TaskInputs<'_>) -> Result<TaskResult, Error> {
     let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| Error::Data { path: p.display().to_string(), reason: e.to_string() });
     match spec {
         TaskSpec::Perplexity { window, stride, max_tokens } => {
+            check_window(*window, tok)?;
             let text = read(io.data)?;
             let p = perplexity::PerplexityParams { window: *window, stride: stride.unwrap_or(*window), max_tokens: *max_tokens, batch: io.batch };
             perplexity::perplexity(lm, tok, &text, &p)

@@ -39,6 +39,7 @@ impl Calibration {
         if window < 2 {
             return Err(Error::Task(format!("--window must be at least 2 (got {window})")));
         }
+        crate::eval::task::check_window(window, tok)?;
         let bytes = std::fs::read(path).map_err(|e| Error::Data { path: path.display().to_string(), reason: e.to_string() })?;
         let text = String::from_utf8(bytes.clone())
             .map_err(|_| Error::Data { path: path.display().to_string(), reason: "not UTF-8 text".into() })?;
