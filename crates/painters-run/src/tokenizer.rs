@@ -85,10 +85,7 @@ impl Tokenizer {
         // A config.json, or genai_config.json's "model" object.
         let field = |key: &str| config.as_ref().map(|c| if c[key].is_null() { &c["model"][key] } else { &c[key] });
         let id = |key: &str| field(key).and_then(|v| v.as_i64().or_else(|| v[0].as_i64()));
-        let max_positions = config
-            .as_ref()
-            .and_then(|c| c["max_position_embeddings"].as_u64().or_else(|| c["model"]["context_length"].as_u64()))
-            .map(|n| n as usize);
+        let max_positions = config.as_ref().and_then(declared_positions);
         let mut t = Self { bos: id("bos_token_id"), eos: id("eos_token_id"), max_positions, inner, path };
         if t.eos.is_none() {
             t.eos = ["</s>", "<|endoftext|>", "<|im_end|>", "[SEP]"].iter().find_map(|s| t.inner.token_to_id(s)).map(i64::from);
@@ -114,6 +111,14 @@ impl Tokenizer {
     pub fn vocab_size(&self) -> usize {
         self.inner.get_vocab_size(true)
     }
+}
+
+/// The positions a model declares: `max_position_embeddings` (or GPT-2's
+/// `n_positions`) of a `config.json`, `context_length` of a `genai_config.json`.
+pub fn declared_positions(config: &serde_json::Value) -> Option<usize> {
+    let c = config;
+    let n = c["max_position_embeddings"].as_u64().or_else(|| c["n_positions"].as_u64()).or_else(|| c["model"]["context_length"].as_u64())?;
+    Some(n as usize)
 }
 
 /// `vocab_size` of a `config.json` (or of its `text_config`), or of a
@@ -188,5 +193,7 @@ mod tests {
         assert_eq!(vocab_size(r#"{"model": {"vocab_size": 9, "context_length": 64}}"#), Some(9));
         let genai = Tokenizer::from_parts("t.json".into(), &fixture(), Some(r#"{"model": {"context_length": 64, "eos_token_id": [5, 6]}}"#)).unwrap();
         assert_eq!((genai.max_positions, genai.eos), (Some(64), Some(5)));
+        let gpt2 = Tokenizer::from_parts("t.json".into(), &fixture(), Some(r#"{"n_positions": 1024}"#)).unwrap();
+        assert_eq!(gpt2.max_positions, Some(1024));
     }
 }

@@ -139,13 +139,15 @@ fn limited<T>(mut v: Vec<T>, limit: Option<usize>) -> Vec<T> {
     v
 }
 
-/// The context length a model declares (`max_position_embeddings`, `n_positions`), else 2048.
+/// The context length the model's folder declares (`tokenizer::declared_positions`
+/// of its config.json, or of genai_config.json), else 2048.
 pub fn model_max_len(model: &Path) -> usize {
-    let config = model.parent().map(|d| d.join("config.json")).and_then(|p| std::fs::read_to_string(p).ok());
-    config
+    let dir = model.parent().unwrap_or(Path::new("."));
+    ["config.json", "genai_config.json"]
+        .iter()
+        .find_map(|f| std::fs::read_to_string(dir.join(f)).ok())
         .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
-        .and_then(|c| c["max_position_embeddings"].as_u64().or(c["n_positions"].as_u64()))
-        .map(|n| n as usize)
+        .and_then(|c| crate::tokenizer::declared_positions(&c))
         .unwrap_or(2048)
 }
 
