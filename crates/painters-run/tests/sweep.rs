@@ -136,6 +136,13 @@ fn sweep_writes_every_result_once_and_a_report() {
     }
     // Every interval and Figure 11, recomputed by an independent implementation.
     check_report(&out);
+    // --json: the same claims, and the counts, for scripts.
+    let o = Command::new(env!("CARGO_BIN_EXE_painters")).args(sweep_args(&out)).args(["--report-only", "--json"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let file: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("claims.json")).unwrap()).unwrap();
+    assert_eq!(v["claims"], file["claims"]);
+    assert_eq!(v["evaluated"].as_u64().unwrap() as usize, k.len());
     // Rerunning does nothing new.
     let again = Command::new(env!("CARGO_BIN_EXE_painters")).args(sweep_args(&out)).output().unwrap();
     assert!(again.status.success());

@@ -57,6 +57,9 @@ pub struct Args {
     /// Title of the report
     #[arg(long)]
     title: Option<String>,
+    /// Print a JSON summary to stdout instead of text: the results, the files and the claims
+    #[arg(long)]
+    json: bool,
 }
 
 pub fn parse_n(s: &str, step: usize) -> anyhow::Result<Vec<usize>> {
@@ -103,8 +106,12 @@ pub fn main(args: Args, ort_lib: Option<&Path>) -> anyhow::Result<()> {
     if let Some(s) = shard {
         let records = sweep::run(runtime, &opts)?;
         let file = sweep::results_file(&args.out, Some(s));
-        println!("shard {}/{}: {} results in {}", s.index, s.count, records.len(), file.display());
-        println!("when every shard is done: painters sweep ... --out {} --report-only", args.out.display());
+        if args.json {
+            println!("{}", serde_json::json!({"shard": [s.index, s.count], "results": records.len(), "file": file.display().to_string()}));
+        } else {
+            println!("shard {}/{}: {} results in {}", s.index, s.count, records.len(), file.display());
+            println!("when every shard is done: painters sweep ... --out {} --report-only", args.out.display());
+        }
         return Ok(());
     }
     if !args.report_only {
@@ -125,8 +132,20 @@ pub fn main(args: Args, ort_lib: Option<&Path>) -> anyhow::Result<()> {
     let shard_files = std::fs::read_dir(&args.out)
         .map(|d| d.filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().starts_with("results.shard-")).count())
         .unwrap_or(0);
-    let repeats = records.iter().filter(|r| r.same_as.is_some()).count();
-    let repeats = if repeats > 0 { format!(" ({repeats} of them of configurations that run an earlier one's blocks, not evaluated again)") } else { String::new() };
+    let repeated = records.iter().filter(|r| r.same_as.is_some()).count();
+    if args.json {
+        let v = serde_json::json!({
+            "out": args.out.display().to_string(),
+            "results": records.len(),
+            "evaluated": records.len() - repeated,
+            "missing_shards": missing,
+            "report": args.out.join("report.md").display().to_string(),
+            "claims": claims,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    let repeats = if repeated > 0 { format!(" ({repeated} of them of configurations that run an earlier one's blocks, not evaluated again)") } else { String::new() };
     if shard_files > 0 {
         println!("{} results{repeats} merged from {shard_files} shard files (and results.jsonl, if any) in {}", records.len(), args.out.display());
     } else {
