@@ -115,8 +115,7 @@ impl Tokenizer {
 
 /// The positions a model declares: `max_position_embeddings` (or GPT-2's
 /// `n_positions`) of a `config.json`, `context_length` of a `genai_config.json`.
-pub fn declared_positions(config: &serde_json::Value) -> Option<usize> {
-    let c = config;
+pub fn declared_positions(c: &serde_json::Value) -> Option<usize> {
     let n = c["max_position_embeddings"].as_u64().or_else(|| c["n_positions"].as_u64()).or_else(|| c["model"]["context_length"].as_u64())?;
     Some(n as usize)
 }

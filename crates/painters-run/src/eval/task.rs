@@ -168,12 +168,12 @@ fn choice_inputs(spec: &TaskSpec, io: &TaskInputs<'_>) -> Result<Option<(Vec<dat
 }
 
 /// A perplexity window no longer than the positions the model declares
-/// (`max_position_embeddings`): past them it was never trained, and the
+/// (`tokenizer::declared_positions`): past them it was never trained, and the
 /// scores are silently those of an extrapolation.
 pub fn check_window(window: usize, tok: &Tokenizer) -> Result<(), Error> {
     match tok.max_positions {
         Some(max) if window > max => Err(Error::Task(format!(
-            "a window of {window} tokens is longer than the {max} positions the model declares (max_position_embeddings in config.json); use a window of at most {max}"
+            "a window of {window} tokens is longer than the {max} positions the model declares (max_position_embeddings, n_positions or genai's context_length); use a window of at most {max}"
         ))),
         _ => Ok(()),
     }
