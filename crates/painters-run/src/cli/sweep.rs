@@ -129,9 +129,6 @@ pub fn main(args: Args, ort_lib: Option<&Path>) -> anyhow::Result<()> {
     let sim = sweep::similarity(runtime, &opts)?;
     let uniform = sweep::uniform_baselines(&opts)?;
     let claims = sweep::report::write(&args.out, &records, sim.as_ref(), &uniform, &title)?;
-    let shard_files = std::fs::read_dir(&args.out)
-        .map(|d| d.filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().starts_with("results.shard-")).count())
-        .unwrap_or(0);
     let repeated = records.iter().filter(|r| r.same_as.is_some()).count();
     if args.json {
         let v = serde_json::json!({
@@ -145,6 +142,9 @@ pub fn main(args: Args, ort_lib: Option<&Path>) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
+    let shard_files = std::fs::read_dir(&args.out)
+        .map(|d| d.filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().starts_with("results.shard-")).count())
+        .unwrap_or(0);
     let repeats = if repeated > 0 { format!(" ({repeated} of them of configurations that run an earlier one's blocks, not evaluated again)") } else { String::new() };
     if shard_files > 0 {
         println!("{} results{repeats} merged from {shard_files} shard files (and results.jsonl, if any) in {}", records.len(), args.out.display());

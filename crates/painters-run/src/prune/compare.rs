@@ -165,9 +165,7 @@ pub fn compare(
             // ± 1.96 standard errors (clamped to [0, 1] for rates) where there are no units.
             let rate = metric.starts_with("acc") || metric == "exact_match";
             let clamp = |v: f64| if rate { v.clamp(0.0, 1.0) } else { v };
-            let boot = r.units.get(&metric).filter(|u| u.len() >= stats::MIN_UNITS).and_then(|u| {
-                stats::interval(&stats::resamples(&t.name, u.len()).iter().map(|idx| u.stat(idx.iter().copied())).collect::<Vec<f64>>())
-            });
+            let boot = r.units.get(&metric).and_then(|u| stats::unit_draws(u, &stats::resamples(&t.name, u.len()))).and_then(|d| stats::interval(&d));
             let ci = boot.or_else(|| r.metrics.get(&format!("{metric}_stderr")).map(|se| (clamp(value - 1.96 * se), clamp(value + 1.96 * se))));
             scores.insert(t.name.clone(), SuiteScore { metric, value, ci });
         }

@@ -160,14 +160,16 @@ pub fn run(runtime: &Runtime, o: &SweepOptions) -> Result<Vec<Record>, Error> {
     }
     let results = results_file(&o.out, o.shard);
     drop_torn_tail(&results).map_err(io)?;
-    check_plans(&load_records(&results), &manifest.configs, &results.display().to_string())?;
+    let old_records = load_records(&results);
+    check_plans(&old_records, &manifest.configs, &results.display().to_string())?;
     let text = serde_json::to_string_pretty(&manifest).map_err(|e| Error::Task(e.to_string()))?;
     painters_graph::write_atomic(&mpath, |w| w.write_all(text.as_bytes()))?;
     let base = base_model(&model, &layout, &o.out)?;
     drop(model);
     // The base model, loaded and detected once for every configuration written from it.
     let mut base_source: Option<(OnnxModel, BlockLayout)> = None;
-    let mut done: HashSet<String> = load_records(&results).iter().map(|r| key(&r.preset, r.n, &r.task)).collect();
+    let mut done: HashSet<String> = old_records.iter().map(|r| key(&r.preset, r.n, &r.task)).collect();
+    drop(old_records);
     // A configuration that runs an earlier one's blocks is that model: the report lists it with
     // those results (`merged_records`), and no shard evaluates it again.
     let same = duplicates_of(manifest.configs.iter().map(|(_, _, p)| p.as_str()));

@@ -57,7 +57,12 @@ pub const MIN_UNITS: usize = 2;
 /// A record's metric on every draw of its task (`None` without per-example
 /// units, or with fewer than [`MIN_UNITS`]).
 pub fn record_draws(r: &Record, resamples: &[Vec<usize>]) -> Option<Vec<f64>> {
-    let u: &Units = r.units.as_ref()?;
+    unit_draws(r.units.as_ref()?, resamples)
+}
+
+/// A metric on every draw, from its per-example units (`None` with fewer
+/// than [`MIN_UNITS`], or resamples of another length).
+pub fn unit_draws(u: &Units, resamples: &[Vec<usize>]) -> Option<Vec<f64>> {
     if u.len() < MIN_UNITS || resamples.first().is_some_and(|s| s.len() != u.len()) {
         return None;
     }
