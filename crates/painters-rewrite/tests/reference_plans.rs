@@ -12,8 +12,14 @@ use painters_rewrite::{parse, preset, Preset, PresetParams};
 #[test]
 fn python_plan_helpers_agree_with_the_rust_plans() {
     let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts");
-    let out = Command::new("python3").arg(scripts.join("painters_ref.py")).output().expect("python3");
+    // Its tensor self-tests need numpy: the clients' venv has it (scripts/install-clients.sh,
+    // which scripts/test.sh runs); a python3 without it would skip them silently.
+    let python = scripts.join("../.venv-clients/bin/python");
+    assert!(python.exists(), "{} is missing: run scripts/install-clients.sh (scripts/test.sh does)", python.display());
+    let out = Command::new(&python).arg(scripts.join("painters_ref.py")).output().expect("python");
     assert!(out.status.success(), "painters_ref.py self-tests: {}", String::from_utf8_lossy(&out.stderr));
+    let ran = String::from_utf8_lossy(&out.stdout);
+    assert!(ran.contains("tensors"), "painters_ref.py skipped its tensor self-tests: {ran}");
 
     let mut plans: Vec<String> = ["0-1,[2],3", "0-1,2*1,3", "0,[1-2]*2,3", "0,([1],2)*2", "[(0-1),(1-0)],1-3", "3-0", "(0,1*2)*2,3"]
         .iter()
