@@ -147,7 +147,10 @@ pub fn write(out: &Path, records: &[Record], similarity: Option<&Similarity>, un
     let chance: BTreeMap<String, f64> = records.iter().filter_map(|r| Some((r.task.clone(), r.chance?))).collect();
     // "random" of the normalised score: the larger of chance and the uniform model (both know nothing).
     let records = &with_random(records, &vs);
-    let keep = |r: &Record| vs.get(&r.task).is_none_or(AgainstUniform::informative);
+    let informative = |r: &Record| vs.get(&r.task).is_none_or(AgainstUniform::informative);
+    // A configuration enters the normalised scores once every kept task is in (a partial run).
+    let missing = incomplete(records, |r| scored(r) && informative(r));
+    let keep = |r: &Record| informative(r) && !missing.contains_key(&(r.preset.clone(), r.m));
     let s = summarize(records, keep);
     let d = stats::draws(records, |r| scored(r) && keep(r));
     let presets = presets(records);
@@ -228,12 +231,32 @@ pub fn write(out: &Path, records: &[Record], similarity: Option<&Similarity>, un
     if !ppl_panels.is_empty() {
         write_svg_png(&grid_svg(&ppl_panels, 2, 620.0, 360.0), &out.join("perplexity"))?;
     }
-    let (md, claims) = markdown(&s, &d, records, &presets, similarity, &vs, &chance, &model, layers, title, out);
+    let (md, claims) = markdown(&s, &d, records, &presets, similarity, &vs, &chance, &missing, &model, layers, title, out);
     let json = serde_json::json!({ "title": title, "records": records.iter().filter(|r| r.same_as.is_none()).count(), "claims": claims });
     let text = serde_json::to_string_pretty(&json).map_err(std::io::Error::other)?;
     painters_graph::write_atomic(&out.join("claims.json"), |w| w.write_all(text.as_bytes())).map_err(std::io::Error::other)?;
     painters_graph::write_atomic(&out.join("report.md"), |w| w.write_all(md.as_bytes())).map_err(std::io::Error::other)?;
     Ok(claims)
+}
+
+/// The configurations (preset, M) that lack a record of some task the full model has a
+/// `kept` record of (a partial run, or a merge of some shards), with the tasks they lack.
+/// Their median over the tasks they have would be a median over other tasks than the
+/// rest's (one task of four, early on), so they stay out of the normalised scores, Figure
+/// 11 and the claims until every kept task is in.
+pub(super) fn incomplete(records: &[Record], kept: impl Fn(&Record) -> bool) -> BTreeMap<(String, usize), Vec<String>> {
+    let tasks: BTreeSet<&str> = records.iter().filter(|r| r.preset == "full" && kept(r)).map(|r| r.task.as_str()).collect();
+    let mut have: BTreeMap<(String, usize), BTreeSet<&str>> = BTreeMap::new();
+    for r in records.iter().filter(|r| r.preset != "full") {
+        let got = have.entry((r.preset.clone(), r.m)).or_default();
+        if tasks.contains(r.task.as_str()) {
+            got.insert(r.task.as_str());
+        }
+    }
+    have.into_iter()
+        .map(|(k, got)| (k, tasks.difference(&got).map(|t| t.to_string()).collect::<Vec<_>>()))
+        .filter(|(_, lack)| !lack.is_empty())
+        .collect()
 }
 
 /// One point of Figure 11: (preset, M, median normalised score, its 95% interval).
@@ -269,6 +292,7 @@ fn markdown(
     sim: Option<&Similarity>,
     vs: &BTreeMap<String, AgainstUniform>,
     chance: &BTreeMap<String, f64>,
+    missing: &BTreeMap<(String, usize), Vec<String>>,
     model: &str,
     layers: usize,
     title: &str,
@@ -335,6 +359,17 @@ fn markdown(
     }
     let ms: BTreeSet<usize> = records.iter().filter(|r| r.preset != "full").map(|r| r.m).collect();
     let _ = writeln!(o, "\nPresets: {}. Affected layers M: {}. Normalised score = (score − random) / (full − random), median across the tasks other than perplexity and fidelity{} (the paper's Figure 11).\n", presets.join(", "), ms.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", "), if vs.values().any(|v| !v.informative()) { " kept" } else { "" });
+    if !missing.is_empty() {
+        let lack: Vec<String> = missing
+            .iter()
+            .map(|((p, m), lack)| format!("{p} M={m} (lacks {})", lack.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ")))
+            .collect();
+        let _ = writeln!(
+            o,
+            "**Not yet in the normalised scores, Figure 11 and the claims**, until every kept task is in (a median over some of the tasks is not one over all of them; their scores so far are in All results): {}.\n",
+            lack.join("; ")
+        );
+    }
     let without: Vec<&String> = s.tasks.iter().filter(|t| records.iter().any(|r| &r.task == *t && scored(r)) && !d.resamples.contains_key(*t)).collect();
     let _ = writeln!(
         o,
@@ -457,6 +492,46 @@ pub(crate) mod tests {
         // "random" is the larger of chance and the uniform model.
         let raised = with_random(&records, &vs);
         assert_eq!(raised.iter().map(|r| r.chance.unwrap()).collect::<Vec<_>>(), vec![0.25, 0.55, 0.25, 0.55]);
+    }
+
+    #[test]
+    fn a_configuration_enters_the_normalised_scores_and_claims_once_every_kept_task_is_in() {
+        // Skip at M = 1 has one task of two so far (a partial run); at M = 3 both.
+        let skip = |m: usize, task: &str, right: fn(usize) -> bool| Record { m, plan: format!("skip-{m}"), ..record("skip", task, units(right)) };
+        let ppl = |preset: &str, m: usize| Record { m, group: "perplexity".into(), metric: "perplexity".into(), chance: None, ..record(preset, "ppl", vec![3.0; 200]) };
+        let records = vec![
+            record("full", "a", units(|i| i % 5 != 0)),
+            record("full", "b", units(|i| i % 5 != 0)),
+            ppl("full", 0),
+            // On `a` alone skip M = 1 would keep the full score (normalised 1, "agrees").
+            skip(1, "a", |i| i % 5 != 0),
+            ppl("skip", 1),
+            skip(3, "a", |i| i % 4 == 0),
+            skip(3, "b", |i| i % 4 == 0),
+        ];
+        let missing = incomplete(&records, scored);
+        assert_eq!(missing, BTreeMap::from([(("skip".to_string(), 1), vec!["b".to_string()])]));
+        let out = tempfile::tempdir().unwrap();
+        let claims = write(out.path(), &records, None, &BTreeMap::new(), "t").unwrap();
+        let report = std::fs::read_to_string(out.path().join("report.md")).unwrap();
+        assert!(report.contains("**Not yet in the normalised scores, Figure 11 and the claims**, until every kept task is in") && report.contains(": skip M=1 (lacks `b`)."), "{report}");
+        // Decided at M = 3, the smallest complete M: normalised 0, 0.5 below the bar.
+        let skip_claim = claims.iter().find(|c| c.claim == "Skipping middle layers degrades gracefully").unwrap();
+        assert!(skip_claim.statistic.contains("smallest M (3)") && skip_claim.per_m.is_empty(), "{skip_claim:?}");
+        assert_eq!(skip_claim.verdict, Some(stats::Verdict::Disagrees));
+        // Figure 11 has M = 3 only; All results keeps M = 1's score with no normalised one.
+        let csv = std::fs::read_to_string(out.path().join("normalized_score.csv")).unwrap();
+        assert_eq!(csv.lines().skip(1).map(|l| l.split(',').take(2).collect::<Vec<_>>().join(",")).collect::<Vec<_>>(), vec!["skip,3"], "{csv}");
+        assert!(report.lines().any(|l| l.starts_with("| skip | 1 | 1 |") && l.contains("| a | acc | 0.8000 |") && l.ends_with("| - | - |")), "{report}");
+        // Once `b` is in, M = 1 decides it.
+        let mut records = records;
+        records.push(skip(1, "b", |i| i % 5 != 0));
+        assert!(incomplete(&records, scored).is_empty());
+        let claims = write(out.path(), &records, None, &BTreeMap::new(), "t").unwrap();
+        let report = std::fs::read_to_string(out.path().join("report.md")).unwrap();
+        assert!(!report.contains("Not yet in"), "{report}");
+        let skip_claim = claims.iter().find(|c| c.claim == "Skipping middle layers degrades gracefully").unwrap();
+        assert!(skip_claim.statistic.contains("smallest M (1)") && skip_claim.verdict == Some(stats::Verdict::Agrees), "{skip_claim:?}");
     }
 
     #[test]
