@@ -288,12 +288,14 @@ def main(folder):
     # random: chance raised to the uniform model (Setup table), per task.
     setup = table(lines, "| task |")
     random = {}
+    # The suite's chance level as the records hold it (the table's 3 decimals lose 1/9's).
+    chance = {r["task"]: r["chance"] for r in records if r.get("chance") is not None}
     for row in setup:
         t = row["task"]
         if "random" in row and row["random"] not in ("n/a", "-"):
-            random[t] = float(row["random"])
+            random[t] = chance.get(t, float(row["random"]))
         elif row.get("chance", "n/a") != "n/a":
-            c = float(row["chance"])
+            c = chance.get(t, float(row["chance"]))
             u = row.get("uniform model", "n/a")
             if u != "n/a":
                 u = float(u)
