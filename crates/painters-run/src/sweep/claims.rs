@@ -306,10 +306,119 @@ fn point_mean(s: &Summary, preset: &str, ms: &[usize]) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::report::tests::{record, units};
+    use super::super::report::write;
     use super::*;
+
+    /// The report of `records` (no similarity, no uniform-model baselines).
+    fn report_of(records: &[Record]) -> String {
+        let out = tempfile::tempdir().unwrap();
+        write(out.path(), records, None, &BTreeMap::new(), "t").unwrap();
+        std::fs::read_to_string(out.path().join("report.md")).unwrap()
+    }
 
     #[test]
     fn examples_needed_are_given_to_two_figures() {
         assert_eq!([7, 99, 100, 1234, 1250, 19405445, 125646].map(two_figures), [7, 99, 100, 1200, 1300, 19000000, 130000]);
+    }
+
+    #[test]
+    fn claims_leave_out_the_m_where_the_compared_configurations_are_one_model() {
+        // 4 blocks; at M = 1 reverse and middle-repeat of one block are the full model (and score as it).
+        let at = |preset: &str, m: usize, plan: &str, task: &str, group: &str, right: fn(usize) -> bool| Record {
+            group: group.into(),
+            m,
+            plan: plan.into(),
+            ..record(preset, task, units(right))
+        };
+        let records = vec![
+            at("full", 0, "0-3", "r1", "reasoning", |i| i % 5 != 0),
+            at("full", 0, "0-3", "s1", "semantic", |i| i % 5 != 0),
+            at("reverse", 3, "0,3-1", "r1", "reasoning", |i| i % 2 == 0),
+            at("reverse", 3, "0,3-1", "s1", "semantic", |i| i % 5 != 0),
+            at("reverse", 1, "0-3", "r1", "reasoning", |i| i % 5 != 0),
+            at("reverse", 1, "0-3", "s1", "semantic", |i| i % 5 != 0),
+            at("middle-repeat", 3, "0,2*3", "r1", "reasoning", |i| i % 4 == 0),
+            at("middle-repeat", 3, "0,2*3", "s1", "semantic", |i| i % 4 == 0),
+            at("middle-repeat", 1, "0-1,2*1,3", "r1", "reasoning", |i| i % 5 != 0),
+            at("middle-repeat", 1, "0-1,2*1,3", "s1", "semantic", |i| i % 5 != 0),
+            // No M in common with middle-repeat: named, not compared.
+            at("skip", 2, "0,3", "r1", "reasoning", |i| i % 2 == 0),
+            at("skip", 2, "0,3", "s1", "semantic", |i| i % 2 == 0),
+            // At M = 1 middle-repeat is the full model: no intervention to compare with.
+            at("looped-parallel", 1, "0-1,[2]*2,3", "r1", "reasoning", |i| i % 4 == 0),
+            at("looped-parallel", 1, "0-1,[2]*2,3", "s1", "semantic", |i| i % 4 == 0),
+        ];
+        let report = report_of(&records);
+        // Order, at M = 3 only: s1 keeps the full score (1), r1 drops to (0.5 − 0.25) / (0.8 − 0.25).
+        let order = report.lines().find(|l| l.contains("Order matters more")).unwrap();
+        assert!(order.contains(&format!("= {:.3},", 1.0 - 0.25 / 0.55)), "{order}");
+        // Middle-repeat the worst, at M = 3 only: reverse's median (1 and 0.455) − middle-repeat's (0).
+        let worst = report.lines().find(|l| l.contains("Repeating the centre layer")).unwrap();
+        assert!(worst.contains(&format!("= {:.3},", (1.0 + 0.25 / 0.55) / 2.0)), "{worst}");
+        assert!(worst.contains(&format!("each preset's margin: `reverse` {:.3} (M 3); no M to compare with middle-repeat at: `skip`, `looped-parallel`.", (1.0 + 0.25 / 0.55) / 2.0)), "{worst}");
+    }
+
+    #[test]
+    fn tasks_of_different_sizes_get_the_factor_more_examples_each_needs() {
+        let sized = |preset: &str, task: &str, n: usize, right: fn(usize) -> bool| {
+            let u: Vec<f64> = (0..n).map(|i| f64::from(u8::from(right(i)))).collect();
+            Record { m: 3, plan: format!("{preset}-3"), ..record(preset, task, u) }
+        };
+        let mut records = Vec::new();
+        for (task, n) in [("a", 200), ("b", 100)] {
+            records.push(Record { plan: "0-3".into(), m: 0, ..sized("full", task, n, |i| i % 5 != 0) });
+            records.push(sized("parallel", task, n, |i| i % 2 == 0));
+            records.push(sized("looped-parallel", task, n, |i| i % 2 == 1 || i % 20 == 0));
+        }
+        let report = report_of(&records);
+        let line = report.lines().find(|l| l.contains("Looping the parallel block")).unwrap();
+        assert!(line.contains("**inconclusive"), "{line}");
+        let (factor, rest) = line.split_once("needs about ").unwrap().1.split_once("× the examples of every task (").unwrap();
+        let smallest: f64 = rest.split_once(" for the smallest, now 100)").unwrap().0.parse().unwrap();
+        // The count has two significant figures, the factor one decimal.
+        assert!((factor.parse::<f64>().unwrap() - smallest / 100.0).abs() <= 0.05 * smallest / 100.0 + 0.051, "{line}");
+    }
+
+    #[test]
+    fn a_ranking_over_different_m_says_so() {
+        let at = |preset: &str, m: usize, right: fn(usize) -> bool| Record { m, plan: format!("{preset}-{m}"), ..record(preset, "t", units(right)) };
+        let ranking = |records: &[Record]| report_of(records).lines().find(|l| l.contains("**Ranking**")).unwrap().to_string();
+        let mut records = vec![record("full", "t", units(|i| i % 5 != 0)), at("reverse", 3, |i| i % 2 == 0), at("skip", 3, |i| i % 4 == 0)];
+        let even = ranking(&records);
+        assert!(!even.contains("(M ") && !even.contains("like with like"), "{even}");
+        // skip also at M = 1: the means are over different M.
+        records.push(at("skip", 1, |i| i % 5 != 0));
+        let uneven = ranking(&records);
+        assert!(uneven.contains("so it does not compare like with like"), "{uneven}");
+        assert!(uneven.contains("`reverse` 0.455 (M 3)") && uneven.contains("`skip` 0.500 (M 1, 3)"), "{uneven}");
+    }
+
+
+    #[test]
+    fn the_skip_claim_is_decided_at_the_smallest_m_and_listed_at_each() {
+        let skip = |m: usize, right: fn(usize) -> bool| Record { m, plan: format!("skip-{m}"), ..record("skip", "t", units(right)) };
+        // Full 80% right; skip keeps it at M = 1 (normalised 1) and falls to chance at M = 3 (0).
+        let records = vec![record("full", "t", units(|i| i % 5 != 0)), skip(1, |i| i % 5 != 0), skip(3, |i| i % 4 == 0)];
+        let report = report_of(&records);
+        let line = report.lines().find(|l| l.contains("Skipping middle layers")).unwrap();
+        assert!(line.contains("**agrees**") && line.contains("at the smallest M (1)"), "{line}");
+        assert!(line.contains("at each M: M=1: 0.500 ") && line.contains("; M=3: -0.500 ") && line.ends_with("disagrees."), "{line}");
+    }
+
+    #[test]
+    fn the_order_claim_says_how_many_tasks_each_group_stands_on() {
+        let grouped = |preset: &str, task: &str, group: &str, right: fn(usize) -> bool| Record { group: group.into(), ..record(preset, task, units(right)) };
+        let records = vec![
+            grouped("full", "r1", "reasoning", |i| i % 5 != 0),
+            grouped("full", "r2", "reasoning", |i| i % 4 != 0),
+            grouped("full", "s1", "semantic", |i| i % 5 != 0),
+            grouped("reverse", "r1", "reasoning", |i| i % 2 == 0),
+            grouped("reverse", "r2", "reasoning", |i| i % 3 == 0),
+            grouped("reverse", "s1", "semantic", |i| i % 4 != 0),
+        ];
+        let report = report_of(&records);
+        let line = report.lines().find(|l| l.contains("Order matters more")).unwrap();
+        assert!(line.contains("over 2 tasks, semantic") && line.contains("over 1 task, s1;"), "{line}");
     }
 }
