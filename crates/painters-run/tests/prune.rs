@@ -436,6 +436,56 @@ fn parallel_mode_groups_adjacent_blocks_under_a_depth_budget() {
     assert!(line.contains("at most 2 merges"), "{line}");
 }
 
+/// `--compare` resumes: every plan it scored is a line of `OUT/compare.cells.jsonl`, which
+/// a rerun with the same inputs reuses (a score planted in the log comes back) and one with
+/// other windows does not; a torn last line is dropped.
+#[test]
+fn compare_reuses_the_plans_an_earlier_run_scored() {
+    let f = common::fixtures_dir().join("llama-dynamo");
+    let (calib, heldout) = (root().join("tests/data/text.txt"), root().join("tests/data/heldout.txt"));
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("cmp");
+    let run = |max_tokens: &str| {
+        let (code, text, err) = painters(&[
+            "prune", f.to_str().unwrap(), "--compare", "--budget", "1..2", "--methods", "bi,paper", "--calib", calib.to_str().unwrap(),
+            "--heldout", heldout.to_str().unwrap(), "--window", "32", "--max-tokens", max_tokens, "--out", out.to_str().unwrap(), "--json",
+        ]);
+        assert_eq!(code, 0, "{err}");
+        (serde_json::from_str::<serde_json::Value>(&text).unwrap(), err)
+    };
+    let log = out.join("compare.cells.jsonl");
+    let lines = || -> Vec<serde_json::Value> { std::fs::read_to_string(&log).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect() };
+    let (first, err) = run("256");
+    assert!(!err.contains("reused"), "{err}");
+    let cells = first["cells"].as_array().unwrap();
+    let plans: std::collections::BTreeSet<&str> = cells.iter().chain([&first["full"]]).map(|c| c["plan"].as_str().unwrap()).collect();
+    let logged = lines();
+    assert_eq!(logged.len(), plans.len(), "one line per distinct plan");
+    // Plant a score for the full model, and a torn line as a killed run leaves it.
+    let planted: String = logged
+        .iter()
+        .map(|l| {
+            let mut l = l.clone();
+            if l["kept"].as_array().unwrap().len() == first["blocks"].as_u64().unwrap() as usize {
+                l["scores"]["heldout_perplexity"] = serde_json::json!(12345.5);
+            }
+            format!("{l}\n")
+        })
+        .collect();
+    std::fs::write(&log, planted + "{\"key\":\"compare:").unwrap();
+    let (second, err) = run("256");
+    assert!(err.contains(&format!("{} plans scored by an earlier run are reused", plans.len())), "{err}");
+    assert_eq!(second["full"]["heldout_perplexity"], 12345.5);
+    assert_eq!(second["cells"], first["cells"]);
+    assert!(std::fs::read_to_string(&log).unwrap().ends_with('\n'));
+    assert_eq!(lines().len(), plans.len(), "nothing scored again, the torn line dropped");
+    // Other windows: nothing reused, every plan scored again.
+    let (third, err) = run("192");
+    assert!(err.contains(&format!("{} scored plans are of another model, calibration, held-out text or suite; not reused", plans.len())), "{err}");
+    assert_ne!(third["full"]["heldout_perplexity"], 12345.5);
+    assert!(lines().len() > plans.len());
+}
+
 /// `--compare --eval SUITE`: every cell carries the suite's scores, the full
 /// model's equal `painters eval` on the same task, and a suite that reads the
 /// calibration text is refused.

@@ -47,7 +47,7 @@ pub struct Cell {
 }
 
 /// One task's score in a comparison cell.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct SuiteScore {
     pub metric: String,
     pub value: f64,
@@ -74,6 +74,28 @@ pub struct Disjointness {
     pub heldout_blake3: String,
     /// Held-out windows whose tokens also form a calibration window (must be 0).
     pub shared_windows: usize,
+}
+
+/// Where `--compare` logs the plans it scored (in its out folder).
+pub const CELL_LOG: &str = "compare.cells.jsonl";
+
+/// Every number of a cell, from one session of its plan.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+struct Scores {
+    calibration_nll: f64,
+    heldout_perplexity: f64,
+    heldout_ci: (f64, f64),
+    suite: BTreeMap<String, SuiteScore>,
+}
+
+/// One line of `CELL_LOG`: a plan's scores, keyed by what they depend on (the
+/// model file, the calibration and held-out windows, the suite's digest). A line
+/// that does not parse (a NaN score is written as null) is scored again.
+#[derive(Serialize, serde::Deserialize)]
+struct CellLine {
+    key: String,
+    kept: Vec<usize>,
+    scores: Scores,
 }
 
 /// Perplexity and its percentile-bootstrap 95% interval over windows (`draws` shared by every model).
@@ -139,15 +161,26 @@ pub fn compare(
         )));
     }
     let draws = stats::resamples("heldout", n);
-    // Every number of a cell from one session of its plan; a plan two methods agree on is scored once.
-    #[derive(Clone)]
-    struct Scores {
-        calibration_nll: f64,
-        heldout_perplexity: f64,
-        heldout_ci: (f64, f64),
-        suite: BTreeMap<String, SuiteScore>,
+    // Every number of a cell from one session of its plan; a plan two methods agree on is
+    // scored once. Resumable: each scored plan is a line of OUT/compare.cells.jsonl, reused
+    // by a rerun with the same model, calibration and held-out windows, and suite.
+    let key = format!(
+        "compare:{}:{}:{}",
+        super::GreedyLog::key("delete", model, &calibration)?,
+        super::windows_digest(&heldout),
+        suite.map(|(s, _)| crate::sweep::suite_digest(s)).transpose()?.unwrap_or_else(|| "none".into())
+    );
+    std::fs::create_dir_all(out).map_err(|source| Error::Io { path: out.to_path_buf(), source })?;
+    let log_path = out.join(CELL_LOG);
+    let (lines, mut log) = super::open_log::<CellLine>(&log_path)?;
+    let (mine, other): (Vec<CellLine>, Vec<CellLine>) = lines.into_iter().partition(|l| l.key == key);
+    if !other.is_empty() {
+        eprintln!("painters: note: {}: {} scored plans are of another model, calibration, held-out text or suite; not reused", log_path.display(), other.len());
     }
-    let mut scored: Vec<(Vec<usize>, Scores)> = Vec::new();
+    if !mine.is_empty() {
+        eprintln!("painters: note: {}: {} plans scored by an earlier run are reused", log_path.display(), mine.len());
+    }
+    let mut scored: Vec<(Vec<usize>, Scores)> = mine.into_iter().map(|l| (l.kept, l.scores)).collect();
     let mut evaluate = |kept: &[usize]| -> Result<Scores, Error> {
         if let Some((_, s)) = scored.iter().find(|(k, _)| k == kept) {
             return Ok(s.clone());
@@ -170,6 +203,7 @@ pub fn compare(
             scores.insert(t.name.clone(), SuiteScore { metric, value, ci });
         }
         let s = Scores { calibration_nll, heldout_perplexity, heldout_ci, suite: scores };
+        super::append_log(&mut log, &CellLine { key: key.clone(), kept: kept.to_vec(), scores: s.clone() })?;
         scored.push((kept.to_vec(), s.clone()));
         Ok(s)
     };

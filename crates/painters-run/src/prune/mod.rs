@@ -290,16 +290,49 @@ struct LogLine {
     nll: f64,
 }
 
+/// A resumable JSON-lines log (`path`): the lines that parse as `T`, and the file
+/// opened for appending. A torn last line (killed mid-write) is dropped from the file.
+pub(crate) fn open_log<T: serde::de::DeserializeOwned>(path: &Path) -> Result<(Vec<T>, std::fs::File), Error> {
+    let io = |source: std::io::Error| Error::Io { path: path.to_path_buf(), source };
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(io(e)),
+    };
+    let lines: Vec<T> = text.lines().filter_map(|l| serde_json::from_str::<T>(l).ok()).collect();
+    if !text.is_empty() && !text.ends_with('\n') {
+        // a torn last line: rewrite the file without it
+        let good: String = text.lines().filter(|l| serde_json::from_str::<T>(l).is_ok()).map(|l| format!("{l}\n")).collect();
+        std::fs::write(path, good).map_err(io)?;
+    }
+    let file = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(io)?;
+    Ok((lines, file))
+}
+
+/// Appends one line to a log `open_log` opened.
+pub(crate) fn append_log<T: Serialize>(file: &mut std::fs::File, line: &T) -> Result<(), Error> {
+    let line = serde_json::to_string(line).map_err(|e| Error::Task(e.to_string()))?;
+    file.write_all(format!("{line}\n").as_bytes()).map_err(|e| Error::Task(format!("prune log: {e}")))
+}
+
+/// BLAKE3 of calibration windows' token ids (another text, tokenizer, `--window` or
+/// `--max-tokens` gives another digest).
+pub(crate) fn windows_digest(calib: &Calibration) -> String {
+    let mut h = blake3::Hasher::new();
+    for w in &calib.windows {
+        h.update(&(w.len() as u64).to_le_bytes());
+        for id in w {
+            h.update(&id.to_le_bytes());
+        }
+    }
+    h.finalize().to_hex().to_string()
+}
+
 impl GreedyLog {
     fn open(path: Option<&Path>, key: &str) -> Result<Self, Error> {
         let Some(path) = path else { return Ok(Self { file: None, key: key.into(), seen: Vec::new() }) };
-        let io = |source: std::io::Error| Error::Io { path: path.to_path_buf(), source };
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(e) => return Err(io(e)),
-        };
-        let (seen, other): (Vec<LogLine>, Vec<LogLine>) = text.lines().filter_map(|l| serde_json::from_str::<LogLine>(l).ok()).partition(|l| l.key == key);
+        let (lines, file) = open_log::<LogLine>(path)?;
+        let (seen, other): (Vec<LogLine>, Vec<LogLine>) = lines.into_iter().partition(|l| l.key == key);
         if !other.is_empty() {
             eprintln!(
                 "painters: note: {}: {} logged candidates are of another model, calibration or mode; not reused",
@@ -308,27 +341,13 @@ impl GreedyLog {
             );
         }
         let seen = seen.into_iter().map(|l| (l.removed, l.candidate, l.nll)).collect();
-        if !text.is_empty() && !text.ends_with('\n') {
-            // a torn last line: rewrite the file without it
-            let good: String = text.lines().filter(|l| serde_json::from_str::<LogLine>(l).is_ok()).map(|l| format!("{l}\n")).collect();
-            std::fs::write(path, good).map_err(io)?;
-        }
-        let file = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(io)?;
         Ok(Self { file: Some(file), key: key.into(), seen })
     }
 
     /// `mode:model:windows`: BLAKE3 of the model file and of the calibration
-    /// windows' token ids (so another text, tokenizer, `--window` or
-    /// `--max-tokens` is another key).
+    /// windows' token ids (`windows_digest`).
     pub(crate) fn key(mode: &str, model: &OnnxModel, calib: &Calibration) -> Result<String, Error> {
-        let mut h = blake3::Hasher::new();
-        for w in &calib.windows {
-            h.update(&(w.len() as u64).to_le_bytes());
-            for id in w {
-                h.update(&id.to_le_bytes());
-            }
-        }
-        Ok(format!("{mode}:{}:{}", crate::sweep::model_digest(model)?, h.finalize().to_hex()))
+        Ok(format!("{mode}:{}:{}", crate::sweep::model_digest(model)?, windows_digest(calib)))
     }
 
     fn get(&self, removed: &[usize], candidate: usize) -> Option<f64> {
@@ -338,9 +357,7 @@ impl GreedyLog {
     fn put(&mut self, removed: &[usize], candidate: usize, nll: f64) -> Result<(), Error> {
         self.seen.push((removed.to_vec(), candidate, nll));
         if let Some(f) = &mut self.file {
-            let line = serde_json::to_string(&LogLine { key: self.key.clone(), removed: removed.to_vec(), candidate, nll })
-                .map_err(|e| Error::Task(e.to_string()))?;
-            f.write_all(format!("{line}\n").as_bytes()).map_err(|e| Error::Task(format!("prune log: {e}")))?;
+            append_log(f, &LogLine { key: self.key.clone(), removed: removed.to_vec(), candidate, nll })?;
         }
         Ok(())
     }
