@@ -67,6 +67,9 @@ publish() { # out-folder, docs-folder, how its shards ran (one|par), sweep args.
   cp "$out"/results*.jsonl "$out"/sweep*.json "$out"/report.md "$out"/*.png "$out"/*.svg "$out"/normalized_score.csv "$out"/claims.json "$dest"/ 2>/dev/null || true
   [[ -f "$out/similarity.csv" ]] && cp "$out/similarity.csv" "$out/similarity.json" "$dest"/
   [[ -f $dest/RUN.md ]] && cp "$dest/RUN.md" "$dest/RUN.md.old"
+    # Updated: when the records last changed (a publish without new records keeps the line on record).
+    local records; records=$(cat "$out"/results*.jsonl | wc -l)
+    local updated; updated=$({ grep -o "^Updated: [^.]*\. Records: $records;" "$dest/RUN.md.old" 2>/dev/null || true; } | cut -d' ' -f2 | tr -d .)
   {
     echo "# How these results were made"
     echo
@@ -75,13 +78,20 @@ publish() { # out-folder, docs-folder, how its shards ran (one|par), sweep args.
     else
       echo "Command: \`scripts/repro.sh\` (SHARDS=$SHARDS), i.e. for I in 1..$SHARDS, one at a time with every core: \`painters sweep $(quoted "$@") --out $out --shard I/$SHARDS\`, then \`--report-only --partial\`."
     fi
-    echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1e6}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), ONNX Runtime from onnxruntime==1.31.1."
+    # The machines the records were evaluated on, in order: the list on record, and this machine
+    # once it adds records (a publish of a finished run on another machine keeps the list).
+    local here; here="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1e6}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+    local machines; machines=$(sed -n -e 's/^Machine: \(.*\), ONNX Runtime from onnxruntime==1\.31\.1\.$/\1/p' -e 's/^Machines, in order: \(.*\)\. ONNX Runtime from onnxruntime==1\.31\.1\.$/\1/p' "$dest/RUN.md.old" 2>/dev/null || true)
+    if [[ -z $machines ]]; then machines=$here
+    elif [[ -z $updated && "; $machines; " != *"; $here; "* ]]; then machines="$machines; $here"; fi
+    if [[ $machines == *"; "* ]]; then
+      echo "Machines, in order: $machines. ONNX Runtime from onnxruntime==1.31.1."
+    else
+      echo "Machine: $machines, ONNX Runtime from onnxruntime==1.31.1."
+    fi
     # What changed while it ran (edit that file, not this one: a running bash reads its script as it goes).
     local notes; notes="scripts/repro_notes/$(basename "$dest").md"
     if [[ -f $notes ]]; then echo; cat "$notes"; echo; fi
-    # Updated: when the records last changed (a publish without new records keeps the line on record).
-    local records; records=$(cat "$out"/results*.jsonl | wc -l)
-    local updated; updated=$({ grep -o "^Updated: [^.]*\. Records: $records;" "$dest/RUN.md.old" 2>/dev/null || true; } | cut -d' ' -f2 | tr -d .)
     echo "Updated: ${updated:-$(date -u +%Y-%m-%dT%H:%MZ)}. Records: $records; evaluation seconds so far: $(cat "$out"/results*.jsonl | python3 -c 'import json,sys; print(round(sum(json.loads(l)["seconds"]["eval"]+json.loads(l)["seconds"]["rewrite"]+json.loads(l)["seconds"]["session"] for l in sys.stdin)))')."
     if [[ -f $out/wall.log ]]; then
       local mins; mins=$(sort -u "$out/wall.log" | wc -l)
