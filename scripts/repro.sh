@@ -67,9 +67,9 @@ publish() { # out-folder, docs-folder, how its shards ran (one|par), sweep args.
   cp "$out"/results*.jsonl "$out"/sweep*.json "$out"/report.md "$out"/*.png "$out"/*.svg "$out"/normalized_score.csv "$out"/claims.json "$dest"/ 2>/dev/null || true
   [[ -f "$out/similarity.csv" ]] && cp "$out/similarity.csv" "$out/similarity.json" "$dest"/
   [[ -f $dest/RUN.md ]] && cp "$dest/RUN.md" "$dest/RUN.md.old"
-    # Updated: when the records last changed (a publish without new records keeps the line on record).
-    local records; records=$(cat "$out"/results*.jsonl | wc -l)
-    local updated; updated=$({ grep -o "^Updated: [^.]*\. Records: $records;" "$dest/RUN.md.old" 2>/dev/null || true; } | cut -d' ' -f2 | tr -d .)
+  # Updated: when the records last changed (a publish without new records keeps the line on record).
+  local records; records=$(cat "$out"/results*.jsonl | wc -l)
+  local updated; updated=$({ grep -o "^Updated: [^.]*\. Records: $records;" "$dest/RUN.md.old" 2>/dev/null || true; } | cut -d' ' -f2 | tr -d .)
   {
     echo "# How these results were made"
     echo
