@@ -54,12 +54,12 @@ publish() {
       echo "The last run, measured by \`/usr/bin/time -v\` (\`time.txt\`): $(grep -E 'Elapsed \(wall' "$docs/time.txt" | sed 's/.*: //') wall, peak RSS $(awk '/Maximum resident/ {printf "%.1f GB", $NF/1e6}' "$docs/time.txt")."
     fi
     local plans=0 cands=0
-    plans=$(wc -l < "$out/compare.cells.jsonl" 2>/dev/null || echo 0)
-    cands=$(wc -l < "$out/prune.log.jsonl" 2>/dev/null || echo 0)
+    [[ -f $out/compare.cells.jsonl ]] && plans=$(wc -l < "$out/compare.cells.jsonl")
+    [[ -f $out/prune.log.jsonl ]] && cands=$(wc -l < "$out/prune.log.jsonl")
     if [[ $finished == 1 ]]; then
       echo "Finished: $plans plans scored (the full model and every method's plan for K = 1..8; a plan two methods agree on is scored once); greedy evaluated $cands candidates. The results are \`prune_report.md\` and \`compare.json\`."
     else
-      echo "Not finished: $plans plans scored so far (of at most 33: the full model and 4 methods x 8 budgets; a plan two methods agree on is scored once), greedy's candidates so far: $cands. \`scripts/prune-compare.sh\` goes on from them; the report is written when every plan is in."
+      echo "Not finished: plans scored so far: $plans (of at most 33: the full model and 4 methods x 8 budgets; a plan two methods agree on is scored once), greedy's candidates so far: $cands. \`scripts/prune-compare.sh\` goes on from them; the report is written when every plan is in."
     fi
   } > "$docs/RUN.md"
 }
