@@ -10,6 +10,7 @@
 #   scripts/prune-compare.sh --publish  only publish what is there (while a run goes on: its logs)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/long_run.sh
 export ORT_DYLIB_PATH=${ORT_DYLIB_PATH:-$PWD/.ort/lib/libonnxruntime.so}
 P=${PAINTERS:-target/release/painters}
 out=out/prune-smollm2-gen docs=docs/results/prune-smollm2-gen
@@ -47,8 +48,7 @@ publish() {
     sed 's/^/- /' "$out/runs.log" 2>/dev/null || true
     echo
     if [[ -f $out/wall.log ]]; then
-      local mins; mins=$(sort -u "$out/wall.log" | wc -l)
-      echo "Wall time: $((mins / 60)) h $((mins % 60)) min in which it ran (\`wall.log\`: a line for each minute), ONNX Runtime from onnxruntime==1.31.1."
+      echo "Wall time: $(wall_time "$out/wall.log") in which it ran (\`wall.log\`: a line for each minute), ONNX Runtime from onnxruntime==1.31.1."
     fi
     if [[ -f $docs/time.txt && $finished == 1 ]]; then
       echo "The last run, measured by \`/usr/bin/time -v\` (\`time.txt\`): $(grep -E 'Elapsed \(wall' "$docs/time.txt" | sed 's/.*: //') wall, peak RSS $(awk '/Maximum resident/ {printf "%.1f GB", $NF/1e6}' "$docs/time.txt")."
@@ -67,10 +67,9 @@ publish() {
 if [[ $publish_only == 0 ]]; then
   mkdir -p "$out"
   build=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates Cargo.lock || echo "+changes")
-  echo "$(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1e6}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); build of commit $build" >> "$out/runs.log"
-  ( while sleep 60; do date -u +%Y-%m-%dT%H:%M >> "$out/wall.log"; done ) &
-  heartbeat=$!
-  trap 'kill $heartbeat 2>/dev/null || true' EXIT
+  echo "$(date -u +%Y-%m-%dT%H:%MZ) on $(machine); build of commit $build" >> "$out/runs.log"
+  heartbeat "$out/wall.log"
+  trap 'kill $HEARTBEAT 2>/dev/null || true' EXIT
   if [[ -x /usr/bin/time ]]; then
     /usr/bin/time -v -o "$out/time.txt" "$P" "${args[@]}" --out "$out"
   else

@@ -18,6 +18,7 @@
 # with bit-identical numbers (BENCHMARKS.md §11).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/long_run.sh
 export ORT_DYLIB_PATH=${ORT_DYLIB_PATH:-$PWD/.ort/lib/libonnxruntime.so}
 P=${PAINTERS:-target/release/painters}
 # The report (--report-only) is written by the newest build even when PAINTERS pins the build that
@@ -80,7 +81,7 @@ publish() { # out-folder, docs-folder, how its shards ran (one|par), sweep args.
     fi
     # The machines the records were evaluated on, in order: the list on record, and this machine
     # once it adds records (a publish of a finished run on another machine keeps the list).
-    local here; here="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1e6}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+    local here; here=$(machine)
     local machines; machines=$(sed -n -e 's/^Machine: \(.*\), ONNX Runtime from onnxruntime==1\.31\.1\.$/\1/p' -e 's/^Machines, in order: \(.*\)\. ONNX Runtime from onnxruntime==1\.31\.1\.$/\1/p' "$dest/RUN.md.old" 2>/dev/null || true)
     if [[ -z $machines ]]; then machines=$here
     elif [[ -z $updated && "; $machines; " != *"; $here; "* ]]; then machines="$machines; $here"; fi
@@ -94,8 +95,7 @@ publish() { # out-folder, docs-folder, how its shards ran (one|par), sweep args.
     if [[ -f $notes ]]; then echo; cat "$notes"; echo; fi
     echo "Updated: ${updated:-$(date -u +%Y-%m-%dT%H:%MZ)}. Records: $records; evaluation seconds so far: $(cat "$out"/results*.jsonl | python3 -c 'import json,sys; print(round(sum(json.loads(l)["seconds"]["eval"]+json.loads(l)["seconds"]["rewrite"]+json.loads(l)["seconds"]["session"] for l in sys.stdin)))')."
     if [[ -f $out/wall.log ]]; then
-      local mins; mins=$(sort -u "$out/wall.log" | wc -l)
-      echo "Wall time kept since $(head -n 1 "$out/wall.log")Z: $((mins / 60)) h $((mins % 60)) min in which its shards ran (\`wall.log\`: a line for each minute)."
+      echo "Wall time kept since $(head -n 1 "$out/wall.log")Z: $(wall_time "$out/wall.log") in which its shards ran (\`wall.log\`: a line for each minute)."
       cp "$out/wall.log" "$dest"/
     fi
     # How far: the merged results (with those of configurations not evaluated again) of all configurations x tasks.
@@ -115,8 +115,7 @@ if [[ $publish_only == 0 ]]; then
   done
   publish "$mini_out" docs/results/minilm one "${mini[@]}"
   # The wall time: a line for each minute in which the shards run (a killed run loses at most one).
-  ( while sleep 60; do date -u +%Y-%m-%dT%H:%M >> "$sm_out/wall.log"; done ) &
-  heartbeat=$!
+  heartbeat "$sm_out/wall.log"
   for i in $(seq "$SHARDS"); do
     while (( $(jobs -rp | wc -l) >= PAR + 1 )); do wait -n || true; done
     (
@@ -126,7 +125,7 @@ if [[ $publish_only == 0 ]]; then
     ) &
   done
   while (( $(jobs -rp | wc -l) > 1 )); do wait -n || true; done
-  kill "$heartbeat"
+  kill "$HEARTBEAT"
 fi
 publish "$mini_out" docs/results/minilm one "${mini[@]}"
 publish "$sm_out" "$sm_docs" par "${sm[@]}"
